@@ -1,0 +1,203 @@
+"""The `resdsl` command. The only module that prints; every spec mistake ends as
+a located message and exit code 1, never a traceback."""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from .errors import OutputError, SpecError
+from .spec.limits import DEFAULT_LIMITS, Limits
+
+
+class _Fail(Exception):
+    """A user-facing failure that is not a spec mistake (missing package, bad flag)."""
+
+    def __init__(self, message: str, hint: str | None = None):
+        super().__init__(message)
+        self.hint = hint
+
+
+def _limits(args) -> Limits:
+    pairs = {}
+    for item in args.limit or []:
+        key, sep, value = item.partition("=")
+        if not sep or not value.strip().isdigit():
+            raise _Fail(f"--limit expects KEY=N, got '{item}'")
+        pairs[key.strip()] = int(value)
+    try:
+        return DEFAULT_LIMITS.with_overrides(pairs)
+    except ValueError as exc:
+        raise _Fail(str(exc)) from None
+
+
+def _resolve(args, spec: str):
+    from .ir import resolve
+    from .spec.load import load_spec
+    return resolve(load_spec(spec, _limits(args)))
+
+
+def cmd_list(args) -> int:
+    from .spec.shipped import shipped_names, shipped_path
+    from .spec.yamlload import load_yaml
+    for name in shipped_names():
+        data, _ = load_yaml(shipped_path(name).read_text(encoding="utf-8"), name)
+        print(f"{name:<20} {data.get('description', '')}")
+    return 0
+
+
+def cmd_validate(args) -> int:
+    from .analysis import one_line
+    failed: list[SpecError] = []
+    for spec in args.spec:
+        try:
+            print(one_line(_resolve(args, spec)))
+        except SpecError as exc:
+            failed.append(exc)
+            if args.error_format == "text":
+                print(exc.render(color=sys.stderr.isatty()), file=sys.stderr)
+    if failed and args.error_format == "json":
+        print(json.dumps([d.to_dict() for e in failed for d in e.diagnostics], indent=2), file=sys.stderr)
+    return 1 if failed else 0
+
+
+def cmd_summary(args) -> int:
+    from .analysis import summary_table
+    print(summary_table(_resolve(args, args.spec), args.level))
+    return 0
+
+
+def cmd_schema(args) -> int:
+    from .spec.schema import json_schema_text
+    text = json_schema_text()
+    if args.output and args.output != "-":
+        from .io import atomic_write
+        atomic_write(args.output, text, force=True, marker=None)
+    else:
+        sys.stdout.write(text)
+    return 0
+
+
+def _need(module: str, extra: str):
+    try:
+        __import__(module)
+    except ImportError:
+        raise _Fail(f"this needs {module}, which is not installed",
+                    f"pip install 'resdsl[{extra}]'") from None
+
+
+def cmd_compile(args) -> int:
+    from .backends import get_backend
+    from .io import atomic_write
+    r = _resolve(args, args.spec)
+    backend = get_backend(args.backend)
+    if args.format == "keras":
+        if args.backend != "keras":
+            raise _Fail("--format keras needs --backend keras")
+        _need("keras", "keras")
+        out = args.output or f"{r.name}.keras"
+        if out == "-":
+            raise _Fail("a .keras file cannot be written to stdout", "give a file name with -o")
+        data = backend.save_bytes(r, fuse_bn=args.fuse_bn)
+        atomic_write(out, data, force=args.force, marker=backend.SAVE_MARKER)
+    else:
+        out = args.output or f"{r.name}_{args.backend}.py"
+        atomic_write(out, backend.emit(r, fuse_bn=args.fuse_bn), force=args.force)
+    if out != "-":
+        print(f"wrote {out}", file=sys.stderr)
+    return 0
+
+
+def cmd_render(args) -> int:
+    from .render import render
+    r = _resolve(args, args.spec)
+    out = args.output or f"{r.name}.{args.format}"
+    path = render(r, out, level=args.level, fmt=args.format, expand=args.expand,
+                  max_nodes=args.max_nodes, force=args.force)
+    if str(path) != "-":
+        print(f"wrote {path}", file=sys.stderr)
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--error-format", choices=("text", "json"), default="text",
+                        help="how to print spec errors (json: a list of {file, line, column, ...})")
+    common.add_argument("--limit", action="append", metavar="KEY=N",
+                        help="raise a safety limit, e.g. max_repeat=20000 (see docs/reference.md)")
+    p = argparse.ArgumentParser(prog="resdsl", parents=[common],
+                                description="Declarative residual networks: validate, summarise, "
+                                            "compile to PyTorch or Keras, render.")
+    p.add_argument("--version", action="version", version=f"resdsl {__import__('resdsl').__version__}")
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    s = sub.add_parser("list", parents=[common], help="list the shipped specs")
+    s.set_defaults(func=cmd_list)
+
+    s = sub.add_parser("validate", parents=[common], help="check specs; one line of counts per spec")
+    s.add_argument("spec", nargs="+", metavar="SPEC", help="a spec file or a shipped name")
+    s.set_defaults(func=cmd_validate)
+
+    s = sub.add_parser("summary", parents=[common], help="a table of layers, shapes, params and MACs")
+    s.add_argument("spec", metavar="SPEC", help="a spec file or a shipped name")
+    s.add_argument("--level", choices=("stage", "block", "layer"), default="layer")
+    s.set_defaults(func=cmd_summary)
+
+    s = sub.add_parser("schema", parents=[common], help="print the JSON Schema of the spec language")
+    s.add_argument("-o", "--output", metavar="FILE", help="write to FILE instead of stdout")
+    s.set_defaults(func=cmd_schema)
+
+    s = sub.add_parser("compile", parents=[common], help="write a Python module (or .keras file) for a spec")
+    s.add_argument("spec", metavar="SPEC", help="a spec file or a shipped name")
+    s.add_argument("--backend", choices=("torch", "keras"), default="torch")
+    s.add_argument("-o", "--output", metavar="FILE",
+                   help="output file (default <name>_<backend>.py; '-' for stdout)")
+    s.add_argument("--format", choices=("py", "keras"), default="py",
+                   help="py: an importable module; keras: a saved .keras model")
+    s.add_argument("--fuse-bn", action="store_true", help="fold BatchNorm into convs (inference only)")
+    s.add_argument("--force", action="store_true", help="overwrite a file resdsl did not write")
+    s.set_defaults(func=cmd_compile)
+
+    s = sub.add_parser("render", parents=[common], help="draw the network with Graphviz")
+    s.add_argument("spec", metavar="SPEC", help="a spec file or a shipped name")
+    s.add_argument("-o", "--output", metavar="FILE", help="output file (default <name>.<format>)")
+    s.add_argument("--level", choices=("stage", "block", "layer"), default="block")
+    s.add_argument("--format", choices=("svg", "png", "pdf", "dot"), default="svg")
+    s.add_argument("--expand", action="store_true", help="draw every block, not runs of identical blocks")
+    s.add_argument("--max-nodes", type=int, default=2000, metavar="N",
+                   help="refuse to draw more nodes than this (default 2000)")
+    s.add_argument("--force", action="store_true", help="overwrite a file resdsl did not write")
+    s.set_defaults(func=cmd_render)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return args.func(args)
+    except SpecError as exc:
+        if args.error_format == "json":
+            print(exc.to_json(), file=sys.stderr)
+        else:
+            print(exc.render(color=sys.stderr.isatty()), file=sys.stderr)
+        return 1
+    except (OutputError, _Fail) as exc:
+        msg = f"resdsl: error: {exc}"
+        if exc.hint:
+            msg += f"\n  hint: {exc.hint}"
+        print(msg, file=sys.stderr)
+        return 1
+    except BrokenPipeError:
+        return 1
+    except KeyboardInterrupt:
+        return 130
+
+
+def entry() -> None:
+    sys.exit(main())
+
+
+if __name__ == "__main__":
+    entry()

@@ -1,0 +1,116 @@
+"""Diagnostics: every mistake in a spec becomes a located, printable SpecError.
+
+The format follows compilers people already read (`file:line:col: error: message
+[code]`, a caret under the span, an optional hint) so editors can jump to it.
+"""
+from __future__ import annotations
+
+import difflib
+import json
+from dataclasses import asdict, dataclass, field
+from typing import Iterable, Sequence
+
+
+@dataclass(frozen=True)
+class Span:
+    """Where a value came from. Lines and columns are 1-based; end is exclusive."""
+
+    file: str
+    line: int
+    column: int
+    end_line: int
+    end_column: int
+
+    @classmethod
+    def unknown(cls, file: str = "<spec>") -> "Span":
+        return cls(file, 1, 1, 1, 1)
+
+
+@dataclass
+class Diagnostic:
+    code: str
+    message: str
+    span: Span
+    hint: str | None = None
+
+    def to_dict(self) -> dict:
+        d = asdict(self.span)
+        d.update(code=self.code, message=self.message, hint=self.hint)
+        return d
+
+
+@dataclass
+class SpecError(Exception):
+    """One or more located problems in a spec; raised for every user mistake."""
+
+    diagnostics: list[Diagnostic]
+    sources: dict[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        super().__init__(self.render(color=False))
+
+    @classmethod
+    def at(cls, span: Span, code: str, message: str, hint: str | None = None,
+           source: str | None = None) -> "SpecError":
+        sources = {span.file: source} if source is not None else {}
+        return cls([Diagnostic(code, message, span, hint)], sources)
+
+    @property
+    def first(self) -> Diagnostic:
+        return self.diagnostics[0]
+
+    @property
+    def code(self) -> str:
+        return self.first.code
+
+    def with_source(self, file: str, text: str) -> "SpecError":
+        self.sources.setdefault(file, text)
+        self.args = (self.render(color=False),)
+        return self
+
+    def render(self, color: bool = False) -> str:
+        return "\n".join(format_diagnostic(d, self.sources.get(d.span.file), color)
+                         for d in self.diagnostics)
+
+    def to_json(self) -> str:
+        return json.dumps([d.to_dict() for d in self.diagnostics], indent=2)
+
+    def __str__(self) -> str:  # dataclass would otherwise print the fields
+        return self.render(color=False)
+
+
+def format_diagnostic(d: Diagnostic, source: str | None, color: bool = False) -> str:
+    s = d.span
+    red, bold, reset = ("\x1b[31m", "\x1b[1m", "\x1b[0m") if color else ("", "", "")
+    lines = [f"{bold}{s.file}:{s.line}:{s.column}:{reset} {red}error:{reset} "
+             f"{d.message} [{d.code}]"]
+    if source is not None:
+        src_lines = source.splitlines()
+        if 1 <= s.line <= len(src_lines):
+            text = src_lines[s.line - 1].replace("\t", " ")
+            gutter = f"{s.line:>4} | "
+            width = (s.end_column - s.column) if s.end_line == s.line else len(text) - s.column + 1
+            width = max(1, min(width, max(1, len(text) - s.column + 1)))
+            lines.append(gutter + text)
+            lines.append(" " * (len(gutter) - 2) + "| " + " " * (s.column - 1) + "^" * width)
+    if d.hint:
+        lines.append(f"  hint: {d.hint}")
+    return "\n".join(lines)
+
+
+def did_you_mean(word: str, choices: Iterable[str]) -> str | None:
+    """A 'did you mean' suffix for the closest known name, as sqlglot and Keras do."""
+    close = difflib.get_close_matches(str(word), list(choices), n=1, cutoff=0.6)
+    return f"did you mean '{close[0]}'?" if close else None
+
+
+def expected_one_of(choices: Sequence[str]) -> str:
+    return "expected one of: " + ", ".join(f"'{c}'" for c in choices)
+
+
+class OutputError(Exception):
+    """An output that cannot be written (bad path, permissions, refusing to overwrite)."""
+
+    def __init__(self, message: str, hint: str | None = None):
+        super().__init__(message)
+        self.hint = hint

@@ -1,0 +1,20 @@
+"""The shape-resolved graph IR. Never imports torch, keras or graphviz."""
+from __future__ import annotations
+
+from ..spec.load import LoadedSpec, load_spec
+from .graph import BlockInfo, Resolved, StageInfo
+from .lowering import lower
+from .ops import OPS, fmt
+from .passes import PASSES, run_passes
+
+__all__ = ["resolve", "Resolved", "BlockInfo", "StageInfo", "OPS", "PASSES", "fmt"]
+
+
+def resolve(spec: "LoadedSpec | str") -> Resolved:
+    """Lower a spec (object, path, shipped name or YAML text) and run every pass."""
+    spec = load_spec(spec)
+    g, out, blocks, stages = lower(spec)
+    g = run_passes(g, spec.source.text)
+    m = spec.model
+    return Resolved(g, m.name, m.description, (m.input.channels, m.input.height, m.input.width),
+                    out, blocks, stages, spec)

@@ -1,0 +1,143 @@
+"""Lowering of single spec layers (conv, norm, pools, ...) into IR nodes.
+
+`Ctx` carries the defaults in force (spec defaults, then stage overrides) and the
+parameter environment of a user block, so `$filters` is substituted here and
+nowhere else.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+
+from ..errors import SpecError, Span, did_you_mean
+from ..spec.layers import layer_op, layer_params
+from .graph import Builder
+
+DEFAULT_PREFIX = {"conv": "conv", "norm": "bn", "act": "act", "maxpool": "maxpool",
+                  "avgpool": "avgpool", "global_avgpool": "avgpool", "zeropad": "pad",
+                  "flatten": "flatten", "dense": "fc", "block": "block"}
+
+
+@dataclass(frozen=True)
+class Ctx:
+    conv_bias: bool
+    conv_init: str
+    eps: float
+    momentum: float
+    act: str
+    dense_bias: bool
+    dense_init: str
+    zero_init_last: bool
+    env: dict = field(default_factory=dict)  # user-block parameters
+    text: str | None = None                  # spec source, for carets
+
+    def error(self, span: Span, code: str, msg: str, hint: str | None = None) -> SpecError:
+        return SpecError.at(span, code, msg, hint, self.text)
+
+    def value(self, v, span: Span):
+        """Substitute a `$name` parameter reference."""
+        if isinstance(v, str) and v.startswith("$"):
+            key = v[1:]
+            if key not in self.env:
+                known = sorted(self.env)
+                hint = did_you_mean(key, known) or (
+                    f"known parameters: {', '.join('$' + k for k in known)}" if known
+                    else "parameter references work only inside user blocks")
+                raise self.error(span, "unknown-parameter", f"unknown parameter '{v}'", hint)
+            if self.env[key] is None:
+                raise self.error(span, "missing-parameter", f"parameter '{v}' has no value",
+                                 "give it in the stage: `filters:`, or `args: {name: value}`")
+            return self.env[key]
+        if isinstance(v, list):
+            return [self.value(x, span) for x in v]
+        return v
+
+    def with_env(self, env: dict) -> "Ctx":
+        return replace(self, env=env)
+
+
+def pair(v) -> tuple[int, int]:
+    return (v, v) if isinstance(v, int) else (v[0], v[1])
+
+
+def padding_attrs(v) -> dict:
+    """'same' stays symbolic until the shape pass knows the input size."""
+    if v == "same":
+        return {"padding_mode": "same", "padding": None}
+    if v == "valid":
+        return {"padding_mode": "explicit", "padding": (0, 0, 0, 0)}
+    if isinstance(v, int):
+        return {"padding_mode": "explicit", "padding": (v, v, v, v)}
+    if len(v) == 2:
+        return {"padding_mode": "explicit", "padding": (v[0], v[0], v[1], v[1])}
+    if len(v) == 4:
+        return {"padding_mode": "explicit", "padding": tuple(v)}
+    raise ValueError("padding is an int, [h, w] or [top, bottom, left, right]")
+
+
+class Namer:
+    """Default names like torchvision's: conv1, bn1, ... counted per prefix."""
+
+    def __init__(self):
+        self.counts: dict[str, int] = {}
+
+    def __call__(self, op: str) -> str:
+        prefix = DEFAULT_PREFIX[op]
+        self.counts[prefix] = self.counts.get(prefix, 0) + 1
+        return f"{prefix}{self.counts[prefix]}"
+
+
+def lower_layer(b: Builder, item, x: str, ctx: Ctx, span: Span, namer: Namer, channels: int,
+                role: str | None = None, nested=None) -> tuple[str, int | None, int]:
+    """Add one layer after node `x`. Returns (node, channel change or None, stride).
+
+    The channel/stride effect lets user blocks decide on a projection shortcut
+    before the shape pass runs."""
+    op, p = layer_op(item), layer_params(item)
+    if op == "block":
+        if nested is None:
+            raise ctx.error(span, "misplaced-block", "a `block` layer can only appear inside a user block",
+                            "use a stage to repeat blocks")
+        return nested(b, p, x, ctx, span, namer, channels)
+    name = p.name or namer(op)
+    val = lambda v: ctx.value(v, span)  # noqa: E731
+    try:
+        if op == "conv":
+            attrs = {"filters": val(p.filters), "kernel": pair(val(p.kernel)), "stride": pair(val(p.stride)),
+                     "groups": val(p.groups), "bias": ctx.conv_bias if p.bias is None else p.bias,
+                     "init": p.init or ctx.conv_init, **padding_attrs(val(p.padding))}
+            return b.add(op, name, attrs, [x], span, role), attrs["filters"], attrs["stride"][0]
+        if op == "norm":
+            attrs = {"type": p.type, "eps": p.eps if p.eps is not None else ctx.eps,
+                     "momentum": p.momentum if p.momentum is not None else ctx.momentum,
+                     "gamma_init": "zeros" if p.zero_init else "ones"}
+            return b.add(op, name, attrs, [x], span, role), None, 1
+        if op == "act":
+            return b.add(op, name, {"fn": p.fn or ctx.act}, [x], span, role), None, 1
+        if op in ("maxpool", "avgpool"):
+            size = pair(val(p.size))
+            stride = pair(val(p.stride)) if p.stride is not None else size
+            attrs = {"kernel": size, "stride": stride, "_op": op, **padding_attrs(val(p.padding))}
+            return b.add(op, name, attrs, [x], span, role), None, stride[0]
+        if op == "zeropad":
+            pad = padding_attrs(val(p.padding))["padding"]
+            return b.add(op, name, {"padding": pad}, [x], span, role), None, 1
+        if op in ("global_avgpool", "flatten"):
+            return b.add(op, name, {}, [x], span, role), None, 1
+        if op == "dense":
+            attrs = {"units": val(p.units), "activation": p.activation or "linear",
+                     "bias": p.bias, "init": p.init or ctx.dense_init}
+            return b.add(op, name, attrs, [x], span, role), attrs["units"], 1
+    except ValueError as exc:
+        raise ctx.error(span, "bad-value", str(exc)) from None
+    raise AssertionError(f"layer op {op!r} has no lowering")  # the spec models admit no other
+
+
+def lower_layers(b: Builder, items: list, x: str, ctx: Ctx, path: tuple, spans, namer: Namer,
+                 channels: int, role: str | None = None, nested=None) -> tuple[str, int, int]:
+    """Lower a list of layers; returns (last node, channels, total stride)."""
+    stride = 1
+    for i, item in enumerate(items):
+        x, ch, s = lower_layer(b, item, x, ctx, spans(path + (i,)), namer, channels, role, nested)
+        channels = ch if ch is not None else channels
+        stride *= s
+    return x, channels, stride

@@ -1,0 +1,90 @@
+"""Spec -> IR graph: input, stem, stages of blocks, head. Shapes come later,
+from the passes; lowering only tracks channels and strides, which is all a
+block needs to choose its shortcut."""
+from __future__ import annotations
+
+import networkx as nx
+
+from ..spec.load import LoadedSpec
+from .blocks import BLOCKS, BlockCall
+from .graph import BlockInfo, Builder, StageInfo
+from .layers import Ctx, Namer, lower_layers
+from .userblocks import UserBlockLowering
+
+
+def base_ctx(spec: LoadedSpec) -> Ctx:
+    d = spec.model.defaults
+    return Ctx(conv_bias=d.conv.bias, conv_init=d.conv.init, eps=d.norm.eps, momentum=d.norm.momentum,
+               act=d.activation, dense_bias=d.dense.bias, dense_init=d.dense.init,
+               zero_init_last=d.norm.zero_init_last, text=spec.source.text)
+
+
+def stage_ctx(ctx: Ctx, stage) -> Ctx:
+    from dataclasses import replace
+    return replace(
+        ctx,
+        conv_bias=ctx.conv_bias if stage.conv.bias is None else stage.conv.bias,
+        conv_init=stage.conv.init or ctx.conv_init,
+        eps=stage.norm.eps if stage.norm.eps is not None else ctx.eps,
+        momentum=stage.norm.momentum if stage.norm.momentum is not None else ctx.momentum,
+        act=stage.activation or ctx.act,
+        zero_init_last=ctx.zero_init_last if stage.zero_init_last_norm is None else stage.zero_init_last_norm,
+    )
+
+
+def lower(spec: LoadedSpec) -> tuple[nx.DiGraph, str, list[BlockInfo], list[StageInfo]]:
+    m, span = spec.model, spec.span
+    g = nx.DiGraph()
+    b = Builder(g, spec.source.text, spec.limits.max_graph_nodes)
+    ctx = base_ctx(spec)
+    user = UserBlockLowering(spec, spec.limits.max_block_nesting)
+    b.scope = {"section": "input", "prefix": ""}
+    x = b.add("input", "input", {"shape": (m.input.channels, m.input.height, m.input.width)}, [],
+              span(("input",)))
+    top_names = Namer()  # stem and head share the top-level namespace
+
+    b.scope = {"section": "stem", "prefix": ""}
+    x, channels, _ = lower_layers(b, m.stem, x, ctx, ("stem",), span, top_names, m.input.channels)
+
+    blocks: list[BlockInfo] = []
+    stages: list[StageInfo] = []
+    for si, stage in enumerate(m.stages):
+        sname = stage.name or f"layer{si + 1}"
+        sctx = stage_ctx(ctx, stage)
+        if stage.repeat > spec.limits.max_repeat:
+            raise spec.error(("stages", si, "repeat"), "too-large",
+                             f"repeat {stage.repeat} exceeds the limit of {spec.limits.max_repeat}",
+                             "raise it with --limit max_repeat=N")
+        names = []
+        for j in range(stage.repeat):
+            at_stride = j == (stage.repeat - 1 if stage.stride_position == "last" else 0)
+            stride = stage.stride if at_stride else 1
+            bname = f"{sname}.{j}"
+            b.scope = {"section": "stage", "stage": sname, "block": bname, "prefix": bname + "."}
+            call = BlockCall(
+                x=x, in_channels=channels, filters=stage.filters, stride=stride,
+                expansion=stage.expansion, groups=stage.groups, width_per_group=stage.width_per_group,
+                stride_on=stage.stride_on, shortcut=stage.shortcut, projection_on=stage.projection_on,
+                zero_init_last=sctx.zero_init_last, span=span(("stages", si, "block")),
+                shortcut_span=span(("stages", si, "shortcut")) if "shortcut" in stage.model_fields_set
+                else span(("stages", si)))
+            if stage.block in BLOCKS:
+                if stage.filters is None:
+                    raise spec.error(("stages", si), "missing-key",
+                                     f"stage '{sname}' needs `filters` for a '{stage.block}' block")
+                y, out, args, kind = BLOCKS[stage.block].lower(b, call, sctx)
+            else:
+                env = user.env_for(stage.block, stage.filters, stride, stage.args, sctx,
+                                   span(("stages", si, "args")) if stage.args else span(("stages", si)))
+                explicit = "shortcut" in stage.model_fields_set
+                call = BlockCall(**{**call.__dict__, "shortcut": stage.shortcut if explicit else None})
+                y, out, args, kind, _ = user.lower(b, stage.block, call, sctx, env, ("blocks", stage.block))
+            blocks.append(BlockInfo(bname, sname, j, stage.block, args, kind, x, y, call.span))
+            names.append(bname)
+            x, channels = y, out
+        stages.append(StageInfo(sname, stage.block, stage.repeat, stage.stride, tuple(names),
+                                span(("stages", si))))
+
+    b.scope = {"section": "head", "prefix": ""}
+    x, _, _ = lower_layers(b, m.head, x, ctx, ("head",), span, top_names, channels)
+    return g, x, blocks, stages

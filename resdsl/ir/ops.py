@@ -1,0 +1,161 @@
+"""The op vocabulary of the IR: for each op, its output shape, parameter,
+buffer and MAC counts, as pure functions of its attributes and input shapes.
+
+Shapes exclude the batch and are channels-first: (C, H, W) for feature maps,
+(F,) for vectors. Padding is always four explicit amounts (top, bottom, left,
+right). MACs count the multiply-accumulates of convs and dense layers only —
+the definition behind torchvision's published GFLOPS.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Callable
+
+Shape = tuple[int, ...]
+
+
+class ShapeError(ValueError):
+    """An op cannot take its input; the caller locates it in the spec."""
+
+    def __init__(self, message: str, hint: str | None = None, code: str = "shape-error"):
+        super().__init__(message)
+        self.hint, self.code = hint, code
+
+
+def fmt(shape: Shape) -> str:
+    return "×".join(str(d) for d in shape)
+
+
+def _spatial(op: str, attrs: dict, x: Shape) -> Shape:
+    if len(x) != 3:
+        raise ShapeError(f"{op} needs a feature map (C×H×W), but its input is a vector of {x[0]}",
+                         "spatial layers must come before flatten/global_avgpool/dense")
+    c, h, w = x
+    (kh, kw), (sh, sw) = attrs["kernel"], attrs["stride"]
+    t, b, l, r = attrs["padding"]
+    oh = (h + t + b - kh) // sh + 1
+    ow = (w + l + r - kw) // sw + 1
+    if h + t + b < kh or w + l + r < kw or oh < 1 or ow < 1:
+        raise ShapeError(f"{op} with kernel {kh}×{kw} does not fit its {h}×{w} input (padded to "
+                         f"{h + t + b}×{w + l + r}): the spatial size drops below 1",
+                         "use a larger input, fewer downsampling steps or more padding",
+                         code="spatial-too-small")
+    return (c, oh, ow)
+
+
+def _conv_shape(a: dict, ins: list[Shape]) -> Shape:
+    x = ins[0]
+    _, oh, ow = _spatial("conv", a, x)
+    g = a["groups"]
+    if x[0] % g or a["filters"] % g:
+        raise ShapeError(f"groups={g} must divide both the input channels ({x[0]}) and filters ({a['filters']})",
+                         code="bad-groups")
+    return (a["filters"], oh, ow)
+
+
+def _conv_params(a: dict, ins: list[Shape]) -> int:
+    kh, kw = a["kernel"]
+    return kh * kw * ins[0][0] // a["groups"] * a["filters"] + (a["filters"] if a["bias"] else 0)
+
+
+def _conv_macs(a: dict, ins: list[Shape], out: Shape) -> int:
+    kh, kw = a["kernel"]
+    return out[0] * out[1] * out[2] * kh * kw * ins[0][0] // a["groups"]
+
+
+def _same(a: dict, ins: list[Shape]) -> Shape:
+    return ins[0]
+
+
+def _pool_shape(a: dict, ins: list[Shape]) -> Shape:
+    return _spatial(a.get("_op", "pool"), a, ins[0])
+
+
+def _gap_shape(a: dict, ins: list[Shape]) -> Shape:
+    if len(ins[0]) != 3:
+        raise ShapeError("global_avgpool needs a feature map, but its input is already a vector")
+    return (ins[0][0],)
+
+
+def _pad_shape(a: dict, ins: list[Shape]) -> Shape:
+    x = ins[0]
+    if len(x) != 3:
+        raise ShapeError("zeropad needs a feature map, but its input is a vector")
+    t, b, l, r = a["padding"]
+    return (x[0], x[1] + t + b, x[2] + l + r)
+
+
+def _subsample_shape(a: dict, ins: list[Shape]) -> Shape:
+    c, h, w = ins[0]
+    s = a["stride"]
+    return (c, (h - 1) // s + 1, (w - 1) // s + 1)
+
+
+def _channel_pad_shape(a: dict, ins: list[Shape]) -> Shape:
+    c, h, w = ins[0]
+    return (c + a["before"] + a["after"], h, w)
+
+
+def _add_shape(a: dict, ins: list[Shape]) -> Shape:
+    first = ins[0]
+    for other in ins[1:]:
+        if other != first:
+            if len(other) == len(first) == 3 and other[0] != first[0]:
+                msg = (f"shortcut carries {other[0]} channels but the main path gives {first[0]}")
+            else:
+                msg = f"shortcut gives {fmt(other)} but the main path gives {fmt(first)}"
+            raise ShapeError(msg, "use `shortcut: projection`, or keep channels and stride equal "
+                                  "across the block", code="shape-mismatch")
+    return first
+
+
+def _flatten_shape(a: dict, ins: list[Shape]) -> Shape:
+    return (math.prod(ins[0]),)
+
+
+def _dense_shape(a: dict, ins: list[Shape]) -> Shape:
+    if len(ins[0]) != 1:
+        raise ShapeError(f"dense needs a vector, but its input is a {fmt(ins[0])} feature map",
+                         "add `flatten` or `global_avgpool` before the dense layer")
+    return (a["units"],)
+
+
+def _zero(*_) -> int:
+    return 0
+
+
+@dataclass(frozen=True)
+class OpDef:
+    shape: Callable[[dict, list[Shape]], Shape]
+    params: Callable[[dict, list[Shape]], int] = _zero
+    buffers: Callable[[dict, list[Shape]], int] = _zero
+    macs: Callable[[dict, list[Shape], Shape], int] = _zero
+    arity: int = 1
+
+
+OPS: dict[str, OpDef] = {
+    "input": OpDef(shape=lambda a, ins: tuple(a["shape"]), arity=0),
+    "conv": OpDef(_conv_shape, _conv_params, macs=_conv_macs),
+    "norm": OpDef(_same, params=lambda a, ins: 2 * ins[0][0], buffers=lambda a, ins: 2 * ins[0][0]),
+    "act": OpDef(_same),
+    "maxpool": OpDef(_pool_shape),
+    "avgpool": OpDef(_pool_shape),
+    "global_avgpool": OpDef(_gap_shape),
+    "zeropad": OpDef(_pad_shape),
+    "subsample": OpDef(_subsample_shape),
+    "channel_pad": OpDef(_channel_pad_shape),
+    "add": OpDef(_add_shape, arity=2),
+    "flatten": OpDef(_flatten_shape),
+    "dense": OpDef(_dense_shape,
+                   params=lambda a, ins: ins[0][0] * a["units"] + (a["units"] if a["bias"] else 0),
+                   macs=lambda a, ins, out: ins[0][0] * a["units"]),
+}
+
+
+def same_padding(size: int, kernel: int, stride: int) -> tuple[int, int]:
+    """TensorFlow/Keras 'same': the extra pixel goes after (bottom/right), which is
+    why a stride-2 'same' conv is asymmetric and not torch's padding=k//2."""
+    out = -(-size // stride)
+    total = max((out - 1) * stride + kernel - size, 0)
+    return total // 2, total - total // 2

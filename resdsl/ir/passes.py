@@ -1,0 +1,70 @@
+"""IR passes: pure `Graph -> Graph` functions, run in the order of `PASSES`
+(as sqlglot's optimizer RULES). Each returns a new graph; the input is untouched."""
+from __future__ import annotations
+
+from typing import Callable
+
+import networkx as nx
+
+from ..errors import SpecError
+from .ops import OPS, ShapeError, same_padding
+
+
+def _inputs(g: nx.DiGraph, n: str) -> list[str]:
+    return [u for u, _, _ in sorted(g.in_edges(n, data="port"), key=lambda e: e[2])]
+
+
+def resolve_padding_and_shapes(g: nx.DiGraph, text: str | None = None) -> nx.DiGraph:
+    """Give every node its output shape, turning 'same' padding into four amounts."""
+    g = g.copy()
+    for n in g.nodes:  # insertion order is a topological order (lowering appends)
+        d = g.nodes[n]
+        ins = [g.nodes[u]["shape"] for u in _inputs(g, n)]
+        attrs = d["attrs"]
+        try:
+            if attrs.get("padding_mode") == "same":
+                x = ins[0]
+                if len(x) != 3:
+                    raise ShapeError(f"{d['op']} needs a feature map, but its input is a vector")
+                (kh, kw), (sh, sw) = attrs["kernel"], attrs["stride"]
+                t, bt = same_padding(x[1], kh, sh)
+                l, r = same_padding(x[2], kw, sw)
+                attrs = dict(attrs, padding=(t, bt, l, r))
+                d["attrs"] = attrs
+            if d["op"] == "avgpool" and any(attrs["padding"]):
+                raise ShapeError("avgpool with padding is not supported: PyTorch and Keras disagree on "
+                                 "whether padded zeros count in the average",
+                                 "pad explicitly with zeropad first, or use 'valid'", code="unsupported")
+            d["shape"] = OPS[d["op"]].shape(attrs, ins)
+            d["in_shapes"] = ins
+        except ShapeError as exc:
+            raise SpecError.at(d["span"], exc.code, f"'{n}': {exc}", exc.hint, text) from None
+    return g
+
+
+def count(g: nx.DiGraph, text: str | None = None) -> nx.DiGraph:
+    """Trainable parameters, non-trainable buffers (BN moving statistics) and MACs."""
+    g = g.copy()
+    for n, d in g.nodes(data=True):
+        op = OPS[d["op"]]
+        d["params"] = op.params(d["attrs"], d["in_shapes"])
+        d["buffers"] = op.buffers(d["attrs"], d["in_shapes"])
+        d["macs"] = op.macs(d["attrs"], d["in_shapes"], d["shape"])
+    return g
+
+
+def check_single_output(g: nx.DiGraph, text: str | None = None) -> nx.DiGraph:
+    """Every op but the last must feed something: a dangling op is a lowering bug."""
+    sinks = [n for n in g.nodes if g.out_degree(n) == 0]
+    if len(sinks) != 1:
+        raise AssertionError(f"IR has {len(sinks)} outputs: {sinks[:5]}")
+    return g
+
+
+PASSES: list[Callable[..., nx.DiGraph]] = [resolve_padding_and_shapes, count, check_single_output]
+
+
+def run_passes(g: nx.DiGraph, text: str | None = None) -> nx.DiGraph:
+    for p in PASSES:
+        g = p(g, text)
+    return g

@@ -1,0 +1,81 @@
+"""User-defined blocks: a main path of layers, a shortcut, and what follows the
+addition, all written in YAML with `$parameter` references. Enough to write the
+seed-000 block (conv -> ReLU -> BN) with no Python."""
+from __future__ import annotations
+
+from ..errors import did_you_mean
+from .blocks import BlockCall, shortcut
+from .graph import Builder
+from .layers import Ctx, Namer, lower_layers
+
+
+class UserBlockLowering:
+    """Lowers uses of the spec's `blocks:`; one instance per spec."""
+
+    def __init__(self, spec, max_nesting: int):
+        self.spec, self.max_nesting = spec, max_nesting
+        self.depth = 0
+
+    def env_for(self, bname: str, filters, stride: int, args: dict, ctx: Ctx, span) -> dict:
+        block = self.spec.model.blocks[bname]
+        env = {k: v for k, v in block.params.items()}
+        env.update(filters=filters, stride=stride)
+        for key, value in args.items():
+            if key in ("filters", "stride"):
+                raise ctx.error(span, "bad-value", f"pass '{key}' as the stage's own key, not in args")
+            if key not in block.params:
+                known = sorted(block.params)
+                raise ctx.error(span, "unknown-parameter", f"block '{bname}' has no parameter '{key}'",
+                                did_you_mean(key, known) or (f"its parameters: {', '.join(known)}"
+                                                              if known else "it declares no parameters"))
+            env[key] = ctx.value(value, span)
+        return env
+
+    def lower(self, b: Builder, bname: str, c: BlockCall, ctx: Ctx, env: dict,
+              path: tuple) -> tuple[str, int, dict, str, int]:
+        """Returns (output node, out channels, args, shortcut kind, total stride)."""
+        self.depth += 1
+        if self.depth > self.max_nesting:
+            raise ctx.error(c.span, "too-deep", f"user blocks nest more than {self.max_nesting} levels")
+        try:
+            block = self.spec.model.blocks[bname]
+            ctx = ctx.with_env(env)
+            spans, namer = self.spec.span, Namer()
+            y, channels, stride = lower_layers(b, block.main, c.x, ctx, path + ("main",), spans, namer,
+                                               c.in_channels, nested=self.nested)
+            mode = c.shortcut or block.shortcut  # a stage's explicit `shortcut:` wins
+            if isinstance(mode, list):
+                prefix = b.scope.get("prefix", "")
+                b.scope["prefix"] = prefix + "shortcut."
+                sc, _, _ = lower_layers(b, block.shortcut, c.x, ctx, path + ("shortcut",), spans,
+                                        Namer(), c.in_channels, role="shortcut", nested=self.nested)
+                b.scope["prefix"] = prefix
+                kind = "custom"
+            else:
+                call = BlockCall(**{**c.__dict__, "shortcut": mode,
+                                    "shortcut_span": c.shortcut_span if c.shortcut else spans(path + ("shortcut",))})
+                sc, kind = shortcut(b, call, ctx, c.x, channels, stride, norm_after=block.projection_norm)
+            if sc is not None:
+                y = b.add("add", "add", {}, [y, sc], spans(path + ("shortcut",)))
+            y, channels, _ = lower_layers(b, block.after, y, ctx, path + ("after",), spans, namer,
+                                          channels, nested=self.nested)
+            return y, channels, dict(env, in_channels=c.in_channels, out_channels=channels), kind, stride
+        finally:
+            self.depth -= 1
+
+    def nested(self, b: Builder, p, x: str, ctx: Ctx, span, namer: Namer, channels: int):
+        """A `- block: {type: ...}` layer inside another user block."""
+        name = p.name or namer("block")
+        filters = ctx.value(p.filters, span) if p.filters is not None else None
+        stride = ctx.value(p.stride, span)
+        env = self.env_for(p.type, filters, stride, p.args, ctx, span)
+        prefix = b.scope.get("prefix", "")
+        b.scope["prefix"] = f"{prefix}{name}."
+        c = BlockCall(x=x, in_channels=channels, filters=filters, stride=stride, expansion=None,
+                      groups=1, width_per_group=64, stride_on="3x3", shortcut=None,
+                      projection_on="shape", zero_init_last=False, span=span, shortcut_span=span)
+        try:
+            y, out, _, _, total_stride = self.lower(b, p.type, c, ctx, env, ("blocks", p.type))
+        finally:
+            b.scope["prefix"] = prefix
+        return y, out, total_stride

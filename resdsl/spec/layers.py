@@ -1,0 +1,139 @@
+"""The layer vocabulary shared by stems, heads and user-defined blocks.
+
+A layer is written `- conv: {filters: 64, kernel: 7}`, or as a bare name
+(`- norm`) when its defaults suffice. Inside a user block, any integer may be a
+parameter reference such as `$filters` — substitution, never evaluation.
+"""
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal, Union
+
+from pydantic import (BaseModel, ConfigDict, Discriminator, Field, StrictBool,
+                      StrictInt, Tag, model_validator)
+
+IDENT = r"^[A-Za-z_][A-Za-z0-9_]*$"
+Name = Annotated[str, Field(pattern=IDENT, max_length=64)]
+Ref = Annotated[str, Field(pattern=r"^\$[A-Za-z_][A-Za-z0-9_]*$", max_length=64)]
+PosInt = Annotated[StrictInt, Field(ge=1, le=1_000_000)]
+NonNegInt = Annotated[StrictInt, Field(ge=0, le=1_000_000)]
+IntOrRef = Union[PosInt, Ref]
+Size2 = Union[IntOrRef, Annotated[list[IntOrRef], Field(min_length=2, max_length=2)]]
+Padding = Union[Literal["same", "valid"], NonNegInt, Ref,
+                Annotated[list[Union[NonNegInt, Ref]], Field(min_length=2, max_length=4)]]
+ActName = Literal["relu", "relu6", "sigmoid", "tanh", "silu", "linear"]
+DenseAct = Literal["relu", "relu6", "sigmoid", "tanh", "silu", "linear", "softmax"]
+Init = Literal["torch_default", "kaiming_normal_fan_out", "kaiming_normal_fan_in",
+               "glorot_uniform", "glorot_normal"]
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ConvLayer(Strict):
+    filters: IntOrRef
+    kernel: Size2 = 3
+    stride: Size2 = 1
+    padding: Padding = Field("valid", description="'same', 'valid', an int, [h, w] or [top, bottom, left, right]")
+    groups: IntOrRef = 1
+    bias: StrictBool | None = Field(None, description="default: defaults.conv.bias")
+    init: Init | None = None
+    name: Name | None = None
+
+
+class NormLayer(Strict):
+    type: Literal["batchnorm"] = "batchnorm"
+    eps: Annotated[float, Field(gt=0, lt=1)] | None = None
+    momentum: Annotated[float, Field(gt=0, le=1)] | None = None
+    zero_init: StrictBool = Field(False, description="start gamma at 0")
+    name: Name | None = None
+
+
+class ActLayer(Strict):
+    fn: ActName | None = Field(None, description="default: defaults.activation")
+    name: Name | None = None
+
+
+class PoolLayer(Strict):
+    size: Size2
+    stride: Size2 | None = Field(None, description="default: the pool size")
+    padding: Padding = "valid"
+    name: Name | None = None
+
+
+class ZeroPadLayer(Strict):
+    padding: Union[NonNegInt, Ref, Annotated[list[Union[NonNegInt, Ref]], Field(min_length=2, max_length=4)]]
+    name: Name | None = None
+
+
+class NamedOnly(Strict):
+    name: Name | None = None
+
+
+class DenseLayer(Strict):
+    units: IntOrRef
+    activation: DenseAct | None = None
+    bias: StrictBool = True
+    init: Init | None = None
+    name: Name | None = None
+
+
+class BlockLayer(Strict):
+    """A user block used inside another user block."""
+    type: Name
+    filters: IntOrRef | None = None
+    stride: IntOrRef = 1
+    args: dict[Name, IntOrRef] = {}
+    name: Name | None = None
+
+
+LAYER_MODELS: dict[str, type[Strict]] = {
+    "conv": ConvLayer, "norm": NormLayer, "act": ActLayer, "maxpool": PoolLayer,
+    "avgpool": PoolLayer, "global_avgpool": NamedOnly, "zeropad": ZeroPadLayer,
+    "flatten": NamedOnly, "dense": DenseLayer, "block": BlockLayer,
+}
+# Layers whose every field has a default, so the bare name is a complete layer.
+BARE_OK = ("norm", "act", "global_avgpool", "flatten")
+
+
+def _make_item(op: str, model: type[Strict]) -> type[BaseModel]:
+    def normalise(cls, data: Any) -> Any:
+        if data == op and op in BARE_OK:
+            return {op: {}}
+        if isinstance(data, dict) and data.get(op) is None and op in data and op in BARE_OK:
+            return {op: {}}
+        if op == "act" and isinstance(data, dict) and isinstance(data.get("act"), str):
+            return {"act": {"fn": data["act"]}}
+        return data
+
+    return type(f"{model.__name__}Item", (Strict,), {
+        "__annotations__": {op: model},
+        "_normalise": model_validator(mode="before")(classmethod(normalise)),
+        "__module__": __name__,
+    })
+
+
+LAYER_ITEMS = {op: _make_item(op, m) for op, m in LAYER_MODELS.items()}
+
+
+def layer_tag(v: Any) -> str | None:
+    if isinstance(v, str):
+        return v
+    if isinstance(v, dict) and len(v) == 1:
+        return next(iter(v))
+    if isinstance(v, BaseModel):
+        return next(iter(type(v).model_fields))
+    return None
+
+
+Layer = Annotated[Union[tuple(Annotated[item, Tag(op)] for op, item in LAYER_ITEMS.items())],
+                  Discriminator(layer_tag, custom_error_type="unknown-layer",
+                                custom_error_message="unknown layer")]
+
+
+def layer_op(item: BaseModel) -> str:
+    return next(iter(type(item).model_fields))
+
+
+def layer_params(item: BaseModel) -> Strict:
+    return getattr(item, layer_op(item))

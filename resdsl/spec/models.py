@@ -1,0 +1,106 @@
+"""The spec language (format version 1) as pydantic models.
+
+Conventions stated once: BatchNorm `momentum` is PyTorch's (weight of the new
+batch statistic; 0.1 here is Keras' 0.9); shapes are channels-first (C, H, W).
+"""
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import Field, StrictBool, StrictInt
+
+from .layers import (IDENT, ActName, Init, IntOrRef, Layer, Name, PosInt, Strict)
+
+ShortcutKind = Literal["identity", "projection", "zeropad", "none"]
+BUILTIN_BLOCKS = ("basic", "bottleneck", "preact_basic", "preact_bottleneck")
+
+
+class InputSpec(Strict):
+    height: PosInt
+    width: PosInt
+    channels: PosInt
+
+
+class ConvDefaults(Strict):
+    bias: StrictBool = Field(False, description="add a bias to every conv unless a layer says otherwise")
+    init: Init = Field("kaiming_normal_fan_out", description="weight initialiser of convs (torchvision's default)")
+
+
+class NormDefaults(Strict):
+    type: Literal["batchnorm"] = "batchnorm"
+    eps: Annotated[float, Field(gt=0, lt=1)] = 1e-5
+    momentum: Annotated[float, Field(gt=0, le=1)] = Field(
+        0.1, description="PyTorch convention: weight of the new batch (Keras momentum = 1 - this)")
+    zero_init_last: StrictBool = Field(
+        False, description="start each residual block's last norm gamma at 0 (torchvision's zero_init_residual)")
+
+
+class DenseDefaults(Strict):
+    bias: StrictBool = True
+    init: Init = "torch_default"
+
+
+class Defaults(Strict):
+    conv: ConvDefaults = ConvDefaults()
+    norm: NormDefaults = NormDefaults()
+    dense: DenseDefaults = DenseDefaults()
+    activation: ActName = "relu"
+
+
+class ConvOverride(Strict):
+    bias: StrictBool | None = None
+    init: Init | None = None
+
+
+class NormOverride(Strict):
+    eps: Annotated[float, Field(gt=0, lt=1)] | None = None
+    momentum: Annotated[float, Field(gt=0, le=1)] | None = None
+
+
+class Stage(Strict):
+    name: Name | None = Field(None, description="default: layer1, layer2, ... (torchvision)")
+    block: Name = Field(description="a built-in block kind or one defined under `blocks`")
+    filters: PosInt | None = Field(None, description="the block's base width (planes)")
+    repeat: Annotated[StrictInt, Field(ge=1)] = 1
+    stride: PosInt = 1
+    stride_position: Literal["first", "last"] = Field(
+        "first", description="'last' puts the stride on the stage's last block (keras.applications V2)")
+    expansion: PosInt | None = Field(None, description="output channels = filters * expansion (bottleneck 4, basic 1)")
+    groups: PosInt = 1
+    width_per_group: PosInt = Field(64, description="bottleneck width = int(filters * width_per_group / 64) * groups")
+    stride_on: Literal["1x1", "3x3"] = Field(
+        "3x3", description="bottleneck: stride on the 3x3 (torchvision, v1.5) or first 1x1 (paper, Keras)")
+    shortcut: ShortcutKind = Field(
+        "projection", description="projection: 1x1 conv + norm where the shape changes; identity; "
+                                  "zeropad: the paper's option A; none: the plain twin")
+    projection_on: Literal["shape", "channels"] = Field(
+        "shape", description="'channels': a stride-only change subsamples instead of projecting")
+    zero_init_last_norm: StrictBool | None = None
+    conv: ConvOverride = ConvOverride()
+    norm: NormOverride = NormOverride()
+    activation: ActName | None = None
+    args: dict[Name, IntOrRef] = Field({}, description="extra arguments of a user-defined block")
+
+
+class UserBlock(Strict):
+    description: str = ""
+    params: dict[Name, PosInt | None] = Field(
+        {}, description="parameters and their defaults (null: required); `filters` and `stride` are always given")
+    main: Annotated[list[Layer], Field(min_length=1)]
+    shortcut: ShortcutKind | list[Layer] = Field(
+        "projection", description="a built-in shortcut kind (a stage's `shortcut:` overrides it) or a list of layers")
+    projection_norm: StrictBool = Field(
+        True, description="follow a projection shortcut's 1x1 conv with a norm (seed 000 has none)")
+    after: list[Layer] = Field([], description="layers after the addition")
+
+
+class Spec(Strict):
+    resdsl: Literal[1] = Field(description="format version")
+    name: Annotated[str, Field(pattern=IDENT, max_length=64)]
+    description: str = Field("", max_length=2000)
+    input: InputSpec
+    defaults: Defaults = Defaults()
+    blocks: dict[Name, UserBlock] = {}
+    stem: list[Layer] = []
+    stages: list[Stage] = []
+    head: list[Layer] = []
