@@ -179,3 +179,13 @@ def stage_runs(resolved: Resolved, of_block: dict[str, BlockKindInfo]) -> dict[s
                 runs.append(Run(kind, values, 1, i))
         out[st.name] = runs
     return out
+
+
+def fingerprint(resolved: Resolved) -> str:
+    """A short hash of the network's structure (names, ops, shapes), stamped on
+    every built model so `port_weights` can refuse models of different specs."""
+    import hashlib
+    h = hashlib.sha256()
+    for n, d in resolved.graph.nodes(data=True):
+        h.update(f"{n}|{d['op']}|{d['shape']}\n".encode())
+    return h.hexdigest()[:16]
