@@ -11,7 +11,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from ..errors import Diagnostic, SpecError, did_you_mean, expected_one_of
-from .layers import LAYER_MODELS, layer_op, layer_params
+from .layers import LAYER_MODELS
 from .models import BUILTIN_BLOCKS, Spec
 from .sourcemap import SourceMap
 
@@ -21,10 +21,7 @@ def _walk(loc: tuple, data: Any) -> tuple[tuple, Any]:
     path: list = []
     cur = data
     for part in loc:
-        if isinstance(cur, dict) and part in cur:
-            path.append(part)
-            cur = cur[part]
-        elif isinstance(cur, list) and isinstance(part, int) and 0 <= part < len(cur):
+        if isinstance(cur, dict) and part in cur or isinstance(cur, list) and isinstance(part, int) and 0 <= part < len(cur):
             path.append(part)
             cur = cur[part]
         elif isinstance(cur, dict) and isinstance(part, str) and part not in cur:
@@ -69,12 +66,24 @@ def _describe(err: dict) -> tuple[str, str, str | None]:
     return code, msg, None
 
 
+def _other_branch(err: dict) -> bool:
+    """An int-or-`$ref` field reports both union branches; drop the string branch's
+    complaint about a non-string, and the int branch's about a string."""
+    branch = err["loc"][-1] if err["loc"] else None
+    value = err.get("input")
+    if branch == "constrained-str" and not isinstance(value, str):
+        return True
+    return branch in ("constrained-int", "int") and isinstance(value, str) and value.startswith("$")
+
+
 def diagnostics_from_validation(exc: ValidationError, data: Any, smap: SourceMap) -> list[Diagnostic]:
     out: list[Diagnostic] = []
     seen: set = set()
     # A value that fails a union produces one error per member; keep the most
     # specific (deepest) error per location so the message stays readable.
     for err in sorted(exc.errors(), key=lambda e: -len(e["loc"])):
+        if _other_branch(err):
+            continue
         path, missing = _walk(err["loc"], data)
         code, msg, hint = _describe(err)
         etype = err["type"]
@@ -117,34 +126,59 @@ def diagnostics_from_validation(exc: ValidationError, data: Any, smap: SourceMap
     return out
 
 
-def _check_blocks(spec: Spec, smap: SourceMap) -> list[Diagnostic]:
+# The whole-spec checks read the plain data, not the validated models, so they
+# also run when pydantic has found problems elsewhere: a user sees an unknown block
+# in one stage and a bad value in another at once. Values of the wrong type are
+# skipped here; pydantic reports them.
+
+def _stages(data: dict) -> list[tuple[int, dict]]:
+    stages = data.get("stages")
+    return [(i, s) for i, s in enumerate(stages) if isinstance(s, dict)] if isinstance(stages, list) else []
+
+
+def _user_blocks(data: dict) -> dict:
+    blocks = data.get("blocks")
+    return {k: v for k, v in blocks.items() if isinstance(k, str)} if isinstance(blocks, dict) else {}
+
+
+def _nested_uses(block) -> list[tuple[str, tuple]]:
+    """(referenced block, path inside the block) of each `- block: {type: X}` layer."""
+    if not isinstance(block, dict):
+        return []
+    out = []
+    for part in ("main", "after", "shortcut"):
+        items = block.get(part)
+        for j, item in enumerate(items if isinstance(items, list) else []):
+            inner = item.get("block") if isinstance(item, dict) and len(item) == 1 else None
+            if isinstance(inner, dict) and isinstance(inner.get("type"), str):
+                out.append((inner["type"], (part, j, "block", "type")))
+    return out
+
+
+def _check_blocks(data: dict, smap: SourceMap) -> list[Diagnostic]:
     diags: list[Diagnostic] = []
-    known = list(BUILTIN_BLOCKS) + list(spec.blocks)
-    for name in spec.blocks:
+    user = _user_blocks(data)
+    known = list(BUILTIN_BLOCKS) + list(user)
+    for name in user:
         if name in BUILTIN_BLOCKS:
             diags.append(Diagnostic("duplicate-block", f"block '{name}' is already a built-in block kind",
                                     smap.span(("blocks", name), key=True), "choose another name"))
-    for i, stage in enumerate(spec.stages):
-        if stage.block not in known:
-            diags.append(Diagnostic("unknown-block", f"unknown block '{stage.block}'",
-                                    smap.span(("stages", i, "block")),
-                                    did_you_mean(stage.block, known) or expected_one_of(known)))
+    for i, stage in _stages(data):
+        ref = stage.get("block")
+        if isinstance(ref, str) and ref not in known:
+            diags.append(Diagnostic("unknown-block", f"unknown block '{ref}'", smap.span(("stages", i, "block")),
+                                    did_you_mean(ref, known) or expected_one_of(known)))
     # Nested user blocks: unknown names and cycles (a block that contains itself).
     uses: dict[str, list[tuple[str, tuple]]] = {}
-    for bname, block in spec.blocks.items():
-        for part in ("main", "after") + (("shortcut",) if isinstance(block.shortcut, list) else ()):
-            for j, item in enumerate(getattr(block, part)):
-                if layer_op(item) == "block":
-                    ref = layer_params(item).type
-                    path = ("blocks", bname, part, j, "block", "type")
-                    if ref not in spec.blocks:
-                        hint = did_you_mean(ref, spec.blocks) or (
-                            "built-in blocks are used by stages, not inside user blocks"
-                            if ref in BUILTIN_BLOCKS else None)
-                        diags.append(Diagnostic("unknown-block", f"unknown user block '{ref}'",
-                                                smap.span(path), hint))
-                    else:
-                        uses.setdefault(bname, []).append((ref, path))
+    for bname, block in user.items():
+        for ref, sub in _nested_uses(block):
+            path = ("blocks", bname) + sub
+            if ref not in user:
+                hint = did_you_mean(ref, user) or (
+                    "built-in blocks are used by stages, not inside user blocks" if ref in BUILTIN_BLOCKS else None)
+                diags.append(Diagnostic("unknown-block", f"unknown user block '{ref}'", smap.span(path), hint))
+            else:
+                uses.setdefault(bname, []).append((ref, path))
     state: dict[str, int] = {}
 
     def visit(b: str, trail: list[str]) -> None:
@@ -158,38 +192,54 @@ def _check_blocks(spec: Spec, smap: SourceMap) -> list[Diagnostic]:
                 visit(ref, trail + [ref])
         state[b] = 2
 
-    for b in spec.blocks:
+    for b in user:
         if b not in state:
             visit(b, [b])
     return diags
 
 
-def _check_names(spec: Spec, smap: SourceMap) -> list[Diagnostic]:
+def _check_names(data: dict, smap: SourceMap) -> list[Diagnostic]:
     diags, seen = [], {}
-    for i, stage in enumerate(spec.stages):
-        name = stage.name or f"layer{i + 1}"
+    for i, stage in _stages(data):
+        given = stage.get("name")
+        if given is not None and not isinstance(given, str):
+            continue
+        name = given or f"layer{i + 1}"
         if name in seen:
             diags.append(Diagnostic("duplicate-name", f"stage name '{name}' is used twice",
-                                    smap.span(("stages", i, "name") if stage.name else ("stages", i)),
+                                    smap.span(("stages", i, "name") if given else ("stages", i)),
                                     f"the first is stage {seen[name]}"))
-        seen[name] = i
+        seen.setdefault(name, i)
     return diags
 
 
+def _check_version(data: dict, smap: SourceMap) -> list[Diagnostic]:
+    v = data.get("resdsl", 1)
+    if v == 1 and not isinstance(v, bool):
+        return []
+    shown = repr(v) if not isinstance(v, (dict, list)) else type(v).__name__
+    return [Diagnostic("unsupported-version",
+                       f"unsupported format version {shown}; this resdsl reads version 1",
+                       smap.span(("resdsl",)), "write `resdsl: 1`")]
+
+
 def validate_data(data: Any, smap: SourceMap) -> Spec:
+    """The checked Spec, or one SpecError holding every independent problem."""
     if not isinstance(data, dict):
         raise SpecError.at(smap.span(()), "wrong-type",
                            f"a spec is a mapping of keys, got {type(data).__name__}",
                            "start with `resdsl: 1`", smap.text)
-    if "resdsl" in data and data["resdsl"] != 1:
-        raise SpecError.at(smap.span(("resdsl",)), "unsupported-version",
-                           f"unsupported format version {data['resdsl']!r}; this resdsl reads version 1",
-                           None, smap.text)
+    diags = _check_version(data, smap)
+    spec = None
     try:
         spec = Spec.model_validate(data)
     except ValidationError as exc:
-        raise SpecError(diagnostics_from_validation(exc, data, smap), {smap.file: smap.text}) from None
-    diags = _check_blocks(spec, smap) + _check_names(spec, smap)
+        found = diagnostics_from_validation(exc, data, smap)
+        # The version check says it better than pydantic's literal error.
+        diags += [d for d in found if not (diags and d.span == diags[0].span)]
+    taken = {d.span for d in diags}
+    diags += [d for d in _check_blocks(data, smap) + _check_names(data, smap) if d.span not in taken]
     if diags:
+        diags.sort(key=lambda d: (d.span.line, d.span.column))
         raise SpecError(diags, {smap.file: smap.text})
     return spec
