@@ -1,0 +1,143 @@
+"""View graph -> DOT source, through the `graphviz` Python package.
+
+Nodes carry HTML-like labels (small grey name, bold op, attributes, a red
+"↓ /2" where the feature map shrinks, the output shape). Block and stage nodes
+have a ⊕ cell on the right: their shortcut edge ends there, which is where the
+addition happens. Every node and edge gets an SVG `id` (structural names) and a
+`class`, so tests and stylesheets can find them.
+"""
+from __future__ import annotations
+
+from html import escape
+
+from ..ir import fmt
+from .model import VEdge, View, VNode
+from .style import BLOCK_FILL, CLUSTER, DOWN, FILL, FONT, MAIN_EDGE, NAME_TEXT, SHAPE_TEXT, SHORTCUTS, STAGE_FILL
+
+ADDER = "adder"          # the port name of the ⊕ cell
+LEGEND = "resdsl-legend"  # a '-' keeps it apart from every structural name
+
+
+def _font(text: str, size: int | None = None, color: str | None = None, bold: bool = False) -> str:
+    s = escape(text)
+    if bold:
+        s = f"<b>{s}</b>"
+    attrs = (f' point-size="{size}"' if size else "") + (f' color="{color}"' if color else "")
+    return f"<font{attrs}>{s}</font>" if attrs else s
+
+
+def _rows(cells: list[str]) -> str:
+    return "".join(f"<tr><td>{c}</td></tr>" for c in cells)
+
+
+def node_label(n: VNode) -> str:
+    cells = [] if n.name == n.title else [_font(n.name, 8, NAME_TEXT)]
+    cells.append(_font(n.title, 11 if n.kind in ("block", "stage") else 10, bold=True))
+    cells += [_font(line, 9) for line in n.lines]
+    if n.down > 1:
+        cells.append(_font(f"↓ /{n.down} (downsamples)", 9, DOWN))
+    if n.shortcut_text:
+        cells.append(_font(n.shortcut_text, 9, NAME_TEXT))
+    shape = fmt(n.shape) + (f" · {_params(n.params)}" if n.kind in ("block", "stage") and n.params else "")
+    cells.append(_font(shape, 9, SHAPE_TEXT))
+    inner = f'<table border="0" cellborder="0" cellspacing="0" cellpadding="1">{_rows(cells)}</table>'
+    if n.kind not in ("block", "stage") or n.shortcut_text == "no shortcut":
+        return f"<{inner}>"
+    adder = f'<td port="{ADDER}" border="1" sides="l" color="#9db7d5">{_font("⊕", 14)}</td>'
+    return f'<<table border="0" cellborder="0" cellspacing="0" cellpadding="2"><tr><td>{inner}</td>{adder}</tr></table>>'
+
+
+def _params(n: int) -> str:
+    from .labels import human
+    return f"{human(n)} params"
+
+
+def _node_attrs(n: VNode) -> dict:
+    fill = {"block": BLOCK_FILL, "stage": STAGE_FILL}.get(n.kind, FILL.get(n.kind, "#ffffff"))
+    attrs = {"id": n.id, "class": n.kind, "label": node_label(n), "fillcolor": fill, "tooltip": n.tooltip}
+    if n.down > 1:
+        attrs.update(color=DOWN, penwidth="2")
+    return attrs
+
+
+def _edge_attrs(e: VEdge) -> dict:
+    attrs = {"label": (e.note + "\n" if e.note else "") + fmt(e.shape)}
+    if e.role == "main":
+        attrs.update(id=f"{e.src}->{e.dst}", **{"class": "main"}, color=MAIN_EDGE, fontcolor=SHAPE_TEXT)
+    else:
+        s = SHORTCUTS[e.kind]
+        attrs.update(id=f"{e.src}->{e.dst}#shortcut", **{"class": f"shortcut {e.kind}"}, color=s.color,
+                     style=s.style, penwidth=s.penwidth, fontcolor=s.color)
+    return attrs
+
+
+def legend_label(view: View) -> str:
+    rows = [("main path (edge label: tensor shape C×H×W)", MAIN_EDGE, "solid", 1)]
+    rows += [(f"shortcut: {SHORTCUTS[k].label}", SHORTCUTS[k].color,
+              "solid" if SHORTCUTS[k].style == "bold" else SHORTCUTS[k].style,
+              2 if float(SHORTCUTS[k].penwidth) >= 2 else 1) for k in view.shortcut_kinds]
+    cells = []
+    for text, color, style, width in rows:
+        cells.append(f'<tr><td width="34" height="8" sides="b" border="{width}" color="{color}" style="{style}"></td>'
+                     f'<td align="left">{_font(text, 9)}</td></tr>')
+    if view.downsamples:
+        cells.append(f'<tr><td>{_font("↓", 11, DOWN, bold=True)}</td>'
+                     f'<td align="left">{_font("red border: the op/block downsamples", 9)}</td></tr>')
+    if view.level != "layer" and view.shortcut_kinds:
+        cells.append(f'<tr><td>{_font("⊕", 12)}</td>'
+                     f'<td align="left">{_font("where a block adds its shortcut", 9)}</td></tr>')
+    return (f'<<table border="1" color="#bbbbbb" cellborder="0" cellspacing="2" cellpadding="2">'
+            f'<tr><td colspan="2" align="left">{_font("legend", 9, bold=True)}</td></tr>{"".join(cells)}</table>>')
+
+
+def title_label(view: View) -> str:
+    name, description, counts = view.title
+    lines = [_font(name, 18, bold=True)]
+    if description:
+        lines.append(_font(description, 10))
+    lines.append(_font(counts, 10, SHAPE_TEXT))
+    return "<" + "<br/>".join(lines) + ">"
+
+
+def to_dot(view: View, comment: str):
+    import graphviz
+
+    dot = graphviz.Digraph(view.name, comment=comment)
+    dot.attr(rankdir="TB", label=title_label(view), labelloc="t", fontname=FONT, nodesep="0.3",
+             ranksep="0.3", outputorder="edgesfirst", id="graph-" + view.name)
+    dot.attr("node", shape="box", style="rounded,filled", fontname=FONT, margin="0.08,0.03", penwidth="1",
+             color="#8a8a8a")
+    dot.attr("edge", fontname=FONT, fontsize="8", arrowsize="0.7")
+    members: dict[str | None, list[VNode]] = {}
+    for n in view.nodes.values():
+        members.setdefault(n.cluster, []).append(n)
+    children: dict[str | None, list[str]] = {}
+    for key, c in view.clusters.items():
+        children.setdefault(c.parent, []).append(key)
+
+    def fill(graph, key: str | None) -> None:
+        for n in members.get(key, []):
+            graph.node(n.id, **_node_attrs(n))
+        for child in children.get(key, []):
+            if not _has_nodes(child, members, children):
+                continue
+            c = view.clusters[child]
+            with graph.subgraph(name=c.key) as sub:
+                sub.attr(label=c.label, id=c.key, fontsize="10", fontname=FONT, labeljust="l",
+                         **CLUSTER[c.style])
+                fill(sub, child)
+
+    fill(dot, None)
+    with dot.subgraph() as top:  # the legend sits beside the input, out of the way
+        top.attr(rank="source")
+        top.node(LEGEND, label=legend_label(view), shape="plain", id=LEGEND, style="")
+        first = next(iter(view.nodes))
+        top.node(first)
+    for e in view.edges:
+        head = f"{e.dst}:{ADDER}:e" if e.to_adder else e.dst
+        dot.edge(e.src, head, **_edge_attrs(e))
+    return dot
+
+
+def _has_nodes(key, members, children) -> bool:
+    return bool(members.get(key)) or any(_has_nodes(c, members, children) for c in children.get(key, []))
