@@ -21,7 +21,7 @@ class _Fail(Exception):
 
 def _limits(args) -> Limits:
     pairs = {}
-    for item in args.limit or []:
+    for item in getattr(args, "limit_top", []) + getattr(args, "limit", []):
         key, sep, value = item.partition("=")
         if not sep or not value.strip().isdigit():
             raise _Fail(f"--limit expects KEY=N, got '{item}'")
@@ -121,14 +121,24 @@ def cmd_render(args) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--error-format", choices=("text", "json"), default="text",
-                        help="how to print spec errors (json: a list of {file, line, column, ...})")
-    common.add_argument("--limit", action="append", metavar="KEY=N",
-                        help="raise a safety limit, e.g. max_repeat=20000 (see docs/reference.md)")
-    p = argparse.ArgumentParser(prog="resdsl", parents=[common],
+    # The shared options are accepted before and after the command. SUPPRESS keeps
+    # a subcommand's unset default from overwriting what was given before it
+    # (argparse copies subparser defaults over the parent's values); limits given
+    # in both places are merged from two destinations.
+    def common_options(limit_dest: str) -> argparse.ArgumentParser:
+        common = argparse.ArgumentParser(add_help=False)
+        common.add_argument("--error-format", choices=("text", "json"), default=argparse.SUPPRESS,
+                            help="how to print errors (json: a list of {file, line, column, end_line, "
+                                 "end_column, code, message, hint})")
+        common.add_argument("--limit", action="append", metavar="KEY=N", dest=limit_dest, default=argparse.SUPPRESS,
+                            help="raise a safety limit, e.g. max_repeat=20000 (see docs/limits.md)")
+        return common
+
+    common = common_options("limit")
+    p = argparse.ArgumentParser(prog="resdsl", parents=[common_options("limit_top")],
                                 description="Declarative residual networks: validate, summarise, "
                                             "compile to PyTorch or Keras, render.")
+    p.set_defaults(error_format="text")
     p.add_argument("--version", action="version", version=f"resdsl {__import__('resdsl').__version__}")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
@@ -184,6 +194,11 @@ def main(argv: list[str] | None = None) -> int:
             print(exc.render(color=sys.stderr.isatty()), file=sys.stderr)
         return 1
     except (OutputError, _Fail) as exc:
+        if args.error_format == "json":
+            code = "output-error" if isinstance(exc, OutputError) else "usage-error"
+            print(json.dumps([{"file": None, "line": None, "column": None, "end_line": None, "end_column": None,
+                               "code": code, "message": str(exc), "hint": exc.hint}], indent=2), file=sys.stderr)
+            return 1
         msg = f"resdsl: error: {exc}"
         if exc.hint:
             msg += f"\n  hint: {exc.hint}"

@@ -3,7 +3,9 @@ rename, so a failure never leaves half a file or damages an earlier one; and no
 overwriting a file resdsl did not write unless asked (`--force`)."""
 from __future__ import annotations
 
+import contextlib
 import os
+import stat
 import sys
 import tempfile
 from pathlib import Path
@@ -24,27 +26,52 @@ def written_by_us(path: Path, marker: str | bytes = MARKER) -> bool:
     return m in head
 
 
-def atomic_write(path: "str | os.PathLike", data: str | bytes, force: bool = False,
+def _to_stdout(data: str | bytes) -> Path:
+    if isinstance(data, bytes):
+        sys.stdout.buffer.write(data)
+        sys.stdout.buffer.flush()
+    else:
+        sys.stdout.write(data)
+        sys.stdout.flush()
+    return Path("-")
+
+
+def _new_file_mode(target: Path) -> int:
+    """Keep an existing file's permissions; a new file gets what open() would give."""
+    try:
+        return stat.S_IMODE(target.stat().st_mode)
+    except OSError:
+        umask = os.umask(0)
+        os.umask(umask)
+        return 0o666 & ~umask
+
+
+def atomic_write(path: str | os.PathLike, data: str | bytes, force: bool = False,
                  marker: str | bytes | None = MARKER) -> Path:
-    """Write `data` to `path` atomically; '-' writes to stdout."""
+    """Write `data` to `path` atomically; '-' writes to stdout.
+
+    A symbolic link is written through (the link stays, its target changes). A
+    character device or pipe (`/dev/null`, a FIFO) is written in place, as a
+    shell redirection would; a block device is never written."""
     if str(path) == "-":
-        if isinstance(data, bytes):
-            sys.stdout.buffer.write(data)
-            sys.stdout.buffer.flush()
-        else:
-            sys.stdout.write(data)
-            sys.stdout.flush()
-        return Path("-")
-    target = Path(path)
-    if target.is_dir():
-        raise OutputError(f"cannot write '{target}': it is a directory", "give a file name with -o")
-    if target.exists() and not force and (marker is None or not written_by_us(target, marker)):
-        raise OutputError(f"refusing to overwrite '{target}': resdsl did not write it",
-                          "use --force to overwrite it, or choose another name with -o")
-    folder = target.parent if str(target.parent) else Path(".")
-    if not folder.is_dir():
-        raise OutputError(f"cannot write '{target}': folder '{folder}' does not exist")
+        return _to_stdout(data)
     raw = data.encode("utf-8") if isinstance(data, str) else data
+    try:
+        target = Path(os.path.realpath(path))
+        st = os.stat(target) if target.exists() else None
+    except (OSError, ValueError) as exc:  # a symlink loop, a NUL in the name...
+        raise OutputError(f"cannot write '{path}': {getattr(exc, 'strerror', None) or exc}") from None
+    if st is not None and stat.S_ISDIR(st.st_mode):
+        raise OutputError(f"cannot write '{path}': it is a directory", "give a file name with -o")
+    if st is not None and not stat.S_ISREG(st.st_mode):
+        return _write_in_place(path, target, st, raw)
+    if st is not None and not force and (marker is None or not written_by_us(target, marker)):
+        raise OutputError(f"refusing to overwrite '{path}': resdsl did not write it",
+                          "use --force to overwrite it, or choose another name with -o")
+    folder = target.parent
+    if not folder.is_dir():
+        raise OutputError(f"cannot write '{path}': folder '{folder}' does not exist")
+    mode = _new_file_mode(target)
     tmp = None
     try:
         fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=folder)
@@ -52,12 +79,39 @@ def atomic_write(path: "str | os.PathLike", data: str | bytes, force: bool = Fal
             f.write(raw)
             f.flush()
             os.fsync(f.fileno())
-        os.chmod(tmp, 0o644)
+        os.chmod(tmp, mode)
         os.replace(tmp, target)
         tmp = None
     except OSError as exc:
-        raise OutputError(f"cannot write '{target}': {exc.strerror or exc}") from None
+        raise OutputError(f"cannot write '{path}': {exc.strerror or exc}") from None
+    finally:  # also on KeyboardInterrupt: never leave the temporary file behind
+        if tmp is not None:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
+    _sync_folder(folder)
+    return Path(path)
+
+
+def _write_in_place(path, target: Path, st: os.stat_result, raw: bytes) -> Path:
+    if not (stat.S_ISCHR(st.st_mode) or stat.S_ISFIFO(st.st_mode)):
+        raise OutputError(f"cannot write '{path}': it is not a regular file")
+    try:
+        with open(target, "wb") as f:
+            f.write(raw)
+    except OSError as exc:
+        raise OutputError(f"cannot write '{path}': {exc.strerror or exc}") from None
+    return Path(path)
+
+
+def _sync_folder(folder: Path) -> None:
+    """Make the rename itself durable; best effort (not every system allows it)."""
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
     finally:
-        if tmp is not None and os.path.exists(tmp):
-            os.unlink(tmp)
-    return target
+        os.close(fd)

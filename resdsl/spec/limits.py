@@ -16,7 +16,7 @@ class Limits:
     max_graph_nodes: int = 500_000    # ops in the resolved graph
     max_block_nesting: int = 16       # user blocks used inside user blocks
 
-    def with_overrides(self, pairs: dict[str, int]) -> "Limits":
+    def with_overrides(self, pairs: dict[str, int]) -> Limits:
         known = {f.name for f in fields(self)}
         bad = [k for k in pairs if k not in known]
         if bad:

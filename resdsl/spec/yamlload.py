@@ -10,7 +10,10 @@ from __future__ import annotations
 
 import yaml
 from yaml.composer import Composer
+from yaml.parser import Parser
+from yaml.reader import Reader
 from yaml.resolver import Resolver
+from yaml.scanner import Scanner
 
 from ..errors import Span, SpecError
 from .limits import DEFAULT_LIMITS, Limits
@@ -108,6 +111,14 @@ class _Bounded(Composer, Resolver):
         return _STR if kind is yaml.ScalarNode and tag in _TEXT_IMPLICIT and implicit[0] else tag
 
 
+class _PyLoader(_Bounded, Reader, Scanner, Parser):
+    def __init__(self, text: str, limits: Limits):
+        Reader.__init__(self, text)
+        Scanner.__init__(self)
+        Parser.__init__(self)
+        self._start(limits)
+
+
 _BYTE_OFFSETS = bool(getattr(yaml, "__with_libyaml__", False))
 if _BYTE_OFFSETS:
     from yaml._yaml import CParser
@@ -120,16 +131,21 @@ if _BYTE_OFFSETS:
             CParser.__init__(self, text)
             self._start(limits)
 else:  # pragma: no cover - PyYAML built without libyaml
-    from yaml.parser import Parser
-    from yaml.reader import Reader
-    from yaml.scanner import Scanner
+    _Loader = _PyLoader
 
-    class _Loader(_Bounded, Reader, Scanner, Parser):
-        def __init__(self, text: str, limits: Limits):
-            Reader.__init__(self, text)
-            Scanner.__init__(self)
-            Parser.__init__(self)
-            self._start(limits)
+
+def _syntax_error(text: str, limits: Limits, exc: yaml.MarkedYAMLError) -> yaml.MarkedYAMLError:
+    """PyYAML's wording of a syntax error, whichever parser found it, so messages
+    do not depend on whether PyYAML was built with libyaml."""
+    if _Loader is _PyLoader:
+        return exc
+    try:
+        _PyLoader(text, limits).get_single_node()
+    except yaml.MarkedYAMLError as pyexc:
+        return pyexc
+    except (yaml.YAMLError, _Located, RecursionError):
+        pass
+    return exc
 
 
 class _Converter:
@@ -212,6 +228,7 @@ def _compose(text: str, file: str, limits: Limits):
                            f"character {what} is not allowed in YAML", "remove it or quote it as an escape",
                            text) from None
     except yaml.MarkedYAMLError as exc:
+        exc = _syntax_error(text, limits, exc)
         m = exc.problem_mark or exc.context_mark
         span = _mark_span(file, m) if m else Span(file, 1, 1, 1, 2)
         problem = exc.problem or exc.context or "invalid YAML"
