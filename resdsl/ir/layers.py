@@ -125,7 +125,7 @@ def lower_layer(b: Builder, item, x: str, ctx: Ctx, span: Span, namer: Namer, ch
             return b.add(op, name, {}, [x], span, role), None, 1
         if op == "dense":
             attrs = {"units": val(p.units), "activation": p.activation or "linear",
-                     "bias": p.bias, "init": p.init or ctx.dense_init}
+                     "bias": ctx.dense_bias if p.bias is None else p.bias, "init": p.init or ctx.dense_init}
             return b.add(op, name, attrs, [x], span, role), attrs["units"], 1
     except ValueError as exc:
         raise ctx.error(span, "bad-value", str(exc)) from None

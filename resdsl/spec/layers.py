@@ -73,7 +73,7 @@ class NamedOnly(Strict):
 class DenseLayer(Strict):
     units: IntOrRef
     activation: DenseAct | None = None
-    bias: StrictBool = True
+    bias: StrictBool | None = Field(None, description="default: defaults.dense.bias")
     init: Init | None = None
     name: Name | None = None
 
