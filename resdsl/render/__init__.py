@@ -7,6 +7,8 @@ program (output.py). Needs the `graphviz` Python package and, except for
 from __future__ import annotations
 
 import os
+import sys
+import types
 from pathlib import Path
 
 from .. import __version__
@@ -60,3 +62,17 @@ def render(resolved, path: str | os.PathLike | None = None, level: str = "block"
     except graphviz.ExecutableNotFound:
         raise write_missing_dot(source, target, force) from None
     return atomic_write(target, stamp(data, fmt, _comment(resolved, level)), force=force)
+
+
+class _CallableModule(types.ModuleType):
+    """Importing this subpackage rebinds the attribute `resdsl.render` from the
+    package's function to this module (the import system sets it). Making the
+    module callable keeps the documented `resdsl.render(spec, path, level=...)`
+    working whatever was imported first."""
+
+    def __call__(self, spec, path=None, level: str = "block", **options) -> Path:
+        from ..ir import resolve
+        return render(resolve(spec), path, level=level, **options)
+
+
+sys.modules[__name__].__class__ = _CallableModule

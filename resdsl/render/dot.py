@@ -31,7 +31,7 @@ def _rows(cells: list[str]) -> str:
 
 
 def node_label(n: VNode) -> str:
-    cells = [] if n.name == n.title else [_font(n.name, 8, NAME_TEXT)]
+    cells = [] if n.title.endswith(n.name) else [_font(n.name, 8, NAME_TEXT)]
     cells.append(_font(n.title, 11 if n.kind in ("block", "stage") else 10, bold=True))
     cells += [_font(line, 9) for line in n.lines]
     if n.down > 1:
