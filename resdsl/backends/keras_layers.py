@@ -1,0 +1,244 @@
+"""The Keras layers behind `resdsl.build(..., backend="keras")`.
+
+Standard Keras layers do almost everything; three small layers fill the gaps:
+
+- `ConstantPad2D(value=-inf)` gives PyTorch's max-pool padding (padding never
+  wins the max), which ZeroPadding2D gets wrong after a negative activation and
+  'same' gets wrong whenever the padding is not TensorFlow's;
+- `ChannelPad` adds zero channels (option-A shortcuts of the CIFAR ResNets);
+- `Block` and `Stage` hold a residual block's layers and a stage's blocks.
+
+Why nest: Keras' functional API walks its graph recursively (once per layer
+when building, again when serialising), so a flat cifar_resnet1202 (~4,000
+layers) exceeds Python's default recursion limit and takes seconds to wire.
+A `Block` builds its layers directly from the IR's shapes and reports its output
+shape without tracing, so the top-level graph has one node per stage and the
+model builds fast at any depth. The leaf layers keep the IR's names
+(`layer2.0.conv1`), which `port_weights` and `layer_map` rely on, and
+`model.summary(expand_nested=True)` shows them.
+
+All custom layers are registered under the package "resdsl": importing this
+module (or `resdsl.backends.keras`) before `keras.saving.load_model` is enough
+to load a saved resdsl model.
+"""
+from __future__ import annotations
+
+import math
+
+import keras
+from keras import layers as L
+from keras import ops
+
+PACKAGE = "resdsl"
+
+
+def nhwc(shape) -> tuple:
+    """IR shapes are channels-first without the batch; Keras wants (None, H, W, C)."""
+    shape = tuple(shape)
+    return (None,) + (shape[1:] + shape[:1] if len(shape) == 3 else shape)
+
+
+@keras.saving.register_keras_serializable(package=PACKAGE)
+class ConstantPad2D(L.Layer):
+    """Pads height and width by (top, bottom, left, right) with a constant."""
+
+    def __init__(self, padding, value=0.0, **kwargs):
+        super().__init__(**kwargs)
+        self.padding = tuple(int(p) for p in padding)
+        self.value = float(value)
+
+    def call(self, x):
+        t, b, l, r = self.padding
+        return ops.pad(x, [[0, 0], [t, b], [l, r], [0, 0]], constant_values=self.value)
+
+    def compute_output_shape(self, s):
+        t, b, l, r = self.padding
+        grow = lambda d, n: None if d is None else d + n  # noqa: E731
+        return (s[0], grow(s[1], t + b), grow(s[2], l + r), s[3])
+
+    def get_config(self):
+        # JSON has no -inf; keep it as a string so saved configs stay portable.
+        value = "-inf" if self.value == -math.inf else self.value
+        return {**super().get_config(), "padding": list(self.padding), "value": value}
+
+
+@keras.saving.register_keras_serializable(package=PACKAGE)
+class ChannelPad(L.Layer):
+    """Adds `before` and `after` zero channels (He et al.'s option-A shortcut)."""
+
+    def __init__(self, before, after, **kwargs):
+        super().__init__(**kwargs)
+        self.before, self.after = int(before), int(after)
+
+    def call(self, x):
+        return ops.pad(x, [[0, 0], [0, 0], [0, 0], [self.before, self.after]])
+
+    def compute_output_shape(self, s):
+        return (*s[:3], None if s[3] is None else s[3] + self.before + self.after)
+
+    def get_config(self):
+        return {**super().get_config(), "before": self.before, "after": self.after}
+
+
+def _kernel_init(init: str):
+    # PyTorch's default is kaiming_uniform(a=sqrt(5)): a uniform limit of
+    # sqrt(1/fan_in), which is VarianceScaling(1/3, fan_in, uniform).
+    return {"torch_default": keras.initializers.VarianceScaling(1 / 3, "fan_in", "uniform"),
+            "kaiming_normal_fan_out": keras.initializers.VarianceScaling(2.0, "fan_out", "untruncated_normal"),
+            "kaiming_normal_fan_in": keras.initializers.VarianceScaling(2.0, "fan_in", "untruncated_normal"),
+            "glorot_uniform": keras.initializers.GlorotUniform(),
+            "glorot_normal": keras.initializers.GlorotNormal()}[init]
+
+
+def _bias_init(init: str, fan_in: int):
+    if init == "torch_default":  # PyTorch draws biases from U(-1/sqrt(fan_in), 1/sqrt(fan_in))
+        bound = 1 / math.sqrt(fan_in)
+        return keras.initializers.RandomUniform(-bound, bound)
+    return "zeros"
+
+
+def _same_is_exact(a: dict) -> bool:
+    """'same' equals explicit padding only at stride 1 with symmetric k//2
+    padding; at stride 2 TensorFlow pads after, PyTorch on both sides."""
+    (kh, kw), (sh, sw) = a["kernel"], a["stride"]
+    t, b, l, r = a["padding"]
+    return (sh, sw) == (1, 1) and kh % 2 == kw % 2 == 1 and t == b == kh // 2 and l == r == kw // 2
+
+
+def make_layers(node: dict) -> list:
+    """The Keras layers for one IR node (see keras_plan.entry); the last one
+    carries the node's name, a padding layer before it `<name>_pad`."""
+    op, a, name = node["op"], node["attrs"], node["name"]
+    if op in ("conv", "maxpool"):
+        a = {**a, "kernel": tuple(a["kernel"]), "stride": tuple(a["stride"]), "padding": tuple(a["padding"])}
+    pre = []
+    if op == "conv":
+        mode = "valid"
+        if any(a["padding"]):
+            if _same_is_exact(a):
+                mode = "same"
+            else:
+                t, b, l, r = a["padding"]
+                pre.append(L.ZeroPadding2D(((t, b), (l, r)), name=name + "_pad"))
+        fan_in = a["kernel"][0] * a["kernel"][1] * node["in_shape"][0] // a["groups"]
+        layer = L.Conv2D(a["filters"], a["kernel"], strides=a["stride"], padding=mode, groups=a["groups"],
+                         use_bias=a["bias"], kernel_initializer=_kernel_init(a["init"]),
+                         bias_initializer=_bias_init(a["init"], fan_in), name=name)
+    elif op == "norm":
+        # The IR keeps PyTorch's momentum (weight of the new batch); Keras weighs the old average.
+        layer = L.BatchNormalization(axis=-1, epsilon=a["eps"], momentum=1.0 - a["momentum"],
+                                     gamma_initializer=a.get("gamma_init", "ones"), name=name)
+    elif op == "act":
+        layer = L.Activation(a["fn"], name=name)
+    elif op == "maxpool":
+        if any(a["padding"]):
+            pre.append(ConstantPad2D(a["padding"], -math.inf, name=name + "_pad"))
+        layer = L.MaxPooling2D(a["kernel"], a["stride"], padding="valid", name=name)
+    elif op == "avgpool":
+        layer = L.AveragePooling2D(tuple(a["kernel"]), tuple(a["stride"]), padding="valid", name=name)
+    elif op == "global_avgpool":
+        layer = L.GlobalAveragePooling2D(name=name)
+    elif op == "zeropad":
+        t, b, l, r = a["padding"]
+        layer = L.ZeroPadding2D(((t, b), (l, r)), name=name)
+    elif op == "subsample":
+        # A 1x1 max-pool with stride s is exactly x[:, ::s, ::s] (keras.applications' V2 shortcut).
+        layer = L.MaxPooling2D(1, strides=a["stride"], name=name)
+    elif op == "channel_pad":
+        layer = ChannelPad(a["before"], a["after"], name=name)
+    elif op == "add":
+        layer = L.Add(name=name)
+    elif op == "flatten":
+        layer = L.Flatten(name=name)
+    elif op == "dense":
+        layer = L.Dense(a["units"], activation=a.get("activation", "linear"), use_bias=a["bias"],
+                        kernel_initializer=_kernel_init(a["init"]),
+                        bias_initializer=_bias_init(a["init"], node["in_shape"][0]), name=name)
+    else:  # keras_plan checks ops up front; this guards a hand-edited config
+        raise ValueError(f"resdsl keras: no layer for op '{op}' (layer '{name}')")
+    return pre + [layer]
+
+
+def run(program, tensors: dict) -> dict:
+    """Applies (name, inputs, layers) steps in order; `tensors` maps names to values."""
+    for name, inputs, layers in program:
+        xs = [tensors[i] for i in inputs]
+        y = xs if len(xs) > 1 else xs[0]
+        for layer in layers:
+            y = layer(y)
+        tensors[name] = y
+    return tensors
+
+
+@keras.saving.register_keras_serializable(package=PACKAGE)
+class Block(L.Layer):
+    """One residual block: its IR nodes as Keras layers, wired as in the IR."""
+
+    def __init__(self, nodes, input_name, output_name, **kwargs):
+        super().__init__(**kwargs)
+        self.nodes, self.input_name, self.output_name = nodes, input_name, output_name
+        self.program = [(n["name"], n["inputs"], make_layers(n)) for n in nodes]
+        # A flat, tracked list so Keras saves and counts every weight.
+        self.members = [layer for _, _, ls in self.program for layer in ls]
+
+    @property
+    def layers(self):
+        return list(self.members)
+
+    def build(self, input_shape):
+        # Build from the IR's shapes: no symbolic tracing, which is what keeps
+        # deep networks fast to construct.
+        shapes = {self.input_name: tuple(input_shape)}
+        for name, inputs, layers in self.program:
+            s = [shapes[i] for i in inputs]
+            s = s if len(s) > 1 else s[0]
+            for layer in layers:
+                if not layer.built:
+                    layer.build(s)
+                s = layer.compute_output_shape(s)
+            shapes[name] = tuple(s)
+
+    def call(self, x):
+        return run(self.program, {self.input_name: x})[self.output_name]
+
+    def compute_output_shape(self, input_shape):
+        out = next(n for n in self.nodes if n["name"] == self.output_name)
+        return (input_shape[0],) + nhwc(out["shape"])[1:]
+
+    def get_config(self):
+        return {**super().get_config(), "nodes": self.nodes, "input_name": self.input_name,
+                "output_name": self.output_name}
+
+
+@keras.saving.register_keras_serializable(package=PACKAGE)
+class Stage(L.Layer):
+    """A stage: its blocks applied in sequence."""
+
+    def __init__(self, blocks, **kwargs):
+        super().__init__(**kwargs)
+        self.blocks = [b if isinstance(b, Block) else Block(**b) for b in blocks]
+
+    @property
+    def layers(self):
+        return list(self.blocks)
+
+    def build(self, input_shape):
+        s = tuple(input_shape)
+        for b in self.blocks:
+            if not b.built:
+                b.build(s)
+                b.built = True
+            s = b.compute_output_shape(s)
+
+    def call(self, x):
+        for b in self.blocks:
+            x = b(x)
+        return x
+
+    def compute_output_shape(self, input_shape):
+        return self.blocks[-1].compute_output_shape(input_shape)
+
+    def get_config(self):
+        blocks = [{"name": b.name, "nodes": b.nodes, "input_name": b.input_name, "output_name": b.output_name}
+                  for b in self.blocks]
+        return {**super().get_config(), "blocks": blocks}

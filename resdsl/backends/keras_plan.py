@@ -1,0 +1,107 @@
+"""The framework-free part of the Keras backend: which layers a resolved IR
+becomes, as plain data (JSON-able, so it is also the saved layer config).
+
+The plan is the top-level sequence of stem nodes, one entry per stage (its
+blocks, each a list of nodes) and head nodes. With `fuse_bn`, a BatchNorm that
+directly follows a conv (and is that conv's only consumer) is folded away: the
+conv gets a bias and consumers read the conv.
+"""
+from __future__ import annotations
+
+from ..ir import Resolved
+from .common import node_inputs, unsupported
+
+BACKEND = "keras"
+SUPPORTED = {"input", "conv", "norm", "act", "maxpool", "avgpool", "global_avgpool", "zeropad", "subsample",
+             "channel_pad", "add", "flatten", "dense"}
+ACTIVATIONS = {"relu", "relu6", "sigmoid", "tanh", "silu", "linear", "softmax"}
+
+
+def _jsonable(v):
+    if isinstance(v, tuple):
+        return [_jsonable(x) for x in v]
+    return v
+
+
+def fused_norms(resolved: Resolved) -> dict[str, str]:
+    """norm node -> the conv it folds into."""
+    g = resolved.graph
+    out = {}
+    for n, d in g.nodes(data=True):
+        if d["op"] != "norm":
+            continue
+        ins = node_inputs(resolved, n)
+        if len(ins) == 1 and g.nodes[ins[0]]["op"] == "conv" and g.out_degree(ins[0]) == 1:
+            out[n] = ins[0]
+    return out
+
+
+def check(resolved: Resolved) -> None:
+    """Every op and attribute the Keras backend cannot express, as a located error."""
+    g = resolved.graph
+    for n, d in g.nodes(data=True):
+        op, a = d["op"], d["attrs"]
+        if op not in SUPPORTED:
+            raise unsupported(BACKEND, resolved, n)
+        if op == "avgpool" and any(a["padding"]):
+            raise unsupported(BACKEND, resolved, n, "Keras average pooling cannot exclude explicit padding")
+        if op == "norm" and a.get("type", "batchnorm") != "batchnorm":
+            raise unsupported(BACKEND, resolved, n, f"norm type '{a.get('type')}'")
+        if op in ("act", "dense") and a.get("fn", a.get("activation", "linear")) not in ACTIVATIONS:
+            raise unsupported(BACKEND, resolved, n, "unknown activation")
+        if op in ("conv", "maxpool") and any(a["padding"]) and f"{n}_pad" in g:
+            raise unsupported(BACKEND, resolved, n, f"its padding layer would be named '{n}_pad', "
+                                                    "which another layer already uses")
+    names = set(g)
+    for st in resolved.stages:
+        if st.name in names:
+            raise unsupported(BACKEND, resolved, resolved.blocks[0].input,
+                              f"stage '{st.name}' has the same name as a layer")
+
+
+def entry(resolved: Resolved, n: str, alias: dict[str, str], fused: set[str]) -> dict:
+    d = resolved.graph.nodes[n]
+    attrs = {k: _jsonable(v) for k, v in d["attrs"].items() if not k.startswith("_") and k != "padding_mode"}
+    if n in fused:
+        attrs["bias"] = True
+    ins = [alias.get(u, u) for u in node_inputs(resolved, n)]
+    return {"name": n, "op": d["op"], "attrs": attrs, "inputs": ins,
+            "in_shape": list(d["in_shapes"][0]) if d["in_shapes"] else [], "shape": list(d["shape"])}
+
+
+def plan(resolved: Resolved, fuse_bn: bool = False) -> list[dict]:
+    """[{"kind": "node", ...entry} | {"kind": "stage", "name", "input", "output", "blocks": [...]}]"""
+    check(resolved)
+    g = resolved.graph
+    folds = fused_norms(resolved) if fuse_bn else {}
+    alias, fused = dict(folds), set(folds.values())
+    block_of = {b.name: b for b in resolved.blocks}
+    stage_of_block = {b: st for st in resolved.stages for b in st.blocks}
+    top: list[dict] = []
+    blocks: dict[str, dict] = {}
+    for n, d in g.nodes(data=True):
+        if n in alias or d["op"] == "input":
+            continue
+        b = d.get("block")
+        if b is None or b not in stage_of_block:
+            top.append({"kind": "node", **entry(resolved, n, alias, fused)})
+            continue
+        if b not in blocks:
+            info = block_of[b]
+            blocks[b] = {"name": b, "input_name": alias.get(info.input, info.input),
+                         "output_name": alias.get(info.output, info.output), "nodes": []}
+            st = stage_of_block[b]
+            if not top or top[-1].get("name") != st.name:
+                top.append({"kind": "stage", "name": st.name, "blocks": []})
+            top[-1]["blocks"].append(blocks[b])
+        blocks[b]["nodes"].append(entry(resolved, n, alias, fused))
+    for item in top:
+        if item["kind"] == "stage":
+            item["input"] = item["blocks"][0]["input_name"]
+            item["output"] = item["blocks"][-1]["output_name"]
+    return top
+
+
+def output_name(resolved: Resolved, fuse_bn: bool) -> str:
+    folds = fused_norms(resolved) if fuse_bn else {}
+    return folds.get(resolved.output, resolved.output)
