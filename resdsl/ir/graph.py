@@ -87,6 +87,7 @@ class Builder:
     source_text: str | None = None
     max_nodes: int = 500_000
     scope: dict = field(default_factory=dict)  # section, stage, block, role, prefix
+    groups: set = field(default_factory=set)   # every dotted prefix of a node name
 
     def add(self, op: str, local: str, attrs: dict, inputs: list[str], span: Span,
             role: str | None = None) -> str:
@@ -95,11 +96,14 @@ class Builder:
         if name in self.graph:
             raise SpecError.at(span, "duplicate-name", f"two layers are named '{name}'",
                                "give each layer a unique `name`", self.source_text)
+        self._check_group_clash(name, span)
         if len(self.graph) >= self.max_nodes:
             raise SpecError.at(span, "too-large",
                                f"the network has more than {self.max_nodes} ops",
                                "raise the limit with --limit max_graph_nodes=N", self.source_text)
         role = role or self.scope.get("role", "main")
+        parts = name.split(".")
+        self.groups.update(".".join(parts[:i]) for i in range(1, len(parts)))
         self.graph.add_node(name, op=op, attrs=attrs, local=local, span=span, role=role,
                             section=self.scope.get("section"), stage=self.scope.get("stage"),
                             block=self.scope.get("block"))
@@ -107,3 +111,17 @@ class Builder:
             on_shortcut = role == "shortcut" or (op == "add" and port == 1)
             self.graph.add_edge(src, name, port=port, role="shortcut" if on_shortcut else "main")
         return name
+
+    def _check_group_clash(self, name: str, span: Span) -> None:
+        """A layer may not share its name with a group of layers (a stem layer named
+        `layer1` beside stage `layer1`): torch modules and weight names nest by dots,
+        so one of the two would silently vanish."""
+        parts = name.split(".")
+        layer = next((p for p in (".".join(parts[:i]) for i in range(1, len(parts))) if p in self.graph), None)
+        if layer is None and name not in self.groups:
+            return
+        where = self.graph.nodes[layer]["span"] if layer else span
+        raise SpecError.at(where, "duplicate-name",
+                           f"'{layer or name}' names both a layer and a group of layers"
+                           f"{f' (such as {name!r})' if layer else ''}",
+                           "give the layer, the stage or the nested block another `name`", self.source_text)

@@ -48,6 +48,9 @@ def _conv_shape(a: dict, ins: list[Shape]) -> Shape:
     x = ins[0]
     _, oh, ow = _spatial("conv", a, x)
     g = a["groups"]
+    if a["filters"] < 1:  # e.g. a bottleneck whose int(filters * width_per_group / 64) is 0
+        raise ShapeError(f"conv would have {a['filters']} filters", "a bottleneck's width is "
+                         "int(filters * width_per_group / 64) * groups; make it at least 1", code="bad-value")
     if x[0] % g or a["filters"] % g:
         raise ShapeError(f"groups={g} must divide both the input channels ({x[0]}) and filters ({a['filters']})",
                          code="bad-groups")
