@@ -81,6 +81,14 @@ def trace(model, resolved: Resolved, x, fuse_bn: bool = False) -> dict:
     return out
 
 
+def load(path):
+    """keras.saving.load_model with resdsl's layers registered."""
+    import keras
+
+    from . import keras_layers  # noqa: F401  (registers the custom layers)
+    return keras.saving.load_model(path)
+
+
 def save_bytes(resolved: Resolved, fuse_bn: bool = False, **_options) -> bytes:
     """A .keras file (zip) of the built model, with resdsl's marker member first."""
     model = build(resolved, fuse_bn=fuse_bn)
@@ -90,7 +98,7 @@ def save_bytes(resolved: Resolved, fuse_bn: bool = False, **_options) -> bytes:
         out = os.path.join(tmp, "marked.keras")
         with zipfile.ZipFile(raw) as src, zipfile.ZipFile(out, "w", zipfile.ZIP_STORED) as dst:
             note = (SAVE_MARKER.decode() + f" from spec '{resolved.name}'. Load with: "
-                    "import resdsl.backends.keras; keras.saving.load_model(path)\n")
+                    "import resdsl.backends.keras_layers; keras.saving.load_model(path)\n")
             dst.writestr("resdsl.txt", note)
             for info in src.infolist():
                 dst.writestr(info, src.read(info.filename))

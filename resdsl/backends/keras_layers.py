@@ -17,8 +17,8 @@ model builds fast at any depth. The leaf layers keep the IR's names
 (`layer2.0.conv1`), which `port_weights` and `layer_map` rely on, and
 `model.summary(expand_nested=True)` shows them.
 
-All custom layers are registered under the package "resdsl": importing this
-module (or `resdsl.backends.keras`) before `keras.saving.load_model` is enough
+All custom layers are registered under the package "resdsl": import this
+module before `keras.saving.load_model` (or call `resdsl.backends.keras.load`)
 to load a saved resdsl model.
 """
 from __future__ import annotations
@@ -53,7 +53,7 @@ class ConstantPad2D(L.Layer):
 
     def compute_output_shape(self, s):
         t, b, l, r = self.padding
-        grow = lambda d, n: None if d is None else d + n  # noqa: E731
+        grow = lambda d, n: None if d is None else d + n
         return (s[0], grow(s[1], t + b), grow(s[2], l + r), s[3])
 
     def get_config(self):

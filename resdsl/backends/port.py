@@ -69,4 +69,4 @@ def _context(src, dst) -> str:
     return f" (src {_describe(src)}, dst {_describe(dst)})"
 
 
-__all__ = ["PortError", "port_weights", "applications_name"]
+__all__ = ["PortError", "applications_name", "port_weights"]
