@@ -1,0 +1,176 @@
+"""The torch backend's op -> handler table: each handler writes the constructor
+expression of the module for one IR node, as code text (no torch import).
+
+An attribute is either a literal or, inside a block class, the name of the
+constructor parameter that carries it (when it differs between the instances of
+that block kind); `Attrs` hides the difference. Constructors whose shape depends
+on a value (symmetric or asymmetric padding) go through a runtime helper
+(`conv`, `max_pool`, `zero_pad`, `act`) when that value is a parameter.
+"""
+from __future__ import annotations
+
+import keyword
+from dataclasses import dataclass
+
+# The attributes and methods of torch.nn.Module (torch 2.x): a layer with one of
+# these names would shadow it (`self.forward = ...`), so the backend refuses it.
+# tests/backends/test_torch_errors.py checks this list against the installed torch.
+NN_MODULE_NAMES = frozenset({
+    "T_destination", "add_module", "apply", "bfloat16", "buffers", "call_super_init", "children", "compile",
+    "cpu", "cuda", "double", "dump_patches", "eval", "extra_repr", "float", "forward", "get_buffer",
+    "get_extra_state", "get_parameter", "get_submodule", "half", "ipu", "load_state_dict", "modules", "mtia",
+    "named_buffers", "named_children", "named_modules", "named_parameters", "parameters",
+    "register_backward_hook", "register_buffer", "register_forward_hook", "register_forward_pre_hook",
+    "register_full_backward_hook", "register_full_backward_pre_hook", "register_load_state_dict_post_hook",
+    "register_load_state_dict_pre_hook", "register_module", "register_parameter",
+    "register_state_dict_post_hook", "register_state_dict_pre_hook", "requires_grad_", "set_extra_state",
+    "set_submodule", "share_memory", "state_dict", "to", "to_empty", "train", "training", "type", "xpu",
+    "zero_grad",
+})
+
+# Class attributes the emitted classes define themselves.
+OWN_NAMES = frozenset({"FUSE"})
+
+ACT_CLASSES = {"relu": "nn.ReLU", "relu6": "nn.ReLU6", "silu": "nn.SiLU", "sigmoid": "nn.Sigmoid",
+               "tanh": "nn.Tanh", "linear": "nn.Identity"}
+INPLACE_ACTS = {"relu", "relu6", "silu"}
+DENSE_ACTS = set(ACT_CLASSES) | {"softmax"}
+
+# Ops whose output is a new tensor that autograd does not keep (conv and norm save
+# their input, not their output), so the single consumer may overwrite it in place.
+FRESH_OPS = {"conv", "norm", "add", "dense"}
+
+
+def reserved_why(name: str) -> str | None:
+    """Why `name` cannot be a module attribute, or None if it can."""
+    if not name.isidentifier():
+        return "it is not a Python identifier"
+    if keyword.iskeyword(name):
+        return "it is a Python keyword"
+    if name.startswith("_"):
+        return "names starting with '_' are reserved for torch.nn.Module internals"
+    if name in NN_MODULE_NAMES or name in OWN_NAMES:
+        return "it would shadow an attribute of torch.nn.Module"
+    return None
+
+
+class Unsupported(Exception):
+    """An op or attribute value this backend cannot express; the emitter locates it."""
+
+
+def literal(v) -> str:
+    """Code for a value; (3, 3) and (1, 1, 1, 1) read as 3 and 1."""
+    if isinstance(v, tuple) and len(v) in (2, 4) and all(x == v[0] for x in v):
+        v = v[0]
+    return literal_value(v)
+
+
+def literal_value(v) -> str:
+    if isinstance(v, str) and v.isidentifier():  # enumerations: "relu", "glorot_uniform"
+        return f'"{v}"'
+    return repr(v)
+
+
+@dataclass
+class Attrs:
+    values: dict             # attr -> value (the first instance's, for a block kind)
+    params: dict             # attr -> constructor parameter name, for attrs that vary
+    inplace: bool = False    # the input may be overwritten (see FRESH_OPS)
+    rank: int = 3            # rank of the input shape without batch: 3 feature map, 1 vector
+
+    def is_param(self, key: str) -> bool:
+        return key in self.params
+
+    def code(self, key: str) -> str:
+        return self.params[key] if key in self.params else literal(self.values[key])
+
+    def keywords(self, **defaults) -> list[str]:
+        """`key=value` for each attribute that is a parameter or differs from the helper's default."""
+        out = []
+        for key, default in defaults.items():
+            code = self.code(key)
+            if self.is_param(key) or code != literal(default):
+                out.append(f"{key}={code}")
+        return out
+
+
+def _call(fn: str, args: list[str]) -> str:
+    return f"{fn}({', '.join(args)})"
+
+
+def _conv(a: Attrs) -> str:
+    args = [a.code("in_channels"), a.code("filters"), a.code("kernel")]
+    return _call("conv", args + a.keywords(stride=1, padding=0, groups=1, bias=False, init="kaiming_normal_fan_out"))
+
+
+def _norm(a: Attrs) -> str:
+    if a.values["type"] != "batchnorm":
+        raise Unsupported(f"norm type '{a.values['type']}' (only batchnorm)")
+    args = [a.code("in_channels")] + a.keywords(eps=1e-5, momentum=0.1, gamma_init="ones")
+    return _call("norm", args + (["dims=1"] if a.rank == 1 else []))
+
+
+def _act(a: Attrs) -> str:
+    if a.is_param("fn"):
+        return _call("act", [a.code("fn")] + (["inplace=True"] if a.inplace else []))
+    fn = a.values["fn"]
+    if fn not in ACT_CLASSES:
+        raise Unsupported(f"activation '{fn}'")
+    return ACT_CLASSES[fn] + ("(inplace=True)" if a.inplace and fn in INPLACE_ACTS else "()")
+
+
+def _plain_padding(a: Attrs) -> str | None:
+    """Code for nn.MaxPool2d's own `padding` when it can express this one, else None."""
+    if any(a.is_param(k) for k in ("kernel", "padding")):
+        return None
+    (kh, kw), (t, b, left, right) = a.values["kernel"], a.values["padding"]
+    if t != b or left != right or 2 * t > kh or 2 * left > kw:
+        return None
+    return literal((t, left))
+
+
+def _maxpool(a: Attrs) -> str:
+    pad = _plain_padding(a)
+    if pad is None:
+        return _call("max_pool", [a.code("kernel"), a.code("stride"), a.code("padding")])
+    return _call("nn.MaxPool2d", [a.code("kernel"), f"stride={a.code('stride')}"]
+                 + ([f"padding={pad}"] if pad != "0" else []))
+
+
+def _zeropad(a: Attrs) -> str:
+    if a.is_param("padding"):
+        return _call("zero_pad", [a.code("padding")])
+    t, b, left, right = a.values["padding"]
+    return _call("nn.ZeroPad2d", [literal((left, right, t, b))])
+
+
+def _dense(a: Attrs) -> str:
+    if not a.is_param("activation") and a.values["activation"] not in DENSE_ACTS:
+        raise Unsupported(f"dense activation '{a.values['activation']}'")
+    args = [a.code("in_channels"), a.code("units")]
+    kw = a.keywords(activation="linear", bias=True, init="torch_default")
+    if all(not k.startswith(("activation=", "init=")) for k in kw):  # exactly torchvision's fc
+        return _call("nn.Linear", args + kw)
+    return _call("dense", args + kw)
+
+
+HANDLERS = {
+    "conv": _conv,
+    "norm": _norm,
+    "act": _act,
+    "maxpool": _maxpool,
+    "avgpool": lambda a: _call("nn.AvgPool2d", [a.code("kernel"), a.code("stride")]),
+    "global_avgpool": lambda a: "GlobalAvgPool()",
+    "zeropad": _zeropad,
+    "subsample": lambda a: _call("Subsample", [a.code("stride")]),
+    "channel_pad": lambda a: _call("ChannelPad", [a.code("before"), a.code("after")]),
+    "add": lambda a: "Add(inplace=True)" if a.inplace else "Add()",
+    "flatten": lambda a: "nn.Flatten()",
+    "dense": _dense,
+}
+
+
+def constructor(op: str, a: Attrs) -> str:
+    if op not in HANDLERS:
+        raise Unsupported("")
+    return HANDLERS[op](a)

@@ -1,0 +1,208 @@
+"""The helpers an emitted PyTorch module carries with it.
+
+This file is real, linted Python, but the emitter never imports it (emitting
+must not import torch): it reads this text and copies into each emitted module
+only the definitions that module uses (`torch_emit.runtime_source`). So the
+in-memory build (which executes the emitted source) and a `resdsl compile`d
+file run exactly this code.
+"""
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+
+def init_weight(layer, init):
+    """Initialise a conv or linear layer as the spec asks; biases start at zero
+    (Keras' default) unless PyTorch's own initialisation is kept."""
+    if init == "torch_default":
+        return layer
+    w = layer.weight
+    if init == "kaiming_normal_fan_out":  # torchvision's ResNet initialisation
+        nn.init.kaiming_normal_(w, mode="fan_out", nonlinearity="relu")
+    elif init == "kaiming_normal_fan_in":
+        nn.init.kaiming_normal_(w, mode="fan_in", nonlinearity="relu")
+    elif init == "glorot_uniform":  # Keras' default; PyTorch computes the same fans
+        nn.init.xavier_uniform_(w)
+    elif init == "glorot_normal":
+        # Keras draws from a normal truncated at two standard deviations, widened by
+        # 1/0.8796 so that the values kept have std sqrt(2 / (fan_in + fan_out)).
+        receptive = w[0][0].numel()
+        std = (2.0 / (w.shape[0] * receptive + w.shape[1] * receptive)) ** 0.5 / 0.87962566103423978
+        nn.init.trunc_normal_(w, 0.0, std, -2.0 * std, 2.0 * std)
+    else:
+        raise ValueError(f"unknown initialiser {init!r}")
+    if layer.bias is not None:
+        nn.init.zeros_(layer.bias)
+    return layer
+
+
+def conv(in_channels, out_channels, kernel, stride=1, padding=0, groups=1, bias=False,
+         init="kaiming_normal_fan_out"):
+    """A Conv2d; `padding` is an int or (top, bottom, left, right), which may be asymmetric."""
+    top, bottom, left, right = (padding,) * 4 if isinstance(padding, int) else padding
+    if top == bottom and left == right:
+        layer = nn.Conv2d(in_channels, out_channels, kernel, stride, (top, left), groups=groups, bias=bias)
+    else:
+        layer = Conv2dPad(in_channels, out_channels, kernel, stride, (top, bottom, left, right), groups, bias)
+    return init_weight(layer, init)
+
+
+class Conv2dPad(nn.Conv2d):
+    """A Conv2d with asymmetric zero padding: TensorFlow's 'same' at stride 2 puts the
+    extra row and column after, which Conv2d's symmetric `padding` cannot say."""
+
+    def __init__(self, in_channels, out_channels, kernel, stride, padding, groups=1, bias=False):
+        super().__init__(in_channels, out_channels, kernel, stride, 0, groups=groups, bias=bias)
+        top, bottom, left, right = padding
+        self.pad = (left, right, top, bottom)
+
+    def forward(self, x):
+        return super().forward(F.pad(x, self.pad))
+
+    def extra_repr(self):
+        return f"{super().extra_repr()}, pad(left, right, top, bottom)={self.pad}"
+
+
+def norm(channels, eps=1e-5, momentum=0.1, gamma_init="ones", dims=2):
+    """BatchNorm (momentum in PyTorch's convention); gamma may start at zero so a
+    residual block starts as the identity (Goyal et al. 2017)."""
+    layer = (nn.BatchNorm2d if dims == 2 else nn.BatchNorm1d)(channels, eps=eps, momentum=momentum)
+    if gamma_init == "zeros":
+        nn.init.zeros_(layer.weight)
+    return layer
+
+
+ACTIVATIONS = {"relu": nn.ReLU, "relu6": nn.ReLU6, "silu": nn.SiLU, "sigmoid": nn.Sigmoid, "tanh": nn.Tanh,
+               "linear": nn.Identity}
+
+
+def act(fn, inplace=False):
+    """An activation module by name; in place only where the caller knows it is safe."""
+    if inplace and fn in ("relu", "relu6", "silu"):
+        return ACTIVATIONS[fn](inplace=True)
+    return ACTIVATIONS[fn]()
+
+
+def max_pool(kernel, stride, padding):
+    """Max-pooling that pads with -inf (PyTorch's semantics), asymmetrically or more
+    than half the kernel where needed, which MaxPool2d's `padding` cannot do."""
+    top, bottom, left, right = (padding,) * 4 if isinstance(padding, int) else padding
+    kh, kw = (kernel, kernel) if isinstance(kernel, int) else kernel
+    if top == bottom and left == right and 2 * top <= kh and 2 * left <= kw:
+        return nn.MaxPool2d(kernel, stride, (top, left))
+    return MaxPool2dPad(kernel, stride, (top, bottom, left, right))
+
+
+class MaxPool2dPad(nn.MaxPool2d):
+    """MaxPool2d after explicit -inf padding (so padding never wins the max)."""
+
+    def __init__(self, kernel, stride, padding):
+        super().__init__(kernel, stride)
+        top, bottom, left, right = padding
+        self.pad = (left, right, top, bottom)
+
+    def forward(self, x):
+        return super().forward(F.pad(x, self.pad, value=float("-inf")))
+
+    def extra_repr(self):
+        return f"{super().extra_repr()}, pad(left, right, top, bottom)={self.pad}"
+
+
+def zero_pad(padding):
+    """ZeroPad2d from an int or (top, bottom, left, right)."""
+    top, bottom, left, right = (padding,) * 4 if isinstance(padding, int) else padding
+    return nn.ZeroPad2d((left, right, top, bottom))
+
+
+class GlobalAvgPool(nn.Module):
+    """Average over height and width, giving (N, C) as torchvision's avgpool + flatten."""
+
+    def forward(self, x):
+        return torch.flatten(F.adaptive_avg_pool2d(x, 1), 1)
+
+
+class Subsample(nn.Module):
+    """Every `stride`-th row and column: the parameter-free shortcut of a strided
+    block (the paper's option A; Keras ResNet V2's 1x1 max-pool)."""
+
+    def __init__(self, stride):
+        super().__init__()
+        self.stride = stride
+
+    def forward(self, x):
+        return x[:, :, ::self.stride, ::self.stride]
+
+    def extra_repr(self):
+        return f"stride={self.stride}"
+
+
+class ChannelPad(nn.Module):
+    """Zero channels before and after: option A's shortcut when the width grows."""
+
+    def __init__(self, before, after):
+        super().__init__()
+        self.before, self.after = before, after
+
+    def forward(self, x):
+        return F.pad(x, (0, 0, 0, 0, self.before, self.after))
+
+    def extra_repr(self):
+        return f"before={self.before}, after={self.after}"
+
+
+class Add(nn.Module):
+    """The residual addition. In place, it reuses the main path's buffer, as
+    torchvision's `out += identity`; the emitter allows that only where the main
+    path's tensor is fresh and used nowhere else."""
+
+    def __init__(self, inplace=False):
+        super().__init__()
+        self.inplace = inplace
+
+    def forward(self, x, shortcut):
+        return x.add_(shortcut) if self.inplace else x + shortcut
+
+    def extra_repr(self):
+        return "inplace=True" if self.inplace else ""
+
+
+def dense(in_features, units, activation="linear", bias=True, init="torch_default"):
+    """A Linear layer, with its activation built in when there is one (Keras' Dense)."""
+    if activation == "linear":
+        return init_weight(nn.Linear(in_features, units, bias=bias), init)
+    return init_weight(Dense(in_features, units, bias, activation), init)
+
+
+class Dense(nn.Linear):
+    """Linear, then an activation (softmax over the classes, or any of ACTIVATIONS)."""
+
+    def __init__(self, in_features, units, bias, activation):
+        super().__init__(in_features, units, bias=bias)
+        self.activation = nn.Softmax(dim=1) if activation == "softmax" else ACTIVATIONS[activation]()
+
+    def forward(self, x):
+        return self.activation(super().forward(x))
+
+
+def fold_batchnorm(model):
+    """Fold each BatchNorm that directly follows a conv into that conv, for inference.
+
+    Every class lists its foldable (conv, norm) pairs in `FUSE`; a norm that does
+    not follow a conv (a pre-activation, or one after an activation) stays.
+    The model is put in eval mode: folding freezes the running statistics.
+    """
+    model.eval()
+    for owner in list(model.modules()):
+        for conv_name, norm_name in getattr(owner, "FUSE", ()):
+            layer, bn = owner.get_submodule(conv_name), owner.get_submodule(norm_name)
+            with torch.no_grad():
+                # In float64, so folding adds no rounding of its own.
+                scale = bn.weight.double() / torch.sqrt(bn.running_var.double() + bn.eps)
+                bias = layer.bias.double() if layer.bias is not None else torch.zeros_like(scale)
+                weight = layer.weight.double() * scale.reshape(-1, 1, 1, 1)
+                layer.weight.copy_(weight.to(layer.weight.dtype))
+                new_bias = ((bias - bn.running_mean.double()) * scale + bn.bias.double()).to(layer.weight.dtype)
+            layer.bias = nn.Parameter(new_bias, requires_grad=layer.weight.requires_grad)
+            parent, _, leaf = norm_name.rpartition(".")
+            setattr(owner.get_submodule(parent) if parent else owner, leaf, nn.Identity())
+    return model

@@ -1,0 +1,181 @@
+"""The body of one emitted nn.Module class (a block kind, or the network): its
+`__init__` lines and its straight-line `forward`.
+
+Every IR node is a submodule at its IR name relative to the class (`conv1`,
+`downsample.0`), so `model.get_submodule(node)` works for every node and
+torchvision's state_dict keys line up. A dotted name makes a container: digits
+(`downsample.0`, `downsample.1`) an nn.Sequential, called as one module when its
+members form a chain (as torchvision's downsample); other names a plain
+nn.Module holding attributes. `forward` is plain Python calls with no loops over
+the graph, so it costs what hand-written code costs and torch.compile sees no
+graph breaks.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from itertools import pairwise
+
+INLINE_DEPTH = 3  # conv -> norm -> act reads well on one line; deeper nesting does not
+
+
+class NameClash(Exception):
+    """Two layers map to the same module attribute; carries the offending path."""
+
+    def __init__(self, path: str, why: str):
+        super().__init__(why)
+        self.path = path
+
+
+@dataclass
+class Layer:
+    path: str                  # attribute path inside the class: "conv1", "downsample.0"
+    op: str
+    ctor: str | None           # constructor expression (None: built elsewhere, e.g. a stage)
+    inputs: list[str]          # paths of the layers it reads; "x" is the class input
+    role: str = "main"
+    inline: bool = True        # may be written inside its consumer's call
+    members: list[Layer] = field(default_factory=list)  # a chain called as one Sequential
+    init_code: list[str] = field(default_factory=list)     # __init__ lines when ctor is None
+
+
+def access(path: str) -> str:
+    return "self" + "".join(f"[{p}]" if p.isdigit() else f".{p}" for p in path.split("."))
+
+
+class Scope:
+    def __init__(self, layers: list[Layer]):
+        self.layers = layers
+        self.by_path = {la.path: la for la in layers}
+        self.containers = self._containers()
+
+    def _containers(self) -> dict[str, str]:
+        """prefix -> 'seq' (digit children) | 'module'; refuses paths that clash."""
+        children: dict[str, list[str]] = {}
+        for la in self.layers:
+            parts = la.path.split(".")
+            for i in range(1, len(parts)):
+                children.setdefault(".".join(parts[:i]), []).append(parts[i])
+        kinds = {}
+        for prefix, kids in children.items():
+            if prefix in self.by_path:
+                raise NameClash(prefix, f"'{prefix}' is both a layer and a group of layers")
+            digits = [k for k in dict.fromkeys(kids) if k.isdigit()]
+            if digits and (len(digits) != len(set(kids)) or sorted(map(int, digits)) != list(range(len(digits)))):
+                raise NameClash(prefix, f"the layers under '{prefix}' mix indices and names")
+            kinds[prefix] = "seq" if digits else "module"
+        return kinds
+
+    def consumers(self, layers: list[Layer]) -> dict[str, list[str]]:
+        out: dict[str, list[str]] = {la.path: [] for la in layers}
+        out["x"] = []
+        for la in layers:
+            for u in la.inputs:
+                out[u].append(la.path)
+        return out
+
+    def fuse_pairs(self) -> list[tuple[str, str]]:
+        """(conv, norm) pairs where the norm reads the conv's output and nothing else does."""
+        users = self.consumers(self.layers)
+        pairs = []
+        for la in self.layers:
+            if la.op == "norm" and "dims=1" not in (la.ctor or "") and len(la.inputs) == 1:
+                src = self.by_path.get(la.inputs[0])
+                if src is not None and src.op == "conv" and users[src.path] == [la.path]:
+                    pairs.append((src.path, la.path))
+        return pairs
+
+    # -- __init__ -------------------------------------------------------------
+    def init_lines(self) -> list[str]:
+        lines: list[str] = []
+        made: set[str] = set()
+        for la in self.layers:
+            if la.ctor is None:
+                lines += la.init_code
+                continue
+            parts = la.path.split(".")
+            in_seq = False
+            for i in range(1, len(parts)):
+                prefix = ".".join(parts[:i])
+                in_seq = self.containers[prefix] == "seq"
+                if prefix not in made:
+                    made.add(prefix)
+                    if in_seq:  # the whole Sequential, at its first member
+                        members = [self.by_path[f"{prefix}.{j}"].ctor for j in range(self._seq_len(prefix))]
+                        lines += _assign(access(prefix), "nn.Sequential", members)
+                    else:
+                        lines.append(f"{access(prefix)} = nn.Module()")
+                if in_seq:
+                    break
+            if not in_seq:
+                lines.append(f"{access(la.path)} = {la.ctor}")
+        return lines
+
+    def _seq_len(self, prefix: str) -> int:
+        return sum(1 for p in self.by_path if p.rpartition(".")[0] == prefix)
+
+    # -- forward --------------------------------------------------------------
+    def collapsed(self) -> list[Layer]:
+        """The layer list with each chain-shaped Sequential replaced by one call."""
+        layers, users = list(self.layers), self.consumers(self.layers)
+        for prefix, kind in self.containers.items():
+            if kind != "seq":
+                continue
+            members = [self.by_path[f"{prefix}.{j}"] for j in range(self._seq_len(prefix))]
+            chain = len(members[0].inputs) == 1 and members[0].inputs[0] not in {m.path for m in members}
+            for prev, cur in pairwise(members):
+                chain = chain and cur.inputs == [prev.path] and users[prev.path] == [cur.path]
+            if not chain:
+                continue
+            last = members[-1]
+            pos = layers.index(last)
+            layers[pos] = Layer(prefix, "sequential", None, members[0].inputs, last.role, True, members)
+            layers = [la for la in layers if la not in members]
+            rename = {last.path: prefix}
+            layers = [replace(la, inputs=[rename.get(u, u) for u in la.inputs]) for la in layers]
+        return layers
+
+    def forward_lines(self, base_names: dict[str, str]) -> list[str]:
+        """Straight-line forward. `base_names` maps a role to its variable's name
+        ('main' -> 'y'); a name still holding a live value gets a number."""
+        layers = self.collapsed()
+        users = self.consumers(layers)
+        pos = {la.path: i for i, la in enumerate(layers)}
+        last_use = {p: max((pos[c] for c in cs), default=-1) for p, cs in users.items()}
+        holder: dict[str, str] = {"x": "x"}         # variable -> path of the value it holds
+        var_of: dict[str, str] = {"x": "x"}
+        pending: dict[str, tuple[str, int]] = {}    # path -> (inline expression, depth)
+        lines = []
+        for i, la in enumerate(layers):
+            args, depth = [], 0
+            for u in la.inputs:
+                if u in pending:
+                    expr, d = pending.pop(u)
+                    args.append(expr)
+                    depth = max(depth, d)
+                else:
+                    args.append(var_of[u])
+            expr = f"{access(la.path)}({', '.join(args)})"
+            if i == len(layers) - 1:
+                lines.append(f"return {expr}")
+                break
+            nxt = layers[i + 1]
+            if (la.inline and nxt.inline and users[la.path] == [nxt.path] and len(nxt.inputs) == 1
+                    and depth + 1 < INLINE_DEPTH):
+                pending[la.path] = (expr, depth + 1)
+                continue
+            base = base_names.get(la.role, "y")
+            name, n = base, 0
+            while name in holder and last_use[holder[name]] > i:
+                n += 1
+                name = f"{base}{n}"
+            holder[name], var_of[la.path] = la.path, name
+            lines.append(f"{name} = {expr}")
+        return lines
+
+
+def _assign(target: str, fn: str, args: list[str], indent: int = 8, width: int = 120) -> list[str]:
+    """`target = fn(args)` on one line, or one argument per line if too long."""
+    one = f"{target} = {fn}({', '.join(args)})"
+    if len(one) + indent <= width:
+        return [one]
+    return [f"{target} = {fn}("] + [f"    {a}," for a in args] + [")"]
