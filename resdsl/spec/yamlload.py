@@ -69,8 +69,9 @@ class _Bounded(Composer, Resolver):
         self.sizes = [0]  # expanded size of each collection being composed
 
     def _grow(self, mark, n: int) -> None:
+        """Count `n` more values in the expanded document (1 for a node, the
+        anchored value's whole size for an alias)."""
         self.expanded += n
-        self.sizes[-1] += n
         if self.expanded > self.limits.max_nodes:
             raise _Located(mark, "too-large",
                            f"the document expands to more than {self.limits.max_nodes} values",
@@ -91,7 +92,9 @@ class _Bounded(Composer, Resolver):
                 raise _Located(mark, "recursive-alias", "this alias refers to a value that contains it",
                                "a spec is a tree; recursive anchors are not allowed")
             self._grow(mark, size)
+            self.sizes[-1] += size
             return node
+        self._grow(mark, 1)
         self.depth += 1
         if self.depth > self.limits.max_depth:
             raise _Located(mark, "too-deep", f"values are nested more than {self.limits.max_depth} levels deep",
@@ -102,8 +105,8 @@ class _Bounded(Composer, Resolver):
         finally:
             self.depth -= 1
             inner = self.sizes.pop()
-        node._resdsl_size = 1 + inner
-        self._grow(mark, 1 + inner)
+        node._resdsl_size = 1 + inner  # what each alias to it will expand to
+        self.sizes[-1] += 1 + inner
         return node
 
     def resolve(self, kind, value, implicit):
@@ -134,16 +137,22 @@ else:  # pragma: no cover - PyYAML built without libyaml
     _Loader = _PyLoader
 
 
-def _syntax_error(text: str, limits: Limits, exc: yaml.MarkedYAMLError) -> yaml.MarkedYAMLError:
+# Re-reading a broken document with the pure-Python parser is only worth its
+# cost for ordinary spec sizes.
+_REWORD_MAX_BYTES = 64 * 1024
+
+
+def _syntax_error(text: str, limits: Limits, exc: yaml.MarkedYAMLError) -> Exception:
     """PyYAML's wording of a syntax error, whichever parser found it, so messages
-    do not depend on whether PyYAML was built with libyaml."""
-    if _Loader is _PyLoader:
+    do not depend on whether PyYAML was built with libyaml. libyaml also stops at
+    its own nesting limit (1000), where our located `too-deep` says more."""
+    if _Loader is _PyLoader or len(text) > _REWORD_MAX_BYTES:
         return exc
     try:
         _PyLoader(text, limits).get_single_node()
-    except yaml.MarkedYAMLError as pyexc:
+    except (yaml.MarkedYAMLError, _Located) as pyexc:
         return pyexc
-    except (yaml.YAMLError, _Located, RecursionError):
+    except (yaml.YAMLError, RecursionError):
         pass
     return exc
 
@@ -211,6 +220,10 @@ class _Converter:
                           "remove the '!' tag; specs never run Python")
 
 
+def _located(file: str, text: str, exc: _Located) -> SpecError:
+    return SpecError.at(_mark_span(file, exc.mark), exc.code, exc.message, exc.hint, text)
+
+
 def _compose(text: str, file: str, limits: Limits):
     """The YAML node tree, or a located SpecError for unreadable YAML."""
     loader = None
@@ -218,7 +231,7 @@ def _compose(text: str, file: str, limits: Limits):
         loader = _Loader(text, limits)  # the reader checks characters here
         return loader.get_single_node()
     except _Located as exc:
-        raise SpecError.at(_mark_span(file, exc.mark), exc.code, exc.message, exc.hint, text) from None
+        raise _located(file, text, exc) from None
     except yaml.reader.ReaderError as exc:
         what = f"U+{exc.character:04X}" if isinstance(exc.character, int) else repr(exc.character)
         pos = exc.position
@@ -229,9 +242,14 @@ def _compose(text: str, file: str, limits: Limits):
                            text) from None
     except yaml.MarkedYAMLError as exc:
         exc = _syntax_error(text, limits, exc)
+        if isinstance(exc, _Located):
+            raise _located(file, text, exc) from None
         m = exc.problem_mark or exc.context_mark
         span = _mark_span(file, m) if m else Span(file, 1, 1, 1, 2)
         problem = exc.problem or exc.context or "invalid YAML"
+        if "nesting depth" in problem:  # libyaml's own bound (1000 levels), met before ours
+            raise SpecError.at(span, "too-deep", f"values are nested too deeply ({problem})",
+                               "a spec needs a few levels; libyaml allows at most 1000", text) from None
         raise SpecError.at(span, "yaml-syntax", f"YAML syntax error: {problem}", None, text) from None
     except yaml.YAMLError as exc:
         raise SpecError.at(Span(file, 1, 1, 1, 2), "yaml-syntax", f"YAML syntax error: {exc}", None, text) from None
