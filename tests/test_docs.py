@@ -142,54 +142,44 @@ def _console(body: str) -> list[tuple[str, str]]:
     return [(cmd, "\n".join(out)) for cmd, out in steps]
 
 
-@pytest.fixture(scope="module")
-def tutorial(tmp_path_factory):
-    """Write the tutorial's files and run its commands in order, in a fresh folder."""
-    work = tmp_path_factory.mktemp("tutorial")
-    env = dict(os.environ, PATH=str(Path(sys.executable).parent) + os.pathsep + os.environ["PATH"])
-    ran = []
-    for lang, info, body in fences("tutorial.md"):
-        if lang == "yaml" and info.startswith("file="):
-            (work / info[5:]).write_text(body, encoding="utf-8")
-        elif lang == "console":
-            for cmd, expected in _console(body):
-                out = subprocess.run(cmd, shell=True, cwd=work, env=env, stdout=subprocess.PIPE,
-                                     stderr=subprocess.STDOUT, text=True, timeout=300, check=False)
-                ran.append((cmd, expected, out))
-    return work, env, ran
-
-
-def test_tutorial_commands_print_what_it_shows(tutorial):
-    _, _, ran = tutorial
-    assert len(ran) >= 8
-    for cmd, expected, out in ran:
-        assert out.stdout.rstrip() == expected.rstrip(), f"$ {cmd}\n{out.stdout}"
-        assert (out.returncode == 0) == (" error: " not in expected), cmd
-
-
-def test_tutorial_files_exist(tutorial):
-    work, _, _ = tutorial
-    for name in ("my_resnet_torch.py", "my_resnet_keras.py", "my_resnet.svg", "my_resnet_layers.png"):
-        assert (work / name).stat().st_size > 1000, name
-
-
 PYTHON = [body for lang, _, body in fences("tutorial.md") if lang == "python"]
 
 
-@pytest.mark.parametrize("index", range(len(PYTHON)))
-def test_tutorial_python_runs(tutorial, index):
-    work, env, _ = tutorial
-    body = PYTHON[index]
-    out = subprocess.run([sys.executable, "-c", body], cwd=work, env=env, capture_output=True, text=True,
-                         timeout=300, check=False)
-    assert out.returncode == 0, out.stderr[-3000:]
-    # `print(...)  # value` lines promise what they print: check them, in order
-    prints = [line for line in body.splitlines() if line.startswith("print(")]
-    printed = out.stdout.splitlines()
-    if prints and all(not line.startswith(" ") for line in body.splitlines() if "print(" in line):
-        for line, got in zip(prints, printed):
-            if "  # " in line:
-                assert got == line.split("  # ", 1)[1].strip(), line
+def _check_prints(body: str, stdout: str) -> None:
+    """`print(...)  # value` lines promise what they print: check them, in order
+    (only in blocks whose prints are all top level, so lines pair up)."""
+    lines = body.splitlines()
+    if any(line.startswith(" ") and "print(" in line for line in lines):
+        return
+    for line, got in zip([x for x in lines if x.startswith("print(")], stdout.splitlines()):
+        if "  # " in line:
+            assert got == line.split("  # ", 1)[1].strip(), line
+
+
+def test_tutorial_runs_as_written(tmp_path):
+    """Write the tutorial's files and run its commands and programs in order, in a
+    fresh folder, as a reader would. One test, so one worker does it all once."""
+    env = dict(os.environ, PATH=str(Path(sys.executable).parent) + os.pathsep + os.environ["PATH"])
+    commands = 0
+    for lang, info, body in fences("tutorial.md"):
+        if lang == "yaml" and info.startswith("file="):
+            (tmp_path / info[5:]).write_text(body, encoding="utf-8")
+        elif lang == "console":
+            for cmd, expected in _console(body):
+                out = subprocess.run(cmd, shell=True, cwd=tmp_path, env=env, stdout=subprocess.PIPE,
+                                     stderr=subprocess.STDOUT, text=True, timeout=300, check=False)
+                assert out.stdout.rstrip() == expected.rstrip(), f"$ {cmd}\n{out.stdout}"
+                assert (out.returncode == 0) == (" error: " not in expected), cmd
+                commands += 1
+        elif lang == "python":
+            out = subprocess.run([sys.executable, "-c", body], cwd=tmp_path, env=env, capture_output=True,
+                                 text=True, timeout=300, check=False)
+            assert out.returncode == 0, f"{body}\n{out.stderr[-3000:]}"
+            _check_prints(body, out.stdout)
+    assert commands >= 8 and len(PYTHON) >= 3
+    for name in ("my_resnet_torch.py", "my_resnet_keras.py", "my_resnet.svg", "my_resnet_layers.png",
+                 "my_resnet_stages.svg"):
+        assert (tmp_path / name).stat().st_size > 1000, name
 
 
 def test_tutorial_spec_is_the_one_the_reference_quotes():
@@ -209,12 +199,12 @@ def _gallery():
 
 
 def test_gallery_page_is_up_to_date():
-    g = _gallery()
     names = resdsl.shipped_names()
-    assert (DOCS / "gallery.md").read_text("utf-8") == g.markdown(names), "run: python scripts/gallery.py"
+    page = _gallery().markdown(names)
+    assert (DOCS / "gallery.md").read_text("utf-8") == page, "run: python scripts/gallery.py"
     assert {p.stem for p in (DOCS / "gallery").glob("*.svg")} == set(names), "run: python scripts/gallery.py"
     for name in names:
-        assert f"](gallery/{name}.svg)" in g.markdown(names)
+        assert f"](gallery/{name}.svg)" in page
 
 
 @pytest.mark.parametrize("name", resdsl.shipped_names())
