@@ -202,18 +202,44 @@ def _group_node(r: Resolved, gid: str, blocks: list[BlockInfo], level: str) -> V
     return VNode(gid, level, name, title, lines, shape, cluster, down, shortcut_text, params, tooltip)
 
 
-def _adder(r: Resolved, b: BlockInfo) -> tuple[str, list[str]] | None:
-    """A block's `add` node and the shortcut ops that feed its second input, in order."""
-    g = r.graph
-    add = f"{b.name}.add"
-    if add not in g or g.nodes[add]["op"] != "add":
-        return None
+def _shortcut_path(g, add: str) -> list[str]:
+    """The shortcut ops feeding an `add` node's second input, in execution order."""
     src = next(u for u, _, p in g.in_edges(add, data="port") if p == 1)
     path = []
-    while g.nodes[src]["role"] == "shortcut" and g.nodes[src].get("block") == b.name:
+    while g.nodes[src]["role"] == "shortcut" and g.nodes[src].get("block") == g.nodes[add].get("block"):
         path.append(src)
         src = next(iter(g.predecessors(src)))
-    return add, path[::-1]
+    return path[::-1]
+
+
+def _adder(r: Resolved, b: BlockInfo) -> tuple[str, list[str]] | None:
+    """A block's `add` node and the shortcut ops that feed it."""
+    add = f"{b.name}.add"
+    if add not in r.graph or r.graph.nodes[add]["op"] != "add":
+        return None
+    return add, _shortcut_path(r.graph, add)
+
+
+# What a shortcut path's ops make it, for adds of user blocks nested in user
+# blocks (BlockInfo describes only the outer block).
+_KIND_OF_OPS = {(): "identity", ("conv",): "projection", ("conv", "norm"): "projection",
+                ("subsample",): "subsample", ("subsample", "channel_pad"): "zeropad",
+                ("channel_pad",): "zeropad"}
+
+
+def _add_kind(r: Resolved, add: str, binfo: dict) -> str:
+    b = binfo.get(r.graph.nodes[add].get("block"))
+    if b is not None and add == f"{b.name}.add":
+        return _kind(b)
+    ops = tuple(r.graph.nodes[n]["op"] for n in _shortcut_path(r.graph, add))
+    return _KIND_OF_OPS.get(ops, "custom")
+
+
+def _next_add(g, n: str) -> str:
+    """The add a shortcut edge into `n` ends at: follow the shortcut path forward."""
+    while g.nodes[n]["op"] != "add":
+        n = next(v for v in g.successors(n) if g.nodes[v]["role"] == "shortcut" or g.nodes[v]["op"] == "add")
+    return n
 
 
 def _edges(r: Resolved, view: View, owner: dict, groups: dict, binfo: dict) -> None:
@@ -227,7 +253,7 @@ def _edges(r: Resolved, view: View, owner: dict, groups: dict, binfo: dict) -> N
         seen.add((a, b, e["role"]))
         edge = VEdge(a, b, g.nodes[u]["shape"], e["role"])
         if e["role"] == "shortcut":
-            edge.kind = _kind(binfo[g.nodes[v]["block"]])
+            edge.kind = _add_kind(r, _next_add(g, v), binfo)
             if g.nodes[v]["op"] == "add":
                 edge.note = SHORTCUTS[edge.kind].label.split(" (")[0]
         view.edges.append(edge)

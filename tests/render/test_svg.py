@@ -186,3 +186,21 @@ def test_too_many_nodes_is_a_clear_error_not_a_hang():
         to_dot_source(r, "block", expand=True, max_nodes=500)
     assert "without --expand" in info.value.hint
     assert to_dot_source(resolved(TINY), "layer", max_nodes=len(resolved(TINY).graph))
+
+
+NESTED = str(TINY).replace("tiny.yaml", "nested.yaml")
+
+
+def test_nested_user_blocks_and_custom_shortcuts(draw):
+    r = resolved(NESTED)
+    edges = groups(draw(NESTED, "layer"), "edge")
+    kinds = {eid: classes(el)[2] for eid, el in edges.items() if "shortcut" in classes(el)}
+    # the inner block's identity is an identity even though the outer block's shortcut is custom or none
+    assert kinds["layer1.0.conv1->layer1.0.block1.add#shortcut"] == "identity"
+    assert kinds["layer2.1.conv1->layer2.1.block1.add#shortcut"] == "identity"
+    assert kinds["layer1.0.shortcut.conv1->layer1.0.add#shortcut"] == "custom"
+    assert _view_ids(draw(NESTED, "layer")) == set(r.graph.nodes)
+    block = groups(draw(NESTED, "block"), "edge")
+    assert " ".join(texts(block["conv1->layer1.0#shortcut"])) == "custom shortcut: avgpool 2×2 → conv 1×1, 16 16×8×8"
+    assert "layer2.0-1" in groups(draw(NESTED, "block"), "node")  # the plain stage: one folded node,
+    assert not [e for e in block if e.endswith("layer2.0-1#shortcut")]  # and no shortcut edge into it
