@@ -60,7 +60,7 @@ def render(resolved, path: str | os.PathLike | None = None, level: str = "block"
     try:
         data = run_dot(source, fmt)
     except graphviz.ExecutableNotFound:
-        raise write_missing_dot(source, target, force) from None
+        raise write_missing_dot(source, target, fmt, force) from None
     return atomic_write(target, stamp(data, fmt, _comment(resolved, level)), force=force)
 
 

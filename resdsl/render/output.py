@@ -105,15 +105,17 @@ def _stamp_pdf(data: bytes, comment: str) -> bytes:
     return data[:pos] + line + data[pos:xref] + table + tail
 
 
-def write_missing_dot(source: str, target: Path, force: bool) -> RenderError:
+def write_missing_dot(source: str, target: Path, fmt: str, force: bool) -> RenderError:
     """Graphviz is absent: keep the DOT source so nothing is lost, and say what to install."""
-    dot_path = target.with_suffix(".dot") if str(target) != "-" else Path("-")
-    if str(dot_path) != "-":
-        atomic_write(dot_path, source, force=force)
-        where = f"the DOT source is in '{dot_path}'; `dot -T{target.suffix.lstrip('.') or 'svg'} " \
-                f"{dot_path} -o {target}` draws it once Graphviz is installed"
-    else:
+    if str(target) == "-":
         where = "use --format dot to get the DOT source"
+    else:
+        dot_path = target.with_suffix(".dot")
+        if dot_path == target:  # `-o net.dot --format svg`: do not take the picture's name
+            dot_path = target.with_name(target.name + ".dot")
+        atomic_write(dot_path, source, force=force)
+        where = (f"the DOT source is in '{dot_path}'; `dot -T{fmt} {dot_path} -o {target}` "
+                 f"draws it once Graphviz is installed")
     return RenderError(f"Graphviz's `dot` program was not found on PATH, so the picture could not be drawn; "
                        f"{where}", INSTALL_HINT)
 
