@@ -61,12 +61,11 @@ def layer_map(model) -> dict:
     return out
 
 
-def trace(model, resolved: Resolved, x, fuse_bn: bool = False) -> dict:
-    """Runs `x` (NHWC) through the model layer by layer, following the IR, and
-    returns every IR node's output (inference mode). For checks and debugging."""
+def _walk(model, resolved: Resolved, start, apply, fuse_bn: bool) -> dict:
+    """Follows the IR node by node through the model's layers (found by name)."""
     layers = layer_map(model)
     folds = fused_norms(resolved) if fuse_bn else {}
-    out = {"input": x}
+    out = {"input": start}
     for n in resolved.order():
         if resolved.graph.nodes[n]["op"] == "input":
             continue
@@ -75,10 +74,24 @@ def trace(model, resolved: Resolved, x, fuse_bn: bool = False) -> dict:
             continue
         xs = [out[u] for u in node_inputs(resolved, n)]
         y = xs if len(xs) > 1 else xs[0]
-        if f"{n}_pad" in layers:
-            y = layers[f"{n}_pad"](y)
-        out[n] = layers[n](y, training=False) if resolved.graph.nodes[n]["op"] == "norm" else layers[n](y)
+        for name in (f"{n}_pad", n):
+            if name in layers:
+                y = apply(layers[name], y)
+        out[n] = y
     return out
+
+
+def trace(model, resolved: Resolved, x, fuse_bn: bool = False) -> dict:
+    """Runs `x` (NHWC) through the model layer by layer, following the IR, and
+    returns every IR node's output (inference mode). For checks and debugging."""
+    return _walk(model, resolved, x, lambda layer, y: layer(y, training=False), fuse_bn)
+
+
+def layer_shapes(model, resolved: Resolved, fuse_bn: bool = False) -> dict:
+    """Every IR node's output shape as the Keras layers compute it (batch None),
+    without running anything."""
+    start = (None, *resolved.input_shape[1:], resolved.input_shape[0])
+    return _walk(model, resolved, start, lambda layer, s: tuple(layer.compute_output_shape(s)), fuse_bn)
 
 
 def load(path):

@@ -1,0 +1,123 @@
+"""The same spec compiled to PyTorch and to Keras is the same function.
+
+For every shipped spec: build both, give the torch model non-trivial batch-norm
+statistics, port its weights into the Keras model, and compare outputs in
+eval mode (≤ 1e-4 relative); port back into a fresh torch model and get the
+same outputs again. On the way: Keras' count_params() equals the IR's
+parameters + buffers, and every IR node's predicted shape is the shape the
+Keras layer of that name produces. ImageNet-sized specs run at 64x64 (their
+stages and heads do not depend on the input size); the others at their own size.
+"""
+from __future__ import annotations
+
+import re
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+pytest.importorskip("keras")
+
+import resdsl
+from resdsl.backends import get_backend
+from resdsl.backends.keras import layer_shapes, trace
+from resdsl.spec.shipped import shipped_path
+
+RTOL = 1e-4
+
+
+def resolve_small(name: str, size: int = 64):
+    """The shipped spec, with a 224x224 input shrunk to size x size."""
+    text = shipped_path(name).read_text(encoding="utf-8")
+    text = re.sub(r"input: \{height: 224, width: 224", f"input: {{height: {size}, width: {size}", text)
+    return resdsl.resolve(text)
+
+
+def randomise_norms(model, gamma: float = 1.0) -> None:
+    """Fresh BN layers are the identity; make them matter. A wrong eps (1e-3 against
+    1e-5) alone shifts outputs by ~1e-3 relative at these variances."""
+    g = torch.Generator().manual_seed(0)
+    with torch.no_grad():
+        for m in model.modules():
+            if isinstance(m, torch.nn.modules.batchnorm._BatchNorm):
+                m.weight.copy_((torch.rand(m.weight.shape, generator=g) + 0.5) * gamma)
+                m.bias.copy_(torch.randn(m.bias.shape, generator=g) * 0.1)
+                m.running_mean.copy_(torch.randn(m.running_mean.shape, generator=g) * 0.1)
+                m.running_var.copy_(torch.rand(m.running_var.shape, generator=g) + 0.5)
+
+
+def relative(a, b) -> float:
+    return float(np.abs(a - b).max() / max(np.abs(a).max(), 1e-12))
+
+
+def nhwc(shape):
+    return tuple(shape[1:]) + tuple(shape[:1]) if len(shape) == 3 else tuple(shape)
+
+
+SPECS = [n for n in resdsl.shipped_names() if n != "cifar_resnet1202"]
+# Porting back (Keras -> torch) for one spec of each flavour; the rest is the same code.
+BACK = {"resnet18", "resnext50_32x4d", "resnet50v2", "cifar_resnet20", "cifar10_resnet30", "signs_resnet50"}
+# Layer-by-layer runs (slow in eager Keras) for a few specs; the others check shapes statically.
+TRACE = {"resnet18", "cifar_resnet20", "cifar10_resnet30", "resnet50v2"}
+
+
+@pytest.fixture(autouse=True, scope="module")
+def one_torch_thread():
+    """torch's and TensorFlow's thread pools fight over two cores (30x slower)."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+@pytest.mark.parametrize("name", SPECS)
+def test_torch_and_keras_builds_agree(name):
+    r = resolve_small(name)
+    torch_backend, keras_backend = get_backend("torch"), get_backend("keras")
+    km = keras_backend.build(r)
+    tm = torch_backend.build(r).eval()
+    assert km.count_params() == r.params + r.buffers
+    randomise_norms(tm)
+    resdsl.port_weights(tm, km)
+
+    x = np.random.default_rng(1).normal(size=(2, *r.input_shape)).astype("float32")
+    with torch.no_grad():
+        yt = tm(torch.from_numpy(x)).numpy()
+    x_nhwc = x.transpose(0, 2, 3, 1)
+    yk = np.asarray(km(x_nhwc, training=False))
+    assert relative(yt, yk) <= RTOL, f"{name}: outputs differ by {relative(yt, yk):.2e} relative"
+
+    # Every node: the Keras layer of that name gives the IR's shape.
+    shapes = layer_shapes(km, r)
+    if name in TRACE:
+        outs = trace(km, r, x_nhwc)
+        assert relative(yk, np.asarray(outs[r.output])) < 1e-6
+        shapes = {n: (None, *o.shape[1:]) for n, o in outs.items()}
+    for node, d in r.graph.nodes(data=True):
+        got = tuple(shapes[node][1:])
+        assert got == nhwc(d["shape"]), f"{name}: layer '{node}' gives {got}, the IR predicts {nhwc(d['shape'])}"
+    if name not in BACK:
+        return
+    back = torch_backend.build(r).eval()
+    resdsl.port_weights(km, back)
+    with torch.no_grad():
+        y_back = back(torch.from_numpy(x)).numpy()
+    assert relative(yt, y_back) < 1e-6
+
+
+@pytest.mark.slow
+def test_1202_layer_network_agrees():
+    """The paper's 1202-layer CIFAR ResNet: counts and outputs (no per-layer trace: time)."""
+    r = resdsl.resolve("cifar_resnet1202")
+    km = get_backend("keras").build(r)
+    tm = get_backend("torch").build(r).eval()
+    assert km.count_params() == r.params + r.buffers
+    assert layer_shapes(km, r)[r.output] == (None, 10)
+    # Small gammas: each block adds its branch to the sum, and 600 unit-gain branches overflow.
+    randomise_norms(tm, gamma=0.05)
+    resdsl.port_weights(tm, km)
+    x = np.random.default_rng(2).normal(size=(1, *r.input_shape)).astype("float32")
+    with torch.no_grad():
+        yt = tm(torch.from_numpy(x)).numpy()
+    yk = np.asarray(km(x.transpose(0, 2, 3, 1), training=False))
+    assert relative(yt, yk) <= RTOL
