@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import networkx as nx
 
+from ..errors import SpecError
 from ..spec.load import LoadedSpec
 from .blocks import BLOCKS, BlockCall
 from .graph import BlockInfo, Builder, StageInfo
@@ -55,6 +56,7 @@ def lower(spec: LoadedSpec) -> tuple[nx.DiGraph, str, list[BlockInfo], list[Stag
             raise spec.error(("stages", si, "repeat"), "too-large",
                              f"repeat {stage.repeat} exceeds the limit of {spec.limits.max_repeat}",
                              "raise it with --limit max_repeat=N")
+        _check_stage_keys(spec, si, stage)
         names = []
         for j in range(stage.repeat):
             at_stride = j == (stage.repeat - 1 if stage.stride_position == "last" else 0)
@@ -88,3 +90,20 @@ def lower(spec: LoadedSpec) -> tuple[nx.DiGraph, str, list[BlockInfo], list[Stag
     b.scope = {"section": "head", "prefix": ""}
     x, _, _ = lower_layers(b, m.head, x, ctx, ("head",), span, top_names, channels)
     return g, x, blocks, stages
+
+
+# Stage keys that only built-in blocks read, and the one only user blocks read: a
+# key that would be silently ignored is an error instead.
+_BUILTIN_ONLY = ("expansion", "groups", "width_per_group", "stride_on", "projection_on", "zero_init_last_norm")
+
+
+def _check_stage_keys(spec: LoadedSpec, si: int, stage) -> None:
+    builtin = stage.block in BLOCKS
+    ignored = ("args",) if builtin else _BUILTIN_ONLY
+    for key in ignored:
+        if key in stage.model_fields_set:
+            kind = "a built-in" if builtin else "a user-defined"
+            hint = ("built-in blocks take their settings as stage keys" if builtin
+                    else f"declare it under `params:` of block '{stage.block}' and pass it in `args:`")
+            raise SpecError.at(spec.span(("stages", si, key), key=True), "ignored-key",
+                               f"'{key}' has no effect on {kind} block ('{stage.block}')", hint, spec.source.text)

@@ -106,7 +106,8 @@ def _make_item(op: str, model: type[Strict]) -> type[BaseModel]:
             return {"act": {"fn": data["act"]}}
         return data
 
-    return type(f"{model.__name__}Item", (Strict,), {
+    camel = "".join(part.capitalize() for part in op.split("_"))
+    return type(f"{camel}Item", (Strict,), {
         "__annotations__": {op: model},
         "_normalise": model_validator(mode="before")(classmethod(normalise)),
         "__module__": __name__,
