@@ -1,0 +1,53 @@
+"""resnet*_keras and resnet*v2 are keras.applications' ResNets: the same number
+of weights, and with keras.applications' weights ported in (as a user would
+port pretrained ones) the same outputs. 64x64 inputs keep the builds quick;
+keras.applications accepts them with include_top when weights=None."""
+from __future__ import annotations
+
+import re
+
+import numpy as np
+import pytest
+
+keras = pytest.importorskip("keras")
+
+import resdsl
+from resdsl.backends import get_backend
+from resdsl.spec.shipped import shipped_path
+
+PAIRS = {
+    "resnet50_keras": "ResNet50", "resnet101_keras": "ResNet101", "resnet152_keras": "ResNet152",
+    "resnet50v2": "ResNet50V2", "resnet101v2": "ResNet101V2", "resnet152v2": "ResNet152V2",
+}
+SIZE = 64
+
+
+def resolve_at(name: str, size: int):
+    text = shipped_path(name).read_text(encoding="utf-8")
+    return resdsl.resolve(re.sub(r"height: 224, width: 224", f"height: {size}, width: {size}", text))
+
+
+def randomise_norms(model) -> None:
+    """Fresh BN layers are the identity; give them statistics so they count."""
+    rng = np.random.default_rng(0)
+    for layer in model.layers:
+        if isinstance(layer, keras.layers.BatchNormalization):
+            g, b, mean, var = layer.get_weights()
+            layer.set_weights([rng.uniform(0.5, 1.5, g.shape), rng.normal(0, 0.1, b.shape),
+                               rng.normal(0, 0.1, mean.shape), rng.uniform(0.5, 1.5, var.shape)])
+
+
+@pytest.mark.parametrize("spec", list(PAIRS))
+def test_matches_keras_applications(spec):
+    app = getattr(keras.applications, PAIRS[spec])(weights=None, input_shape=(SIZE, SIZE, 3))
+    ours = get_backend("keras").build(resolve_at(spec, SIZE))
+    assert ours.count_params() == app.count_params()
+    assert len(ours.trainable_weights) == len(app.trainable_weights)
+    randomise_norms(app)
+    resdsl.port_weights(app, ours)
+    x = np.random.default_rng(1).normal(size=(2, SIZE, SIZE, 3)).astype("float32")
+    want = np.asarray(app(x, training=False))
+    got = np.asarray(ours(x, training=False))
+    assert np.abs(want - got).max() <= 1e-4 * np.abs(want).max()
+    # Not trivially equal: the prediction depends on the input.
+    assert np.abs(want[0] - want[1]).max() > 1e-6
