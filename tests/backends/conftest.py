@@ -1,0 +1,58 @@
+"""Helpers for the backend tests: shipped specs at a smaller input, emitted
+modules imported from real files, and batch-norm statistics that matter."""
+from __future__ import annotations
+
+import importlib.util
+import re
+import sys
+
+import pytest
+
+import resdsl
+from resdsl.spec.shipped import shipped_path
+
+
+def _resolve_small(name: str, size: int = 64):
+    """A shipped spec with its 224x224 input shrunk to size x size: the ImageNet
+    specs' stages and heads do not depend on the input size (global pooling)."""
+    text = shipped_path(name).read_text(encoding="utf-8")
+    text = re.sub(r"input: \{height: 224, width: 224", f"input: {{height: {size}, width: {size}", text)
+    return resdsl.resolve(text)
+
+
+def _import_file(path, name: str):
+    """Import a module from a file, as a user imports an emitted one."""
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def _randomise_norms(model, seed: int = 0) -> None:
+    """Fresh BN layers compute nearly the identity; give them weights and running
+    statistics that change the result."""
+    import torch
+    g = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for m in model.modules():
+            if isinstance(m, torch.nn.modules.batchnorm._BatchNorm):
+                m.weight.copy_(torch.rand(m.weight.shape, generator=g) + 0.5)
+                m.bias.copy_(torch.randn(m.bias.shape, generator=g) * 0.1)
+                m.running_mean.copy_(torch.randn(m.running_mean.shape, generator=g) * 0.1)
+                m.running_var.copy_(torch.rand(m.running_var.shape, generator=g) + 0.5)
+
+
+@pytest.fixture(scope="session")
+def resolve_small():
+    return _resolve_small
+
+
+@pytest.fixture(scope="session")
+def import_file():
+    return _import_file
+
+
+@pytest.fixture(scope="session")
+def randomise_norms():
+    return _randomise_norms
