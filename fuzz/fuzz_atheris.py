@@ -21,10 +21,10 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT / "fuzz"), str(ROOT / "tests" / "hostile")]
 
 with atheris.instrument_imports(include=["resdsl", "yaml"]):
-    import harness  # noqa: E402
-    import hostile_gen  # noqa: E402
+    import harness
+    import hostile_gen
 
-import yaml  # noqa: E402
+import yaml
 
 FINDINGS = ROOT / "fuzz" / "findings"
 STATS = {"runs": 0, "ok": 0, "spec_errors": 0, "findings": 0}

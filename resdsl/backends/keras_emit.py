@@ -9,6 +9,7 @@ model equals the built one, layer names included.
 from __future__ import annotations
 
 import json
+import keyword
 import re
 
 from .. import __version__
@@ -17,6 +18,13 @@ from .common import block_kinds, fingerprint, stage_runs, unsupported
 from .keras_plan import BACKEND, fused_norms, plan
 
 HELPERS = {
+    "named": '''
+def named(name):
+    """Layer names are resdsl's structural names (`layer2.0.conv1`). Keras on PyTorch
+    registers weights as torch parameters, which refuse dots: there a look-alike
+    dot (U+2024) stands in."""
+    return name.replace(".", "\\u2024") if keras.backend.backend() == "torch" else name
+''',
     "conv": '''
 def conv(x, filters, kernel, stride, padding, name, use_bias, groups=1, init="glorot_uniform"):
     """Conv2D with explicit (top, bottom, left, right) padding. 'same' only where
@@ -111,7 +119,9 @@ def _safe_text(s: str) -> str:
 
 def _var(local: str, taken: set[str]) -> str:
     v = re.sub(r"\W", "_", local)
-    if not v.isidentifier() or v in taken or v[0].isdigit():
+    # A layer named `class` or `conv` must not become `class = ...` or shadow a helper.
+    if not v.isidentifier() or keyword.iskeyword(v) or v in taken or v in {"keras", "layers", "ops", *HELPERS} \
+            or v[0].isdigit():
         v = f"t_{v}"
     return v
 
@@ -191,7 +201,7 @@ def _block_function(resolved: Resolved, info, fname: str, folds: dict[str, str])
         taken.add(var[local])
         lp = {attr: p for (loc, attr), p in info.params.items() if loc == local}
         a = _Attrs(info.attrs[local], lp, fused=local in local_folds.values())
-        lines.append(f"    {var[local]} = {_layer(op, a, ins, 'name + ' + json.dumps('.' + local))}")
+        lines.append(f"    {var[local]} = {_layer(op, a, ins, 'named(name + ' + json.dumps('.' + local) + ')')}")
     out_local = info.locals[-1]
     sig = ", ".join(["x", "name", *params])
     doc = f'    """{info.kind} block ({info.shortcut} shortcut); layers are named `<name>.<layer>`."""'
@@ -228,7 +238,8 @@ def emit(resolved: Resolved, fuse_bn: bool = False, **_options) -> str:
             if it["inputs"] != [prev]:
                 raise unsupported(BACKEND, resolved, it["name"], "stem and head must be a chain of layers")
             a = _Attrs(g.nodes[it["name"]]["attrs"], fused=it["name"] in fused)
-            lines.append(f"    x = {_layer(it['op'], a, 'x', repr(it['name']))}")
+            name = f"named({it['name']!r})" if "." in it["name"] else repr(it["name"])
+            lines.append(f"    x = {_layer(it['op'], a, 'x', name)}")
             prev = it["name"]
         return lines, prev
 
@@ -272,7 +283,8 @@ def emit(resolved: Resolved, fuse_bn: bool = False, **_options) -> str:
                 "sys.setrecursionlimit(20000) before build_model(), or use resdsl.build(..., backend='keras')."]
     doc.append('"""')
     out = doc + ["import keras", "from keras import layers" + (", ops" if needs_ops else ""), "",
-                 f"RESDSL_SPEC = {resolved.name!r}", f"RESDSL_FINGERPRINT = {fingerprint(resolved)!r}", ""]
+                 f"RESDSL_SPEC = {resolved.name!r}", f"RESDSL_FINGERPRINT = {fingerprint(resolved)!r}", "",
+                 HELPERS["named"]]
     for hname in helpers:
         out.append(HELPERS[hname].rstrip("\n") + "\n")
     for src, _ in functions:
