@@ -48,7 +48,9 @@ def build(resolved: Resolved, fuse_bn: bool = False, **_options):
 
 
 def layer_map(model) -> dict:
-    """Every leaf layer of a (possibly nested) Keras model by name."""
+    """Every leaf layer of a (possibly nested) Keras model by IR name (a
+    look-alike dot, U+2024, which emitted modules use on Keras' torch backend,
+    reads as a dot)."""
     out: dict = {}
     stack = list(reversed(model.layers))
     while stack:
@@ -57,7 +59,7 @@ def layer_map(model) -> dict:
         if inner:
             stack.extend(reversed(inner))
         else:
-            out[layer.name] = layer
+            out[layer.name.replace("\u2024", ".")] = layer
     return out
 
 

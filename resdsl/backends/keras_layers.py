@@ -159,6 +159,22 @@ def make_layers(node: dict) -> list:
     return pre + [layer]
 
 
+def build_layer(layer, shape) -> None:
+    """Builds a layer. Keras on PyTorch registers each variable as a torch
+    parameter keyed by its path (`layer2.0.conv1/kernel`), and torch refuses
+    dots in parameter names; there the variables are created under a look-alike
+    name (U+2024, one-dot leader) and the layer keeps its IR name."""
+    if "." in layer.name and keras.backend.backend() == "torch":
+        name = layer.name
+        layer.name = name.replace(".", "\u2024")
+        try:
+            layer.build(shape)
+        finally:
+            layer.name = name
+    else:
+        layer.build(shape)
+
+
 def run(program, tensors: dict) -> dict:
     """Applies (name, inputs, layers) steps in order; `tensors` maps names to values."""
     for name, inputs, layers in program:
@@ -194,7 +210,7 @@ class Block(L.Layer):
             s = s if len(s) > 1 else s[0]
             for layer in layers:
                 if not layer.built:
-                    layer.build(s)
+                    build_layer(layer, s)
                 s = layer.compute_output_shape(s)
             shapes[name] = tuple(s)
 
@@ -226,8 +242,7 @@ class Stage(L.Layer):
         s = tuple(input_shape)
         for b in self.blocks:
             if not b.built:
-                b.build(s)
-                b.built = True
+                build_layer(b, s)
             s = b.compute_output_shape(s)
 
     def call(self, x):
