@@ -4,8 +4,6 @@ port pretrained ones) the same outputs. 64x64 inputs keep the builds quick;
 keras.applications accepts them with include_top when weights=None."""
 from __future__ import annotations
 
-import re
-
 import numpy as np
 import pytest
 
@@ -13,18 +11,12 @@ keras = pytest.importorskip("keras")
 
 import resdsl
 from resdsl.backends import get_backend
-from resdsl.spec.shipped import shipped_path
 
 PAIRS = {
     "resnet50_keras": "ResNet50", "resnet101_keras": "ResNet101", "resnet152_keras": "ResNet152",
     "resnet50v2": "ResNet50V2", "resnet101v2": "ResNet101V2", "resnet152v2": "ResNet152V2",
 }
 SIZE = 64
-
-
-def resolve_at(name: str, size: int):
-    text = shipped_path(name).read_text(encoding="utf-8")
-    return resdsl.resolve(re.sub(r"height: 224, width: 224", f"height: {size}, width: {size}", text))
 
 
 def randomise_norms(model) -> None:
@@ -38,9 +30,9 @@ def randomise_norms(model) -> None:
 
 
 @pytest.mark.parametrize("spec", list(PAIRS))
-def test_matches_keras_applications(spec):
+def test_matches_keras_applications(spec, resolve_small):
     app = getattr(keras.applications, PAIRS[spec])(weights=None, input_shape=(SIZE, SIZE, 3))
-    ours = get_backend("keras").build(resolve_at(spec, SIZE))
+    ours = get_backend("keras").build(resolve_small(spec, SIZE))
     assert ours.count_params() == app.count_params()
     assert len(ours.trainable_weights) == len(app.trainable_weights)
     randomise_norms(app)

@@ -3,7 +3,6 @@ article-style functions, size independent of depth, ruff-clean, the same model
 as `build`), the .keras format, and polite failures."""
 from __future__ import annotations
 
-import importlib.util
 import subprocess
 import sys
 import zipfile
@@ -17,13 +16,13 @@ from resdsl.cli import main
 SHIPPED = resdsl.shipped_names()
 
 
-def load_module(src: str, path):
+@pytest.fixture
+def load_module(import_file):
     """Imports emitted source the way a user would: from a file."""
-    path.write_text(src, encoding="utf-8")
-    spec = importlib.util.spec_from_file_location(path.stem, path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    def load(src: str, path):
+        path.write_text(src, encoding="utf-8")
+        return import_file(path, path.stem)
+    return load
 
 
 @pytest.fixture(scope="module")
@@ -71,7 +70,7 @@ def test_emitting_imports_no_framework():
     assert res.returncode == 0, res.stdout + res.stderr
 
 
-def test_spec_text_is_embedded_safely(tmp_path):
+def test_spec_text_is_embedded_safely(tmp_path, load_module):
     text = ('resdsl: 1\nname: quoted\ndescription: "ends with three quotes \\"\\"\\" and a backslash \\\\ here"\n'
             "input: {height: 32, width: 32, channels: 3}\n"
             "stem: [{conv: {filters: 8, kernel: 3, padding: 1}}, norm, act]\n"
@@ -83,7 +82,7 @@ def test_spec_text_is_embedded_safely(tmp_path):
 
 @pytest.mark.parametrize("name, fuse", [("cifar_resnet20", False), ("cifar10_resnet30", False),
                                         ("resnet18", True), ("resnet50v2", False)])
-def test_emitted_model_is_the_built_model(sources, name, fuse, tmp_path):
+def test_emitted_model_is_the_built_model(sources, name, fuse, tmp_path, load_module):
     pytest.importorskip("keras")
     from resdsl.backends.keras import layer_map
     src = sources[name] if not fuse else resdsl.emit(name, backend="keras", fuse_bn=True)
