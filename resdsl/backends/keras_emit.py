@@ -131,40 +131,44 @@ def _momentum(expr: str, value) -> str:
     return f"1 - {expr}" if not isinstance(value, (int, float)) else repr(round(1.0 - value, 12))
 
 
+# One IR node as Keras code: op -> template. `{x}` is the input expression,
+# `{name}` the layer-name expression, other fields the node's attributes.
+TEMPLATES = {
+    "conv": "conv({x}, {filters}, {kernel}, {stride}, {padding}, {name}, use_bias={bias}, groups={groups}, "
+            "init={init})",
+    "act": "layers.Activation({fn}, name={name})({x})",
+    "maxpool": "max_pool({x}, {kernel}, {stride}, {padding}, {name})",
+    "avgpool": "layers.AveragePooling2D({kernel}, {stride}, name={name})({x})",
+    "global_avgpool": "layers.GlobalAveragePooling2D(name={name})({x})",
+    "subsample": "layers.MaxPooling2D(1, strides={stride}, name={name})({x})",  # = x[:, ::s, ::s]
+    "channel_pad": "ChannelPad({before}, {after}, name={name})({x})",
+    "add": "layers.Add(name={name})([{x}])",
+    "flatten": "layers.Flatten(name={name})({x})",
+    "dense": "dense({x}, {units}, {activation}, {name}, use_bias={bias}, init={init})",
+}
+
+
+class _Fields(dict):
+    def __init__(self, a, **fixed):
+        super().__init__(fixed)
+        self.a = a
+
+    def __missing__(self, key):
+        return self.a(key)
+
+
 def _layer(op: str, a, x: str, name: str) -> str:
     """One IR node as Keras code; `a(key)` gives an attribute as an expression."""
-    if op == "conv":
-        return (f"conv({x}, {a('filters')}, {a('kernel')}, {a('stride')}, {a('padding')}, {name}, "
-                f"use_bias={a('bias')}, groups={a('groups')}, init={a('init')})")
     if op == "norm":
         gamma = "" if a("gamma_init") == "'ones'" else f", gamma_initializer={a('gamma_init')}"
         return (f"layers.BatchNormalization(epsilon={a('eps')}, momentum={_momentum(a('momentum'), a.raw('momentum'))}"
                 f"{gamma}, name={name})({x})")
-    if op == "act":
-        return f"layers.Activation({a('fn')}, name={name})({x})"
-    if op == "maxpool":
-        return f"max_pool({x}, {a('kernel')}, {a('stride')}, {a('padding')}, {name})"
-    if op == "avgpool":
-        return f"layers.AveragePooling2D({a('kernel')}, {a('stride')}, name={name})({x})"
-    if op == "global_avgpool":
-        return f"layers.GlobalAveragePooling2D(name={name})({x})"
     if op == "zeropad":
-        p = a.raw("padding")
+        p, e = a.raw("padding"), a("padding")
         pairs = f"(({p[0]}, {p[1]}), ({p[2]}, {p[3]}))" if isinstance(p, tuple) else \
-            f"(({a('padding')}[0], {a('padding')}[1]), ({a('padding')}[2], {a('padding')}[3]))"
+            f"(({e}[0], {e}[1]), ({e}[2], {e}[3]))"
         return f"layers.ZeroPadding2D({pairs}, name={name})({x})"
-    if op == "subsample":  # a strided 1x1 max-pool is x[:, ::s, ::s]
-        return f"layers.MaxPooling2D(1, strides={a('stride')}, name={name})({x})"
-    if op == "channel_pad":
-        return f"ChannelPad({a('before')}, {a('after')}, name={name})({x})"
-    if op == "add":
-        return f"layers.Add(name={name})([{x}])"
-    if op == "flatten":
-        return f"layers.Flatten(name={name})({x})"
-    if op == "dense":
-        return (f"dense({x}, {a('units')}, {a('activation')}, {name}, use_bias={a('bias')}, "
-                f"init={a('init')})")
-    raise ValueError(op)
+    return TEMPLATES[op].format_map(_Fields(a, x=x, name=name))
 
 
 class _Attrs:

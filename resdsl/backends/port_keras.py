@@ -4,7 +4,7 @@ from __future__ import annotations
 import keras
 
 from .keras import layer_map
-from .port import PortError
+from .port import PortError, Source
 from .port_names import applications_name
 
 
@@ -49,36 +49,27 @@ def _as_dict(layer, kind: str) -> dict:
     return dict(zip(["kernel", "bias"] if layer.use_bias else ["kernel"], w))
 
 
-class KerasSource:
-    """Weights of a Keras model by resdsl name, in Keras layout."""
+class KerasSource(Source):
+    """Weights of a Keras model by resdsl name (keras.applications names too), in Keras layout."""
 
     def __init__(self, model):
-        self.layers = {n: layer for n, layer in layer_map(model).items() if kind_of(layer)}
-        self.used: set[str] = set()
+        super().__init__({n: layer for n, layer in layer_map(model).items() if kind_of(layer)})
 
     def find(self, name: str):
-        for candidate in (name, applications_name(name)):
-            if candidate in self.layers:
-                return candidate
-        return None
+        return next((c for c in (name, applications_name(name)) if c in self.entries), None)
 
-    def get(self, name: str, kind: str, context: str, geometry=None) -> dict:
-        found = self.find(name)
-        if found is None:
-            raise PortError(f"layer '{name}' does not fit: src has no layer of that name{context}")
-        layer = self.layers[found]
-        if kind_of(layer) != kind:
-            raise PortError(f"layer '{name}' does not fit: it is a {kind} in dst but a "
-                            f"{type(layer).__name__} in src{context}")
-        self.used.add(found)
-        return _as_dict(layer, kind)
+    def kind(self, name: str) -> str:
+        return kind_of(self.entries[name])
+
+    def type_name(self, name: str) -> str:
+        return type(self.entries[name]).__name__
+
+    def read(self, name: str, kind: str, geometry) -> dict:
+        return _as_dict(self.entries[name], kind)
 
     def geometry(self, name: str):
         found = self.find(name)
-        return flatten_geometry(self.layers[found]) if found else None
-
-    def unused(self) -> list[str]:
-        return [n for n in self.layers if n not in self.used]
+        return flatten_geometry(self.entries[found]) if found else None
 
 
 def keras_source(model) -> KerasSource:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from .port import PortError
+from .port import PortError, Source
 
 # Subclasses count too: the torch backend pads asymmetric convs in a Conv2d subclass.
 _KINDS = ((torch.nn.Conv2d, "conv"), (torch.nn.modules.batchnorm._BatchNorm, "norm"), (torch.nn.Linear, "dense"))
@@ -69,23 +69,21 @@ def _kind(model, name: str) -> str:
     return kind
 
 
-class TorchSource:
+class TorchSource(Source):
     """Weights of a torch model by IR name, converted to Keras layout on request."""
 
     def __init__(self, model):
-        self.model, self.groups, self.used = model, _groups(model.state_dict()), set()
+        super().__init__(_groups(model.state_dict()))
+        self.model = model
 
-    def get(self, name: str, kind: str, context: str, geometry=None) -> dict:
-        if name not in self.groups:
-            raise PortError(f"layer '{name}' does not fit: src has no weights '{name}.weight'{context}")
-        if _kind(self.model, name) != kind:
-            raise PortError(f"layer '{name}' does not fit: it is a {kind} in dst but a "
-                            f"{type(self.model.get_submodule(name)).__name__} in src{context}")
-        self.used.add(name)
-        return to_keras(kind, self.groups[name], geometry)
+    def kind(self, name: str) -> str:
+        return _kind(self.model, name)
 
-    def unused(self) -> list[str]:
-        return [n for n in self.groups if n not in self.used]
+    def type_name(self, name: str) -> str:
+        return type(self.model.get_submodule(name)).__name__
+
+    def read(self, name: str, kind: str, geometry) -> dict:
+        return to_keras(kind, self.entries[name], geometry)
 
 
 def torch_source(model) -> TorchSource:
