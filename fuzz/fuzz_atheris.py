@@ -1,6 +1,9 @@
 """Coverage-guided fuzzing of the loader, validator and resolver with atheris.
 
-    python fuzz/fuzz_atheris.py -max_total_time=900 -timeout=10 CORPUS_DIR
+    python fuzz/fuzz_atheris.py [--emit] -max_total_time=900 -timeout=10 CORPUS_DIR
+
+`--emit` also generates both backends' Python source for every spec that
+resolves and compiles it (no framework is imported: emitting is text).
 
 Seeds: the shipped specs plus generated ones. Half the mutations are libFuzzer's
 byte-level ones, half are spec-aware (tests/hostile/hostile_gen.py: removed keys,
@@ -28,12 +31,13 @@ import yaml
 
 FINDINGS = ROOT / "fuzz" / "findings"
 STATS = {"runs": 0, "ok": 0, "spec_errors": 0, "findings": 0}
+EMIT = "--emit" in sys.argv
 
 
 def test_one_input(data: bytes) -> None:
     STATS["runs"] += 1
     try:
-        result = harness.run_one(data)
+        result = harness.run_one(data, emit=EMIT)
     except Exception as exc:  # noqa: BLE001 - every other exception is what we hunt
         STATS["findings"] += 1
         path = harness.save_finding(data, exc, FINDINGS)
@@ -71,14 +75,13 @@ def seed_corpus(folder: Path) -> None:
 
 
 def main() -> None:
-    dirs = [a for a in sys.argv[1:] if not a.startswith("-")]
-    for d in dirs:
+    argv = [a for a in sys.argv if a != "--emit"]
+    for d in [a for a in argv[1:] if not a.startswith("-")]:
         seed_corpus(Path(d))
-    atheris.Setup(sys.argv, test_one_input, custom_mutator=custom_mutator)
-    try:
-        atheris.Fuzz()
-    finally:
-        print(f"STATS {STATS}", file=sys.stderr)
+    atheris.Setup(argv, test_one_input, custom_mutator=custom_mutator)
+    import atexit
+    atexit.register(lambda: print(f"STATS {STATS}", file=sys.stderr, flush=True))
+    atheris.Fuzz()
 
 
 if __name__ == "__main__":

@@ -32,14 +32,23 @@ def check_error(exc: SpecError) -> None:
     exc.to_json()
 
 
-def run_one(data: bytes) -> str:
-    """Load, validate and resolve `data`; returns 'ok' or the error code."""
+def run_one(data: bytes, emit: bool = False) -> str:
+    """Load, validate and resolve `data` (and with `emit`, generate both backends'
+    source and parse it); returns 'ok' or the error code."""
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError:
         return "bad-encoding"  # load_spec reports this for files; text input is already str
     try:
-        resdsl.resolve(loads(text, "<fuzz>", FUZZ_LIMITS))
+        resolved = resdsl.resolve(loads(text, "<fuzz>", FUZZ_LIMITS))
+        if emit:
+            from resdsl.backends import get_backend
+            for backend in ("torch", "keras"):
+                source = get_backend(backend).emit(resolved)
+                try:
+                    compile(source, f"<{backend}>", "exec")
+                except SyntaxError as exc:
+                    raise Finding(f"{backend} emitted invalid Python: {exc}") from None
         return "ok"
     except SpecError as exc:
         check_error(exc)

@@ -213,6 +213,17 @@ def _check_names(data: dict, smap: SourceMap) -> list[Diagnostic]:
     return diags
 
 
+def _check_not_empty(data: dict, smap: SourceMap) -> list[Diagnostic]:
+    """A spec with no layer at all is a mistake (and has nothing to compile)."""
+    if any(isinstance(data.get(k), list) and data[k] for k in ("stem", "stages", "head")):
+        return []
+    if any(k in data and not isinstance(data[k], list) for k in ("stem", "stages", "head")):
+        return []  # a wrong type there is reported by pydantic
+    return [Diagnostic("empty-network", "the network has no layers: `stem`, `stages` and `head` are all empty",
+                       smap.span(("input",), key=True) if "input" in data else smap.span(()),
+                       "add at least one layer, e.g. `head: [global_avgpool, {dense: {units: 10}}]`")]
+
+
 def _check_version(data: dict, smap: SourceMap) -> list[Diagnostic]:
     v = data.get("resdsl", 1)
     if v == 1 and not isinstance(v, bool):
@@ -238,7 +249,8 @@ def validate_data(data: Any, smap: SourceMap) -> Spec:
         # The version check says it better than pydantic's literal error.
         diags += [d for d in found if not (diags and d.span == diags[0].span)]
     taken = {d.span for d in diags}
-    diags += [d for d in _check_blocks(data, smap) + _check_names(data, smap) if d.span not in taken]
+    diags += [d for d in _check_blocks(data, smap) + _check_names(data, smap) + _check_not_empty(data, smap)
+              if d.span not in taken]
     if diags:
         diags.sort(key=lambda d: (d.span.line, d.span.column))
         raise SpecError(diags, {smap.file: smap.text})

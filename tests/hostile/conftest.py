@@ -1,7 +1,7 @@
 import pytest
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def torch():
     """torch with one thread: tiny models gain nothing from more, and with
     `pytest -n 2` the threads of two workers only fight over the cores."""

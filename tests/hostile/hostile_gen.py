@@ -35,12 +35,22 @@ def valid_spec(rnd) -> dict:
     channels = rnd.randint(1, 4)
     size = rnd.choice((16, 20, 24, 32))
     spec: dict = {"resdsl": 1, "name": "gen", "input": {"height": size, "width": size, "channels": channels}}
-    stem: list = [{"conv": {"filters": rnd.randint(2, 8), "kernel": rnd.choice((1, 3)),
-                            "stride": rnd.choice((1, 2)), "padding": rnd.choice(("same", 1, [1, 0, 1, 0]))}}]
+    stem_stride = rnd.choice((1, 2))
+    kernel = rnd.choice((1, 3))
+    padding = rnd.choice(("same", 1, [1, 0, 1, 0])) if kernel == 3 else rnd.choice(("same", 0))
+    stem: list = [{"conv": {"filters": rnd.randint(2, 8), "kernel": kernel, "stride": stem_stride,
+                            "padding": padding}}]
+    # Track the spatial size so strides never shrink the map below what the head needs.
+    if padding == "same":
+        size = -(-size // stem_stride)
+    else:
+        pad = 2 * padding if isinstance(padding, int) else 1
+        size = (size + pad - kernel) // stem_stride + 1
     if rnd.random() < 0.5:
         stem += ["norm", {"act": rnd.choice(("relu", "relu6", "silu"))}]
-    if rnd.random() < 0.3:
+    if rnd.random() < 0.3 and size >= 8:
         stem.append({"maxpool": {"size": 3, "stride": 2, "padding": 1}})
+        size = (size + 2 - 3) // 2 + 1
     spec["stem"] = stem
     ch = stem[0]["conv"]["filters"]
     stages = []
@@ -48,17 +58,18 @@ def valid_spec(rnd) -> dict:
         kind = rnd.choice(BLOCK_KINDS)
         filters = rnd.randint(1, 6)
         expansion = rnd.choice((None, 1, 2)) if kind != "user" else None
+        stride = rnd.choice((1, 2)) if size >= 4 else 1
+        size = -(-size // stride)
         stage: dict = {"block": "user_block" if kind == "user" else kind, "filters": filters,
-                       "repeat": rnd.randint(1, 2), "stride": rnd.choice((1, 2))}
+                       "repeat": rnd.randint(1, 2), "stride": stride}
         if expansion is not None:
             stage["expansion"] = expansion
         out = filters if kind == "user" else _out_channels(kind, filters, expansion)
+        # identity needs equal channels; zeropad pads channels up, never down
         choices = ["projection", "none"] + (["identity"] if out == ch else []) + (["zeropad"] if out >= ch else [])
         if kind == "user":
             spec.setdefault("blocks", {})["user_block"] = copy.deepcopy(USER_BLOCK)
         stage["shortcut"] = rnd.choice(choices)
-        if stage["repeat"] > 1 and stage["shortcut"] in ("identity", "zeropad") and out != ch:
-            pass  # later blocks of the stage keep `out` channels: always compatible
         if kind in ("bottleneck", "preact_bottleneck"):
             stage["stride_on"] = rnd.choice(("1x1", "3x3"))
             if rnd.random() < 0.3:
@@ -68,7 +79,7 @@ def valid_spec(rnd) -> dict:
         stages.append(stage)
         ch = out
     spec["stages"] = stages
-    if rnd.random() < 0.5:
+    if rnd.random() < 0.5 or size < 2:
         spec["head"] = ["global_avgpool", {"dense": {"units": rnd.randint(1, 5), "name": "fc"}}]
     else:
         spec["head"] = [{"avgpool": {"size": 2}}, "flatten",
