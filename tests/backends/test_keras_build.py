@@ -1,0 +1,76 @@
+"""resdsl.build(..., backend="keras"): conventions that a wrong choice would
+silently break — -inf max-pool padding, BN eps/momentum, nested layers that
+still carry the IR's names, summary, fused batch norm."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+keras = pytest.importorskip("keras")
+
+import resdsl
+from resdsl.backends.keras import layer_map, layer_shapes
+from resdsl.backends.keras_plan import fused_norms
+
+POOL_FIRST = """\
+resdsl: 1
+name: pool_first
+input: {height: 9, width: 9, channels: 2}
+stem: [{maxpool: {size: 3, stride: 2, padding: 1, name: pool}}]
+stages: [{block: basic, filters: 2, repeat: 1}]
+head: [global_avgpool, {dense: {units: 2, name: fc}}]
+"""
+
+
+def test_maxpool_pads_with_minus_infinity():
+    """On an all-negative input, zero padding would put 0 on every border cell."""
+    model = resdsl.build(POOL_FIRST, backend="keras")
+    pool = layer_map(model)
+    x = -1.0 - np.random.default_rng(0).random((1, 9, 9, 2)).astype("float32")
+    y = np.asarray(pool["pool"](pool["pool_pad"](x)))
+    assert y.shape == (1, 5, 5, 2)
+    assert (y < 0).all()
+    assert y[0, 0, 0, 0] == x[0, :2, :2, 0].max()
+
+
+@pytest.mark.parametrize("spec, eps, momentum", [("cifar_resnet20", 1e-5, 0.9), ("resnet50_keras", 1.001e-5, 0.99),
+                                                 ("cifar10_resnet30", 1e-3, 0.99)])
+def test_batchnorm_conventions(spec, eps, momentum):
+    model = resdsl.build(spec, backend="keras")
+    norms = [layer for layer in layer_map(model).values() if isinstance(layer, keras.layers.BatchNormalization)]
+    assert norms and all(n.epsilon == pytest.approx(eps) and n.momentum == pytest.approx(momentum) for n in norms)
+
+
+def test_nested_layers_keep_ir_names_and_summary_reads_well():
+    r = resdsl.resolve("resnet50v2")
+    model = resdsl.build("resnet50v2", backend="keras")
+    top = [layer.name for layer in model.layers]
+    assert top[:3] == ["input", "conv1_pad", "conv1_conv"] and "conv3" in top and top[-1] == "predictions"
+    names = set(layer_map(model))
+    assert {n for n in r.graph} <= names  # every IR node is a layer of that name
+    lines = []
+    model.summary(expand_nested=True, print_fn=lambda s, **_: lines.append(s), line_length=120)
+    text = "\n".join(lines)
+    assert "conv3.0.downsample.0" in text and "conv5.2.preact_bn" in text
+    assert f"{model.count_params():,}" in text
+
+
+def test_fused_batch_norm_drops_the_folded_norms():
+    r = resdsl.resolve("resnet18")
+    model = resdsl.build("resnet18", backend="keras", fuse_bn=True)
+    folds = fused_norms(r)
+    assert len(folds) == sum(1 for _, d in r.graph.nodes(data=True) if d["op"] == "norm")
+    names = layer_map(model)
+    assert not set(folds) & set(names)
+    assert all(names[conv].use_bias for conv in folds.values())
+    removed = sum(r.graph.nodes[n]["params"] + r.graph.nodes[n]["buffers"] for n in folds)
+    added = sum(r.graph.nodes[c]["attrs"]["filters"] for c in folds.values() if not r.graph.nodes[c]["attrs"]["bias"])
+    assert model.count_params() == r.params + r.buffers - removed + added
+    assert layer_shapes(model, r, fuse_bn=True)[r.output] == (None, 1000)
+
+
+def test_pre_activation_norms_are_not_fused():
+    """ReLU-then-BN (article 000) has no conv right before the BN: nothing to fold there."""
+    r = resdsl.resolve("cifar10_resnet30")
+    assert all(r.graph.nodes[c]["op"] == "conv" for c in fused_norms(r).values())
+    assert "bn1" not in fused_norms(r)
