@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import difflib
 import json
+import re
 from dataclasses import asdict, dataclass, field
 from typing import Iterable, Sequence
 
@@ -79,22 +80,41 @@ class SpecError(Exception):
         return self.render(color=False)
 
 
+# YAML's line breaks (str.splitlines also splits on \x0b, \x0c, \x1c-\x1e, which
+# YAML does not, and the caret would land on the wrong line).
+_YAML_BREAKS = re.compile("\r\n|[\r\n\x85\u2028\u2029]")
+_SHOWN_WIDTH = 120  # source shown around the caret; a 1 MB one-line spec stays one screen line
+
+
+def _visible(text: str, keep_width: bool = False) -> str:
+    """Spec text made safe for a terminal: no escape sequences or invisible characters."""
+    if keep_width:
+        return "".join(ch if ch.isprintable() else "?" for ch in text)
+    return "".join(ch if ch.isprintable() or ch == "\n" else repr(ch)[1:-1] for ch in text)
+
+
 def format_diagnostic(d: Diagnostic, source: str | None, color: bool = False) -> str:
     s = d.span
     red, bold, reset = ("\x1b[31m", "\x1b[1m", "\x1b[0m") if color else ("", "", "")
-    lines = [f"{bold}{s.file}:{s.line}:{s.column}:{reset} {red}error:{reset} "
-             f"{d.message} [{d.code}]"]
+    lines = [(f"{bold}{_visible(s.file)}:{s.line}:{s.column}:{reset} {red}error:{reset} "
+              f"{_visible(d.message)} [{d.code}]")]
     if source is not None:
-        src_lines = source.splitlines()
+        src_lines = _YAML_BREAKS.split(source)
         if 1 <= s.line <= len(src_lines):
-            text = src_lines[s.line - 1].replace("\t", " ")
-            gutter = f"{s.line:>4} | "
+            text = _visible(src_lines[s.line - 1].replace("\t", " "), keep_width=True)
+            col = s.column
             width = (s.end_column - s.column) if s.end_line == s.line else len(text) - s.column + 1
-            width = max(1, min(width, max(1, len(text) - s.column + 1)))
+            width = max(1, min(width, max(1, len(text) - s.column + 1), _SHOWN_WIDTH // 2))
+            if len(text) > _SHOWN_WIDTH:  # show a window around the caret
+                start = max(0, min(col - 1 - _SHOWN_WIDTH // 3, len(text) - _SHOWN_WIDTH))
+                text = ("..." if start else "") + text[start:start + _SHOWN_WIDTH] + \
+                    ("..." if start + _SHOWN_WIDTH < len(text) else "")
+                col = col - start + (3 if start else 0)
+            gutter = f"{s.line:>4} | "
             lines.append(gutter + text)
-            lines.append(" " * (len(gutter) - 2) + "| " + " " * (s.column - 1) + "^" * width)
+            lines.append(" " * (len(gutter) - 2) + "| " + " " * (col - 1) + "^" * width)
     if d.hint:
-        lines.append(f"  hint: {d.hint}")
+        lines.append(f"  hint: {_visible(d.hint)}")
     return "\n".join(lines)
 
 
