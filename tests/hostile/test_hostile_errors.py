@@ -126,3 +126,29 @@ def test_text_format_is_the_default(capsys, bad_spec):
     err = capsys.readouterr().err
     assert f"{bad_spec}:5:24: error: unknown key 'kernal'" in err
     assert "Traceback" not in err
+
+
+def test_messages_never_carry_terminal_escapes():
+    with pytest.raises(resdsl.SpecError) as info:
+        resdsl.load_spec('resdsl: 1\n"\\e]0;pwned\\a\\e[2J": 1\n')
+    shown = str(info.value)
+    assert "\x1b" not in shown and "\x07" not in shown
+    assert "unknown key '\\x1b]0;pwned\\x07\\x1b[2J'" in shown
+
+
+def test_a_huge_line_is_shown_as_a_window_around_the_caret():
+    text = "a: [" + "1," * 100_000 + "!!python/name:x y]\n"
+    with pytest.raises(resdsl.SpecError) as info:
+        resdsl.load_spec(text, resdsl.Limits(max_nodes=200_000))
+    source_line, caret_line = str(info.value).splitlines()[1:3]
+    assert len(source_line) < 200
+    assert source_line[caret_line.index("^"):].startswith("!!python")
+
+
+def test_the_caret_uses_yaml_line_breaks():
+    # \x85 (NEL) breaks a YAML line; U+2028 inside a quoted string is a break too
+    with pytest.raises(resdsl.SpecError) as info:
+        resdsl.load_spec("resdsl: 1\nname: t\x85bogus: 1\n")
+    d = info.value.diagnostics[-1]
+    assert (d.code, d.span.line) == ("unknown-key", 3)
+    assert "   3 | bogus: 1" in str(info.value)
