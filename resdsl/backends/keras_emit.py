@@ -213,7 +213,7 @@ def _block_function(resolved: Resolved, info, fname: str, folds: dict[str, str])
     return f"def {fname}({sig}):\n{doc}\n{body}\n    return {var[local_folds.get(out_local, out_local)]}\n", params
 
 
-def emit(resolved: Resolved, fuse_bn: bool = False, **_options) -> str:
+def emit(resolved: Resolved, fuse_bn: bool = False) -> str:
     top = plan(resolved, fuse_bn)  # also checks every op is expressible
     folds = fused_norms(resolved) if fuse_bn else {}
     g = resolved.graph

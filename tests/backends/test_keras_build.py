@@ -74,3 +74,11 @@ def test_pre_activation_norms_are_not_fused():
     r = resdsl.resolve("cifar10_resnet30")
     assert all(r.graph.nodes[c]["op"] == "conv" for c in fused_norms(r).values())
     assert "bn1" not in fused_norms(r)
+
+
+def test_unknown_build_option_is_refused():
+    """A misspelt option must not be ignored silently."""
+    with pytest.raises(TypeError, match="fusebn"):
+        resdsl.build(POOL_FIRST, backend="keras", fusebn=True)
+    with pytest.raises(TypeError, match="fusebn"):
+        resdsl.emit(POOL_FIRST, backend="keras", fusebn=True)

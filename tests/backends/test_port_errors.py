@@ -100,7 +100,7 @@ def test_flatten_order_is_converted_both_ways():
 
 def test_keras_only_porting_does_not_import_torch():
     code = ("import sys, resdsl\n"
-            "a = resdsl.build('cifar_resnet20', backend='keras'); b = resdsl.build('cifar_resnet20', backend='keras')\n"
+            f"a, b = (resdsl.build({tiny()!r}, backend='keras') for _ in range(2))\n"
             "resdsl.port_weights(a, b)\n"
             "sys.exit(1 if 'torch' in sys.modules else 0)\n")
     res = subprocess.run([sys.executable, "-c", code], check=False, capture_output=True, text=True)
