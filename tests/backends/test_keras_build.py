@@ -82,3 +82,17 @@ def test_unknown_build_option_is_refused():
         resdsl.build(POOL_FIRST, backend="keras", fusebn=True)
     with pytest.raises(TypeError, match="fusebn"):
         resdsl.emit(POOL_FIRST, backend="keras", fusebn=True)
+
+
+def test_trains_through_the_nested_layers():
+    """fit() reaches every weight inside Stage/Block layers, and BN runs in training mode there."""
+    model = resdsl.build(POOL_FIRST, backend="keras")
+    layers = layer_map(model)
+    conv, bn = layers["layer1.0.conv1"], layers["layer1.0.bn1"]
+    kernel, mean = keras.ops.convert_to_numpy(conv.kernel), keras.ops.convert_to_numpy(bn.moving_mean)
+    model.compile("sgd", keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    rng = np.random.default_rng(0)
+    model.fit(rng.random((8, 9, 9, 2)).astype("float32"), rng.integers(0, 2, 8), epochs=1, verbose=0)
+    assert not np.allclose(kernel, keras.ops.convert_to_numpy(conv.kernel))
+    assert not np.allclose(mean, keras.ops.convert_to_numpy(bn.moving_mean))
+    assert len(model.trainable_weights) == sum(len(x.trainable_weights) for x in layers.values())
