@@ -40,7 +40,7 @@ def main() -> None:
     for label, spec in cases:
         r = resdsl.resolve(spec)
         n = len(r.blocks)
-        t = best_of(lambda: resdsl.resolve(spec), 5 if n < 2000 else 2)
+        t = best_of(lambda spec=spec: resdsl.resolve(spec), 5 if n < 2000 else 2)
         per_block.append((n, t / n))
         print(f"{label:<24}{n:>8}{len(r.graph):>8}{t:>12.4f}{1e6 * t / n:>10.1f}")
     big = [pb for n, pb in per_block if n >= 100]

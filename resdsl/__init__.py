@@ -5,7 +5,7 @@ that needs them is called.
 """
 from __future__ import annotations
 
-from .errors import SpecError, Span
+from .errors import Span, SpecError
 from .ir import Resolved, resolve
 from .spec import Limits, LoadedSpec, load_spec, shipped_names
 

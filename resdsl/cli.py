@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from pathlib import Path
 
 from .errors import OutputError, SpecError
 from .spec.limits import DEFAULT_LIMITS, Limits

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 import networkx as nx
 
-from ..errors import SpecError, Span
+from ..errors import Span, SpecError
 from .ops import Shape
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 
-from ..errors import SpecError, Span, did_you_mean
+from ..errors import Span, SpecError, did_you_mean
 from ..spec.layers import layer_op, layer_params
 from .graph import Builder
 

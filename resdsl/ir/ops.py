@@ -33,12 +33,12 @@ def _spatial(op: str, attrs: dict, x: Shape) -> Shape:
                          "spatial layers must come before flatten/global_avgpool/dense")
     c, h, w = x
     (kh, kw), (sh, sw) = attrs["kernel"], attrs["stride"]
-    t, b, l, r = attrs["padding"]
+    t, b, left, r = attrs["padding"]
     oh = (h + t + b - kh) // sh + 1
-    ow = (w + l + r - kw) // sw + 1
-    if h + t + b < kh or w + l + r < kw or oh < 1 or ow < 1:
+    ow = (w + left + r - kw) // sw + 1
+    if h + t + b < kh or w + left + r < kw or oh < 1 or ow < 1:
         raise ShapeError(f"{op} with kernel {kh}×{kw} does not fit its {h}×{w} input (padded to "
-                         f"{h + t + b}×{w + l + r}): the spatial size drops below 1",
+                         f"{h + t + b}×{w + left + r}): the spatial size drops below 1",
                          "use a larger input, fewer downsampling steps or more padding",
                          code="spatial-too-small")
     return (c, oh, ow)
@@ -85,8 +85,8 @@ def _pad_shape(a: dict, ins: list[Shape]) -> Shape:
     x = ins[0]
     if len(x) != 3:
         raise ShapeError("zeropad needs a feature map, but its input is a vector")
-    t, b, l, r = a["padding"]
-    return (x[0], x[1] + t + b, x[2] + l + r)
+    t, b, left, r = a["padding"]
+    return (x[0], x[1] + t + b, x[2] + left + r)
 
 
 def _subsample_shape(a: dict, ins: list[Shape]) -> Shape:

@@ -28,8 +28,8 @@ def resolve_padding_and_shapes(g: nx.DiGraph, text: str | None = None) -> nx.DiG
                     raise ShapeError(f"{d['op']} needs a feature map, but its input is a vector")
                 (kh, kw), (sh, sw) = attrs["kernel"], attrs["stride"]
                 t, bt = same_padding(x[1], kh, sh)
-                l, r = same_padding(x[2], kw, sw)
-                attrs = dict(attrs, padding=(t, bt, l, r))
+                left, r = same_padding(x[2], kw, sw)
+                attrs = dict(attrs, padding=(t, bt, left, r))
                 d["attrs"] = attrs
             if d["op"] == "avgpool" and any(attrs["padding"]):
                 raise ShapeError("avgpool with padding is not supported: PyTorch and Keras disagree on "
@@ -45,7 +45,7 @@ def resolve_padding_and_shapes(g: nx.DiGraph, text: str | None = None) -> nx.DiG
 def count(g: nx.DiGraph, text: str | None = None) -> nx.DiGraph:
     """Trainable parameters, non-trainable buffers (BN moving statistics) and MACs."""
     g = g.copy()
-    for n, d in g.nodes(data=True):
+    for _, d in g.nodes(data=True):
         op = OPS[d["op"]]
         d["params"] = op.params(d["attrs"], d["in_shapes"])
         d["buffers"] = op.buffers(d["attrs"], d["in_shapes"])

@@ -5,7 +5,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..errors import SpecError, Span, did_you_mean
+from ..errors import Span, SpecError, did_you_mean
 from .limits import DEFAULT_LIMITS, Limits
 from .models import Spec
 from .shipped import shipped_names, shipped_path

@@ -9,7 +9,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field, StrictBool, StrictInt
 
-from .layers import (IDENT, ActName, Init, IntOrRef, Layer, Name, PosInt, Strict)
+from .layers import IDENT, ActName, Init, IntOrRef, Layer, Name, PosInt, Strict
 
 ShortcutKind = Literal["identity", "projection", "zeropad", "none"]
 BUILTIN_BLOCKS = ("basic", "bottleneck", "preact_basic", "preact_bottleneck")

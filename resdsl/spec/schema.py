@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import json
-
 from typing import get_args
 
 from .layers import BARE_OK, LAYER_ITEMS, ActName

@@ -50,7 +50,7 @@ def test_option_a_shortcut_is_parameter_free():
 
 def test_every_node_carries_the_documented_attributes():
     r = resdsl.resolve("resnext50_32x4d")
-    for n, d in r.graph.nodes(data=True):
+    for _, d in r.graph.nodes(data=True):
         assert {"op", "attrs", "shape", "params", "buffers", "macs", "span", "section", "local", "role"} <= set(d)
         if d["op"] in ("conv", "maxpool", "avgpool", "zeropad"):
             assert len(d["attrs"]["padding"]) == 4

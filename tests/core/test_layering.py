@@ -50,7 +50,7 @@ def module_files():
 @pytest.mark.parametrize("path", module_files(), ids=lambda p: str(p.relative_to(PKG)))
 def test_dependencies_point_one_way(path):
     layer = layer_of(path)
-    for node, target in imports(path):
+    for _, target in imports(path):
         parts = target.split(".")
         if parts[0] != "resdsl" or len(parts) < 2:
             continue
