@@ -208,7 +208,8 @@ def _block_function(resolved: Resolved, info, fname: str, folds: dict[str, str])
         lines.append(f"    {var[local]} = {_layer(op, a, ins, 'named(name + ' + json.dumps('.' + local) + ')')}")
     out_local = info.locals[-1]
     sig = ", ".join(["x", "name", *params])
-    doc = f'    """{info.kind} block ({info.shortcut} shortcut); layers are named `<name>.<layer>`."""'
+    kind = info.kind if "block" in info.kind else f"{info.kind} block"
+    doc = f'    """{kind} ({info.shortcut} shortcut); layers are named `<name>.<layer>`."""'
     body = "\n".join(lines)
     return f"def {fname}({sig}):\n{doc}\n{body}\n    return {var[local_folds.get(out_local, out_local)]}\n", params
 
@@ -247,7 +248,7 @@ def emit(resolved: Resolved, fuse_bn: bool = False) -> str:
     fnames, functions = {}, []
     for info in kinds:
         snake = re.sub(r"(?<!^)(?=[A-Z])", "_", info.class_name).lower()
-        fnames[id(info)] = snake if snake.endswith("block") else f"{snake}_block"
+        fnames[id(info)] = snake if "block" in snake else f"{snake}_block"
         src, params = _block_function(resolved, info, fnames[id(info)], folds)
         functions.append((src, params))
     kind_params = {id(info): p for info, (_, p) in zip(kinds, functions)}

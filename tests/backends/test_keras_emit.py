@@ -3,9 +3,11 @@ article-style functions, size independent of depth, ruff-clean, the same model
 as `build`), the .keras format, and polite failures."""
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import zipfile
+from pathlib import Path
 
 import pytest
 
@@ -48,6 +50,22 @@ def test_emitted_modules_are_ruff_clean(sources, tmp_path):
     res = subprocess.run([sys.executable, "-m", "ruff", "check", "--no-cache", "--isolated", "--line-length", "120",
                           str(tmp_path)], check=False, capture_output=True, text=True)
     assert res.returncode == 0, res.stdout + res.stderr
+
+
+GOLDEN = Path(__file__).resolve().parent.parent / "golden" / "keras"
+
+
+@pytest.mark.parametrize("name, fuse", [("cifar_resnet20", False), ("cifar10_resnet30", False),
+                                        ("resnet50v2", True)])
+def test_emitted_source_matches_golden(name, fuse):
+    """Emitted text is reviewed once and pinned; refresh deliberately with
+    `RESDSL_UPDATE_GOLDEN=1 pytest tests/backends/test_keras_emit.py` and read the diff."""
+    src = resdsl.emit(name, backend="keras", fuse_bn=fuse)
+    path = GOLDEN / f"{name}{'_fused' if fuse else ''}_keras.py.golden"
+    if os.environ.get("RESDSL_UPDATE_GOLDEN") == "1":
+        GOLDEN.mkdir(parents=True, exist_ok=True)
+        path.write_text(src, encoding="utf-8")
+    assert src == path.read_text(encoding="utf-8"), f"{path.name} changed; if intended, refresh with RESDSL_UPDATE_GOLDEN=1"
 
 
 def test_size_does_not_grow_with_depth(sources):
