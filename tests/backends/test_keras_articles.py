@@ -79,24 +79,10 @@ def article_000(skip: bool):
     return keras.Model(inputs, outputs)
 
 
-def identity_block(x, f, filters):
+def main_path(x, f, filters, s):
+    """The three conv-BN(-ReLU) layers both of the article's blocks start with;
+    the convolutional block puts its stride s on the first 1x1."""
     f1, f2, f3 = filters
-    shortcut = x
-    x = layers.Conv2D(f1, (1, 1), strides=(1, 1), padding="valid", kernel_initializer="glorot_uniform")(x)
-    x = layers.BatchNormalization(axis=3)(x)
-    x = layers.Activation("relu")(x)
-    x = layers.Conv2D(f2, (f, f), strides=(1, 1), padding="same", kernel_initializer="glorot_uniform")(x)
-    x = layers.BatchNormalization(axis=3)(x)
-    x = layers.Activation("relu")(x)
-    x = layers.Conv2D(f3, (1, 1), strides=(1, 1), padding="valid", kernel_initializer="glorot_uniform")(x)
-    x = layers.BatchNormalization(axis=3)(x)
-    x = layers.add([x, shortcut])
-    return layers.Activation("relu")(x)
-
-
-def convolutional_block(x, f, filters, s=2):
-    f1, f2, f3 = filters
-    shortcut = x
     x = layers.Conv2D(f1, (1, 1), strides=(s, s), padding="valid", kernel_initializer="glorot_uniform")(x)
     x = layers.BatchNormalization(axis=3)(x)
     x = layers.Activation("relu")(x)
@@ -104,8 +90,21 @@ def convolutional_block(x, f, filters, s=2):
     x = layers.BatchNormalization(axis=3)(x)
     x = layers.Activation("relu")(x)
     x = layers.Conv2D(f3, (1, 1), strides=(1, 1), padding="valid", kernel_initializer="glorot_uniform")(x)
-    x = layers.BatchNormalization(axis=3)(x)
-    shortcut = layers.Conv2D(f3, (1, 1), strides=(s, s), padding="valid", kernel_initializer="glorot_uniform")(shortcut)
+    return layers.BatchNormalization(axis=3)(x)
+
+
+def identity_block(x, f, filters):
+    shortcut = x
+    x = main_path(x, f, filters, 1)
+    x = layers.add([x, shortcut])
+    return layers.Activation("relu")(x)
+
+
+def convolutional_block(x, f, filters, s=2):
+    shortcut = x
+    x = main_path(x, f, filters, s)
+    shortcut = layers.Conv2D(filters[2], (1, 1), strides=(s, s), padding="valid",
+                             kernel_initializer="glorot_uniform")(shortcut)
     shortcut = layers.BatchNormalization(axis=3)(shortcut)
     x = layers.add([x, shortcut])
     return layers.Activation("relu")(x)
