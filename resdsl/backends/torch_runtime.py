@@ -196,11 +196,10 @@ def fold_batchnorm(model):
         for conv_name, norm_name in getattr(owner, "FUSE", ()):
             layer, bn = owner.get_submodule(conv_name), owner.get_submodule(norm_name)
             with torch.no_grad():
-                # In float64, so folding adds no rounding of its own.
+                # Per-channel factors in float64, so each weight is rounded once.
                 scale = bn.weight.double() / torch.sqrt(bn.running_var.double() + bn.eps)
                 bias = layer.bias.double() if layer.bias is not None else torch.zeros_like(scale)
-                weight = layer.weight.double() * scale.reshape(-1, 1, 1, 1)
-                layer.weight.copy_(weight.to(layer.weight.dtype))
+                layer.weight.mul_(scale.to(layer.weight.dtype).reshape(-1, 1, 1, 1))
                 new_bias = ((bias - bn.running_mean.double()) * scale + bn.bias.double()).to(layer.weight.dtype)
             layer.bias = nn.Parameter(new_bias, requires_grad=layer.weight.requires_grad)
             parent, _, leaf = norm_name.rpartition(".")

@@ -5,6 +5,7 @@ leave autograd intact), torch.compile(fullgraph=True) finds no graph break and
 torch.export exports."""
 from __future__ import annotations
 
+import copy
 import re
 
 import pytest
@@ -30,13 +31,29 @@ stem:
   - conv: {filters: 3, kernel: [3, 2], padding: [1, 2, 0, 3], name: lopsided}
 head: [flatten, {dense: {units: 5, activation: softmax}}]
 """
+# Every built-in block kind, small enough to train a step in no time.
+KINDS = """\
+resdsl: 1
+name: kinds
+input: {height: 16, width: 16, channels: 3}
+stem:
+  - conv: {filters: 8, kernel: 3, padding: 1}
+  - norm
+  - act
+stages:
+  - {block: bottleneck, filters: 4, repeat: 2, stride: 2, stride_on: 1x1, groups: 2}
+  - {block: preact_bottleneck, filters: 4, repeat: 2, stride: 2, stride_position: last, projection_on: channels}
+  - {block: preact_basic, filters: 8, repeat: 2, stride: 2}
+  - {block: basic, filters: 8, repeat: 2, shortcut: none}
+head: [global_avgpool, {dense: {units: 3}}]
+"""
 
 
 def small(name, resolve_small):
     return resolve_small(name, 32) if name in resdsl.shipped_names() else resdsl.resolve(name)
 
 
-@pytest.mark.parametrize("name", SPECS + [ASYMMETRIC])
+@pytest.mark.parametrize("name", [*SPECS, ASYMMETRIC, KINDS])
 def test_channels_last_float64_and_meta(name, resolve_small, randomise_norms):
     r = small(name, resolve_small)
     torch.manual_seed(0)
@@ -56,17 +73,25 @@ def test_channels_last_float64_and_meta(name, resolve_small, randomise_norms):
         assert meta.device.type == "meta" and tuple(meta.shape) == (2, *r.output_shape)
 
 
-@pytest.mark.parametrize("name", SPECS + [ASYMMETRIC])
+@pytest.mark.parametrize("name", ["cifar_resnet20", "cifar10_resnet30", KINDS, ASYMMETRIC])
 def test_a_training_step(name, resolve_small):
+    """Backward works and the in-place ReLUs and additions the emitter chose give
+    the gradients of the same model with every op out of place."""
     r = small(name, resolve_small)
     torch.manual_seed(0)
     model = build(r).train()
+    reference = copy.deepcopy(model)
+    for m in reference.modules():
+        if getattr(m, "inplace", False):
+            m.inplace = False
+    assert sum(getattr(m, "inplace", False) for m in model.modules()) > 0 or name == ASYMMETRIC
+    x = torch.randn(2, *r.input_shape)
+    for m in (model, reference):
+        m(x).square().mean().backward()  # raises if an in-place op overwrote a tensor autograd needs
+    for (n, p), q in zip(model.named_parameters(), reference.parameters()):
+        assert p.grad is not None and torch.allclose(p.grad, q.grad, rtol=1e-4, atol=1e-7), n
     before = [p.detach().clone() for p in model.parameters()]
-    opt = torch.optim.SGD(model.parameters(), lr=0.1)
-    loss = model(torch.randn(4, *r.input_shape)).square().mean()
-    loss.backward()  # raises if an in-place op overwrote a tensor autograd needs
-    assert all(p.grad is not None for p in model.parameters())
-    opt.step()
+    torch.optim.SGD(model.parameters(), lr=0.1).step()
     changed = sum(not torch.equal(a, p) for a, p in zip(before, model.parameters()))
     assert changed >= len(before) // 2  # (a softmax head makes some gradients vanishingly small)
 
@@ -99,9 +124,9 @@ def test_asymmetric_padding_is_exact():
 
 @pytest.mark.slow
 def test_torch_compile_fullgraph():
-    """fullgraph=True fails on any graph break. aot_eager traces forward and
-    backward through AOTAutograd (functionalising the in-place ops) without
-    spending a minute in C++ code generation."""
+    """fullgraph=True fails on any graph break. aot_eager traces through
+    AOTAutograd (functionalising the in-place ops) without spending a minute in
+    C++ code generation; inductor itself was checked by hand (docs/benchmarks.md)."""
     torch.manual_seed(0)
     model = build(resdsl.resolve("cifar_resnet20"))
     compiled = torch.compile(model, fullgraph=True, backend="aot_eager")
@@ -109,9 +134,6 @@ def test_torch_compile_fullgraph():
     model.eval()
     with torch.no_grad():
         assert (compiled(x) - model(x)).abs().max().item() <= 1e-5
-    model.train()
-    compiled(x).sum().backward()
-    assert model.conv1.weight.grad is not None
 
 
 @pytest.mark.parametrize("name", ["cifar_resnet20", ASYMMETRIC])
