@@ -75,6 +75,12 @@ def block_kinds(resolved: Resolved) -> tuple[list[BlockKindInfo], dict[str, Bloc
     for b in resolved.blocks:
         nodes = members[b.name]
         loc = {n: g.nodes[n]["local"] for n in nodes}
+        clash = next((n for n in nodes if loc[n] == "x"), None)
+        if clash is not None:  # "x" stands for the block's input below and in both emitters
+            text = resolved.spec.source.text if resolved.spec is not None else None
+            raise SpecError.at(g.nodes[clash]["span"], "reserved-name",
+                               f"layer '{clash}': a layer inside a block cannot be named 'x' (the generated "
+                               "code's name for the block input)", "give the layer another `name`", text)
         loc[b.input] = "x"
         # A nested user block's nodes carry dotted locals; keep them relative to this block.
         loc.update({n: n[len(b.name) + 1:] for n in nodes})

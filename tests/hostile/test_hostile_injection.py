@@ -307,16 +307,11 @@ def test_identifier_names_build_the_same_torch_model(site, torch):
 
 # Reported to the lead (see the closing note); kept here so a fix shows up as a
 # test to update rather than passing silently.
-KNOWN_TORCH_FAILURES: dict[str, list[str]] = {
-    # A layer named `x` inside a block: common.block_kinds uses "x" for the block
-    # input, so the shortcut reads the layer instead of the input.
-    "block_layer_name": [("x: RuntimeError: The size of tensor a (8) must match the size of tensor b (4) at "
-                          "non-singleton dimension 3")],
-}
+KNOWN_TORCH_FAILURES: dict[str, list[str]] = {}
 
 KERAS_NAMES = ["None", "class", "self", "x", "inputs", "layers", "ops", "keras", "name", "conv", "dense",
                "kernel_init", "build_model", "_"]
-KNOWN_KERAS_FAILURES = {"x"}
+KNOWN_KERAS_FAILURES: set[str] = set()
 
 
 @pytest.mark.parametrize("payload", KERAS_NAMES)
