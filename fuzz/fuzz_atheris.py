@@ -27,7 +27,7 @@ with atheris.instrument_imports(include=["resdsl", "yaml"]):
     import harness
     import hostile_gen
 
-import yaml
+import yaml  # noqa: E402 - after the instrumented imports
 
 FINDINGS = ROOT / "fuzz" / "findings"
 STATS = {"runs": 0, "ok": 0, "spec_errors": 0, "findings": 0}

@@ -18,8 +18,8 @@ from hypothesis import strategies as st
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT / "fuzz"), str(ROOT / "tests" / "hostile")]
 
-import harness
-import hostile_gen
+import harness  # noqa: E402 - needs the sys.path above
+import hostile_gen  # noqa: E402
 
 SEEDS = [p.read_text() for p in sorted((ROOT / "specs").glob("*.yaml"))]
 

@@ -48,7 +48,8 @@ def main() -> None:
         tracemalloc.stop()
         print(f"{label:<40} {len(text.encode()):>9,} B  {untraced * 1000:8.1f} ms  peak {peak / 2**20:6.1f} MiB  "
               f"-> {outcome}")
-    print(f"max RSS growth over all cases: {(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - rss0) / 1024:.1f} MiB")
+    grown = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - rss0) / 1024
+    print(f"max RSS growth over all cases: {grown:.1f} MiB")
 
 
 if __name__ == "__main__":

@@ -21,7 +21,8 @@ def _walk(loc: tuple, data: Any) -> tuple[tuple, Any]:
     path: list = []
     cur = data
     for part in loc:
-        if isinstance(cur, dict) and part in cur or isinstance(cur, list) and isinstance(part, int) and 0 <= part < len(cur):
+        if (isinstance(cur, dict) and part in cur
+                or isinstance(cur, list) and isinstance(part, int) and 0 <= part < len(cur)):
             path.append(part)
             cur = cur[part]
         elif isinstance(cur, dict) and isinstance(part, str) and part not in cur:
@@ -99,7 +100,8 @@ def diagnostics_from_validation(exc: ValidationError, data: Any, smap: SourceMap
             span = smap.span(path, key=True)
         elif etype == "unknown-layer":
             value = err.get("input")
-            name = value if isinstance(value, str) else (next(iter(value)) if isinstance(value, dict) and len(value) == 1 else None)
+            one_key = isinstance(value, dict) and len(value) == 1
+            name = value if isinstance(value, str) else (next(iter(value)) if one_key else None)
             if name is None:
                 msg = "a layer is a name (`- norm`) or a one-key mapping (`- conv: {filters: 64}`)"
                 hint = None

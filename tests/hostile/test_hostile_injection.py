@@ -14,7 +14,7 @@ import pytest
 import yaml
 
 import resdsl
-from resdsl.io import MARKER
+from resdsl.io import HEAD_BYTES, MARKER
 
 BASE = {
     "resdsl": 1, "name": "tiny", "description": "a harmless description",
@@ -86,7 +86,7 @@ PAYLOADS = [
     "RESDSL_SPEC", "RESDSL_FINGERPRINT", "build_model", "init_weight", "conv", "dense", "STAGES",
     "Tiny", "UbProjection", "ub_projection_block", "layer2", "fc1", "name",
     # sizes
-    "x" * 64, "x" * 65, "\u2028" * 2000, "é" * 2000, "\\" * 2000,
+    "x" * 64, "x" * 65, "\u2028" * 2000, "é" * 2000, "\\" * 2000, "😀" * 2000,
 ]
 assert len(set(PAYLOADS)) == len(PAYLOADS) >= 30
 
@@ -212,7 +212,7 @@ def check_module(src: str, site: str, backend: str, payload: str) -> ast.Module:
     loaded = {n.id for n in ast.walk(tree) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)}
     reached = (loaded & DANGEROUS) - (used & DANGEROUS) - _bound(tree)
     assert not reached, f"the module reaches {reached}"
-    assert MARKER.encode() in src.encode("utf-8")[:4096], "marker beyond what `compile` checks before overwriting"
+    assert MARKER.encode() in src.encode("utf-8")[:HEAD_BYTES], "marker beyond what `compile` checks before overwriting"
     return tree
 
 

@@ -16,7 +16,8 @@ from resdsl import Limits, SpecError
 from resdsl.spec.load import loads
 
 HEADER = "resdsl: 1\nname: t\ninput: {height: 16, width: 16, channels: 3}\n"
-BODY = "stem: [{conv: {filters: 4}}]\nstages: [{block: basic, filters: 4, repeat: 2}]\nhead: [global_avgpool, {dense: {units: 2}}]\n"
+BODY = ("stem: [{conv: {filters: 4}}]\nstages: [{block: basic, filters: 4, repeat: 2}]\n"
+        "head: [global_avgpool, {dense: {units: 2}}]\n")
 
 
 def error_of(text: str, limits: Limits = resdsl.spec.DEFAULT_LIMITS) -> SpecError:
@@ -115,7 +116,8 @@ def test_billion_laughs_in_a_fresh_process_keeps_rss_small(tmp_path):
             "before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss\n"
             "try:\n    resdsl.load_spec(sys.argv[1])\nexcept resdsl.SpecError as e:\n    print(e.code)\n"
             "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before)\n")
-    out = subprocess.run([sys.executable, "-c", code, str(path)], capture_output=True, text=True, timeout=60, check=False)
+    out = subprocess.run([sys.executable, "-c", code, str(path)], capture_output=True, text=True, timeout=60,
+                         check=False)
     code_line, grown_kib = out.stdout.split()
     assert code_line == "too-large"
     assert int(grown_kib) < 50 * 1024  # KiB on Linux

@@ -11,7 +11,7 @@ import pytest
 
 from resdsl.cli import main
 from resdsl.errors import OutputError
-from resdsl.io import MARKER, atomic_write
+from resdsl.io import HEAD_BYTES, MARKER, atomic_write
 
 OURS = f"# {MARKER} 0.1.0\nold = 1\n"
 
@@ -181,7 +181,7 @@ def test_cli_compile_writes_refuses_and_forces(spec, tmp_path, capsys, backend):
     out = tmp_path / "tiny_net.py"
     assert main(["compile", str(spec), "--backend", backend, "-o", str(out)]) == 0
     first = out.read_text()
-    assert MARKER in first[:4096] and compile(first, str(out), "exec")
+    assert MARKER.encode() in first.encode()[:HEAD_BYTES] and compile(first, str(out), "exec")
     assert main(["compile", str(spec), "--backend", backend, "-o", str(out)]) == 0  # ours: overwritten
     foreign = tmp_path / "foreign.py"
     foreign.write_text("x = 1\n")
@@ -217,3 +217,12 @@ def test_cli_render_is_atomic_and_polite(spec, tmp_path, capsys):
     assert main(["render", str(spec), "--format", "dot", "-o", "-"]) == 0
     assert "digraph" in capsys.readouterr().out
     assert leftovers(tmp_path) == []
+
+
+@pytest.mark.parametrize("backend", ["torch", "keras"])
+def test_recompiling_over_its_own_output_with_a_long_description(spec, tmp_path, backend):
+    """The marker must stay where `compile` looks, even after 2,000 four-byte characters."""
+    spec.write_text(TINY.replace("name: tiny", "name: tiny\ndescription: '" + "😀" * 2000 + "'"))
+    out = tmp_path / "net.py"
+    assert main(["compile", str(spec), "--backend", backend, "-o", str(out)]) == 0
+    assert main(["compile", str(spec), "--backend", backend, "-o", str(out)]) == 0
