@@ -4,7 +4,9 @@ in-memory model and a `resdsl compile`d file cannot drift apart.
 """
 from __future__ import annotations
 
+import hashlib
 import linecache
+import sys
 import types
 
 from ..ir import Resolved
@@ -17,14 +19,25 @@ def emit(resolved: Resolved, fuse_bn: bool = False) -> str:
 
 
 def load_source(source: str, name: str) -> types.ModuleType:
-    """Execute emitted source as a module. Its text is registered with linecache
-    so tracebacks, `inspect.getsource` and torch.compile can show the lines."""
-    filename = f"<resdsl-torch {name}>"
-    module = types.ModuleType(f"resdsl_generated_{name}")
+    """Execute emitted source as a module, once per distinct source text.
+
+    The module is registered in sys.modules under a name derived from the text, so
+    its classes pickle within the process (`torch.save(model)`, multiprocessing) and
+    rebuilding the same spec reuses them; its text is registered with linecache so
+    tracebacks and `inspect.getsource` show the generated lines.
+    """
+    digest = hashlib.sha256(source.encode("utf-8")).hexdigest()[:12]
+    modname = f"resdsl_generated_{''.join(c if c.isalnum() else '_' for c in name)}_{digest}"
+    module = sys.modules.get(modname)
+    if module is not None:
+        return module
+    filename = f"<resdsl-torch {modname}>"
+    module = types.ModuleType(modname)
     module.__file__ = filename
     linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
-    # Our own generated code: spec strings reach it only as escaped literals (see torch_emit.doc_text).
+    # Our own generated code: spec strings reach it only as escaped literals (torch_emit.doc_text).
     exec(compile(source, filename, "exec"), module.__dict__)  # noqa: S102
+    sys.modules[modname] = module
     return module
 
 

@@ -99,7 +99,8 @@ def zero_gammas(model) -> set[str]:
 @pytest.mark.parametrize("name", ["resnet18", "resnet50"])
 def test_zero_init_last_is_torchvisions_zero_init_residual(name):
     text = shipped_path(name).read_text(encoding="utf-8")
-    text = text.replace("norm: {eps: 1.0e-5, momentum: 0.1}", "norm: {eps: 1.0e-5, momentum: 0.1, zero_init_last: true}")
+    old = "norm: {eps: 1.0e-5, momentum: 0.1}"
+    text = text.replace(old, old[:-1] + ", zero_init_last: true}")
     ours = zero_gammas(resdsl.build(text, backend="torch"))
     theirs = zero_gammas(getattr(torchvision.models, name)(zero_init_residual=True))
     assert ours == theirs and len(theirs) == len(resdsl.resolve(text).blocks)
@@ -107,6 +108,7 @@ def test_zero_init_last_is_torchvisions_zero_init_residual(name):
 
 def test_zero_init_last_per_stage():
     text = shipped_path("cifar_resnet20").read_text(encoding="utf-8")
-    text = text.replace("filters: 32, repeat: 3, stride: 2,", "filters: 32, repeat: 3, stride: 2, zero_init_last_norm: true,")
+    old = "filters: 32, repeat: 3, stride: 2,"
+    text = text.replace(old, old + " zero_init_last_norm: true,")
     assert "zero_init_last_norm" in text
     assert zero_gammas(resdsl.build(text, backend="torch")) == {f"layer2.{i}.bn2.weight" for i in range(3)}
