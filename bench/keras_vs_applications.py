@@ -37,8 +37,13 @@ def main() -> int:
     spec = shipped_path("resnet50_keras").read_text(encoding="utf-8").replace(
         "height: 224, width: 224", f"height: {args.size}, width: {args.size}")
     shape = (args.size, args.size, 3)
-    ours_fn = lambda: resdsl.build(spec, backend="keras")
-    theirs_fn = lambda: keras.applications.ResNet50(weights=None, input_shape=shape)
+
+    def ours_fn():
+        return resdsl.build(spec, backend="keras")
+
+    def theirs_fn():
+        return keras.applications.ResNet50(weights=None, input_shape=shape)
+
     ours_fn(), theirs_fn()  # warm-up: first-use costs of TensorFlow and Keras
     keras.backend.clear_session()
 

@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 
 torch = pytest.importorskip("torch")
-pytest.importorskip("keras")
+keras = pytest.importorskip("keras")
 
 import resdsl
 from resdsl.backends import get_backend
@@ -85,14 +85,14 @@ def test_torch_and_keras_builds_agree(name):
     with torch.no_grad():
         yt = tm(torch.from_numpy(x)).numpy()
     x_nhwc = x.transpose(0, 2, 3, 1)
-    yk = np.asarray(km(x_nhwc, training=False))
+    yk = keras.ops.convert_to_numpy(km(x_nhwc, training=False))
     assert relative(yt, yk) <= RTOL, f"{name}: outputs differ by {relative(yt, yk):.2e} relative"
 
     # Every node: the Keras layer of that name gives the IR's shape.
     shapes = layer_shapes(km, r)
     if name in TRACE:
         outs = trace(km, r, x_nhwc)
-        assert relative(yk, np.asarray(outs[r.output])) < 1e-6
+        assert relative(yk, keras.ops.convert_to_numpy(outs[r.output])) < 1e-6
         shapes = {n: (None, *o.shape[1:]) for n, o in outs.items()}
     for node, d in r.graph.nodes(data=True):
         got = tuple(shapes[node][1:])
@@ -127,5 +127,5 @@ def test_1202_layer_network_agrees():
     x = np.random.default_rng(2).normal(size=(1, *r.input_shape)).astype("float32")
     with torch.no_grad():
         yt = tm(torch.from_numpy(x)).numpy()
-    yk = np.asarray(km(x.transpose(0, 2, 3, 1), training=False))
+    yk = keras.ops.convert_to_numpy(km(x.transpose(0, 2, 3, 1), training=False))
     assert relative(yt, yk) <= RTOL

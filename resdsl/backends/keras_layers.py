@@ -48,13 +48,15 @@ class ConstantPad2D(L.Layer):
         self.value = float(value)
 
     def call(self, x):
-        t, b, l, r = self.padding
-        return ops.pad(x, [[0, 0], [t, b], [l, r], [0, 0]], constant_values=self.value)
+        top, bottom, left, right = self.padding
+        return ops.pad(x, [[0, 0], [top, bottom], [left, right], [0, 0]], constant_values=self.value)
 
     def compute_output_shape(self, s):
-        t, b, l, r = self.padding
-        grow = lambda d, n: None if d is None else d + n
-        return (s[0], grow(s[1], t + b), grow(s[2], l + r), s[3])
+        top, bottom, left, right = self.padding
+
+        def grow(d, n):
+            return None if d is None else d + n
+        return (s[0], grow(s[1], top + bottom), grow(s[2], left + right), s[3])
 
     def get_config(self):
         # JSON has no -inf; keep it as a string so saved configs stay portable.
@@ -101,8 +103,8 @@ def _same_is_exact(a: dict) -> bool:
     """'same' equals explicit padding only at stride 1 with symmetric k//2
     padding; at stride 2 TensorFlow pads after, PyTorch on both sides."""
     (kh, kw), (sh, sw) = a["kernel"], a["stride"]
-    t, b, l, r = a["padding"]
-    return (sh, sw) == (1, 1) and kh % 2 == kw % 2 == 1 and t == b == kh // 2 and l == r == kw // 2
+    top, bottom, left, right = a["padding"]
+    return (sh, sw) == (1, 1) and kh % 2 == kw % 2 == 1 and top == bottom == kh // 2 and left == right == kw // 2
 
 
 def make_layers(node: dict) -> list:
@@ -118,8 +120,8 @@ def make_layers(node: dict) -> list:
             if _same_is_exact(a):
                 mode = "same"
             else:
-                t, b, l, r = a["padding"]
-                pre.append(L.ZeroPadding2D(((t, b), (l, r)), name=name + "_pad"))
+                top, bottom, left, right = a["padding"]
+                pre.append(L.ZeroPadding2D(((top, bottom), (left, right)), name=name + "_pad"))
         fan_in = a["kernel"][0] * a["kernel"][1] * node["in_shape"][0] // a["groups"]
         layer = L.Conv2D(a["filters"], a["kernel"], strides=a["stride"], padding=mode, groups=a["groups"],
                          use_bias=a["bias"], kernel_initializer=_kernel_init(a["init"]),
@@ -139,8 +141,8 @@ def make_layers(node: dict) -> list:
     elif op == "global_avgpool":
         layer = L.GlobalAveragePooling2D(name=name)
     elif op == "zeropad":
-        t, b, l, r = a["padding"]
-        layer = L.ZeroPadding2D(((t, b), (l, r)), name=name)
+        top, bottom, left, right = a["padding"]
+        layer = L.ZeroPadding2D(((top, bottom), (left, right)), name=name)
     elif op == "subsample":
         # A 1x1 max-pool with stride s is exactly x[:, ::s, ::s] (keras.applications' V2 shortcut).
         layer = L.MaxPooling2D(1, strides=a["stride"], name=name)

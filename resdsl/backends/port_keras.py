@@ -42,7 +42,7 @@ def flatten_geometry(layer) -> tuple | None:
 
 
 def _as_dict(layer, kind: str) -> dict:
-    w = [keras.ops.convert_to_numpy(v) for v in layer.weights]
+    w = layer.get_weights()
     if kind == "norm":
         names = [n for n, on in (("gamma", layer.scale), ("beta", layer.center)) if on] + ["mean", "var"]
         return dict(zip(names, w))

@@ -65,7 +65,8 @@ def test_emitted_source_matches_golden(name, fuse):
     if os.environ.get("RESDSL_UPDATE_GOLDEN") == "1":
         GOLDEN.mkdir(parents=True, exist_ok=True)
         path.write_text(src, encoding="utf-8")
-    assert src == path.read_text(encoding="utf-8"), f"{path.name} changed; if intended, refresh with RESDSL_UPDATE_GOLDEN=1"
+    assert src == path.read_text(encoding="utf-8"), \
+        f"{path.name} changed; if intended, refresh with RESDSL_UPDATE_GOLDEN=1"
 
 
 def test_size_does_not_grow_with_depth(sources):
@@ -146,7 +147,7 @@ def test_saved_model_round_trips_weights(tmp_path):
     model.save(tmp_path / "m.keras")
     again = load(tmp_path / "m.keras")
     x = np.random.default_rng(0).normal(size=(2, 32, 32, 3)).astype("float32")
-    assert np.allclose(np.asarray(model(x)), np.asarray(again(x)), atol=1e-6)
+    assert np.allclose(keras.ops.convert_to_numpy(model(x)), keras.ops.convert_to_numpy(again(x)), atol=1e-6)
     assert keras.saving.get_registered_name(type(again.get_layer("layer2"))) == "resdsl>Stage"
 
 
@@ -185,7 +186,8 @@ def test_unsupported_ir_names_backend_op_and_place():
 
 def test_padding_layer_name_clash_is_a_clear_error(capsys):
     text = ("resdsl: 1\nname: clash\ninput: {height: 32, width: 32, channels: 3}\n"
-            "stem: [{zeropad: {padding: 1, name: conv1_pad}}, {conv: {filters: 8, kernel: 3, padding: 1, name: conv1}}]\n"
+            "stem: [{zeropad: {padding: 1, name: conv1_pad}},\n"
+            "       {conv: {filters: 8, kernel: 3, padding: 1, name: conv1}}]\n"
             "stages: [{block: basic, filters: 8, repeat: 1}]\nhead: [global_avgpool, {dense: {units: 2}}]\n")
     with pytest.raises(resdsl.SpecError, match="conv1_pad"):
         resdsl.emit(text, backend="keras")

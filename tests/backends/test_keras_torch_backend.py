@@ -53,6 +53,7 @@ print("emitted ok")
 
 def test_keras_on_the_torch_backend():
     env = {**os.environ, "KERAS_BACKEND": "torch"}
-    res = subprocess.run([sys.executable, "-c", SCRIPT], check=False, capture_output=True, text=True, env=env, timeout=600)
+    res = subprocess.run([sys.executable, "-c", SCRIPT], check=False, capture_output=True, text=True, env=env,
+                         timeout=600)
     assert res.returncode == 0, res.stdout + res.stderr[-3000:]
     assert res.stdout.count(" ok ") == 3 and "emitted ok" in res.stdout

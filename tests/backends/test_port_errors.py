@@ -88,7 +88,7 @@ def test_flatten_order_is_converted_both_ways():
     x = np.random.default_rng(0).normal(size=(2, 3, 16, 16)).astype("float32")
     with torch.no_grad():
         want = tm(torch.from_numpy(x)).numpy()
-    got = np.asarray(km(x.transpose(0, 2, 3, 1), training=False))
+    got = keras.ops.convert_to_numpy(km(x.transpose(0, 2, 3, 1), training=False))
     assert np.abs(want - got).max() <= 1e-4 * np.abs(want).max()
     k = km.get_layer("fc").get_weights()[0]
     w = tm.state_dict()["fc.weight"].numpy()
