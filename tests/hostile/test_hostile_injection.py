@@ -72,7 +72,7 @@ PAYLOADS = [
     '"', "'", '"""', "'''", '\\', '\\"', 'a"b\'c', '"""; import os; os.system("echo pwned"); """',
     "'''\nimport os\n'''", '\\"""\nimport os  #', '" + __import__("os").getcwd() + "',
     # line breaks Python, editors or YAML may honour
-    "x\ny", "\nimport os\n", "x\rimport os", "\r\n", "\u2028import os", "\u2029", "\x0cimport os",
+    "x\ny", "layer1\n", "\nimport os\n", "x\rimport os", "\r\n", "\u2028import os", "\u2029", "\x0cimport os",
     "\x0b", "\x85import os", "\x1c\x1d\x1e", "\t\tindented", "\x00nul", "\x1b[31mred\x1b[0m",
     # comments, escapes, format strings
     "# comment\nimport os", "#", "\\N{BULLET}", "\\u0041\\x41\\101", "{x}", "{{}}", "%s%r", "$filters",
