@@ -26,8 +26,11 @@ def _gc_paused():
             gc.enable()
 
 
-def resolve(spec: "LoadedSpec | str") -> Resolved:
-    """Lower a spec (object, path, shipped name or YAML text) and run every pass."""
+def resolve(spec: "LoadedSpec | Resolved | str") -> Resolved:
+    """Lower a spec (object, path, shipped name or YAML text) and run every pass.
+    An already resolved network is returned as is."""
+    if isinstance(spec, Resolved):
+        return spec
     spec = load_spec(spec)
     with _gc_paused():
         g, out, blocks, stages = lower(spec)
