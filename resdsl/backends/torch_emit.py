@@ -122,9 +122,13 @@ def _ctor(r: Resolved, node: str, attrs: Attrs) -> str:
 
 
 def _class(name: str, doc: str, sig: str, attrs: list[str], init: list[str], forward: list[str]) -> str:
+    doc = textwrap.fill(doc, 112, subsequent_indent="    ", break_long_words=False, break_on_hyphens=False)
+    head = f"    def __init__(self{sig}):"
+    if len(head) > 120:
+        head = textwrap.fill(head, 120, subsequent_indent=" " * 17, break_long_words=False)
     lines = [f"class {name}(nn.Module):", f'    """{doc}"""', ""]
     lines += [f"    {a}" for a in attrs] + ([""] if attrs else [])
-    lines += [f"    def __init__(self{sig}):", "        super().__init__()"]
+    lines += [head, "        super().__init__()"]
     lines += [f"        {x}" for x in init]
     lines += ["", "    def forward(self, x):"] + [f"        {x}" for x in forward]
     return "\n".join(lines)
@@ -141,11 +145,19 @@ def _scope(r: Resolved, layers: list[Layer], owner_node: dict[str, str]) -> Scop
 
 def _fuse_attr(scope: Scope, fuse_bn: bool) -> list[str]:
     """The (conv, norm) pairs `fold_batchnorm` folds, as a class attribute."""
-    pairs = scope.fuse_pairs() if fuse_bn else []
+    pairs = [f"({literal_value(c)}, {literal_value(n)})" for c, n in scope.fuse_pairs()] if fuse_bn else []
     if not pairs:
         return []
-    one = f"FUSE = {tuple(pairs)!r}"
-    return [one] if len(one) <= 112 else ["FUSE = ("] + [f"    {p!r}," for p in pairs] + [")"]
+    one = f"FUSE = ({', '.join(pairs)}{',' if len(pairs) == 1 else ''})"
+    if len(one) <= 112:
+        return [one]
+    lines = ["FUSE = ("]
+    for (c, n), text in zip(scope.fuse_pairs(), pairs):
+        if len(text) <= 110:
+            lines.append(f"    {text},")
+        else:
+            lines += ["    (", f"        {literal_value(c)},", f"        {literal_value(n)},", "    ),"]
+    return lines + [")"]
 
 
 class _Emitter:
@@ -202,8 +214,13 @@ class _Emitter:
             lines.append(f"    ({literal_value(stage)}, [")
             for run in stage_runs_:
                 py = self.args[id(run.kind)]
-                kwargs = ", ".join(f'"{py[k]}": {literal_value(run.values[k])}' for k in py)
-                lines.append(f"        ({self.class_of[id(run.kind)]}, {run.count}, {{{kwargs}}}),")
+                items = [f'"{py[k]}": {literal_value(run.values[k])}' for k in py]
+                one = f"        ({self.class_of[id(run.kind)]}, {run.count}, {{{', '.join(items)}}}),"
+                if len(one) <= 120:
+                    lines.append(one)
+                else:
+                    lines += [f"        ({self.class_of[id(run.kind)]}, {run.count}, {{"]
+                    lines += [f"            {item}," for item in items] + ["        }),"]
             lines.append("    ]),")
         return "\n".join(lines + ["]"])
 

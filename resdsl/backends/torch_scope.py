@@ -12,10 +12,12 @@ graph breaks.
 """
 from __future__ import annotations
 
+import ast
 from dataclasses import dataclass, field, replace
 from itertools import pairwise
 
 INLINE_DEPTH = 3  # conv -> norm -> act reads well on one line; deeper nesting does not
+INLINE_CHARS = 50  # nor do long nested calls (layers may have 64-character names)
 
 
 class NameClash(Exception):
@@ -101,13 +103,13 @@ class Scope:
                     made.add(prefix)
                     if in_seq:  # the whole Sequential, at its first member
                         members = [self.by_path[f"{prefix}.{j}"].ctor for j in range(self._seq_len(prefix))]
-                        lines += _assign(access(prefix), "nn.Sequential", members)
+                        lines += fit(f"{access(prefix)} = ", f"nn.Sequential({', '.join(members)})")
                     else:
                         lines.append(f"{access(prefix)} = nn.Module()")
                 if in_seq:
                     break
             if not in_seq:
-                lines.append(f"{access(la.path)} = {la.ctor}")
+                lines += fit(f"{access(la.path)} = ", la.ctor)
         return lines
 
     def _seq_len(self, prefix: str) -> int:
@@ -156,11 +158,11 @@ class Scope:
                     args.append(var_of[u])
             expr = f"{access(la.path)}({', '.join(args)})"
             if i == len(layers) - 1:
-                lines.append(f"return {expr}")
+                lines += fit("return ", expr)
                 break
             nxt = layers[i + 1]
             if (la.inline and nxt.inline and users[la.path] == [nxt.path] and len(nxt.inputs) == 1
-                    and depth + 1 < INLINE_DEPTH):
+                    and depth + 1 < INLINE_DEPTH and len(expr) <= INLINE_CHARS):
                 pending[la.path] = (expr, depth + 1)
                 continue
             base = base_names.get(la.role, "y")
@@ -169,13 +171,17 @@ class Scope:
                 n += 1
                 name = f"{base}{n}"
             holder[name], var_of[la.path] = la.path, name
-            lines.append(f"{name} = {expr}")
+            lines += fit(f"{name} = ", expr)
         return lines
 
 
-def _assign(target: str, fn: str, args: list[str], indent: int = 8, width: int = 120) -> list[str]:
-    """`target = fn(args)` on one line, or one argument per line if too long."""
-    one = f"{target} = {fn}({', '.join(args)})"
-    if len(one) + indent <= width:
+def fit(prefix: str, expr: str, indent: int = 8, width: int = 120) -> list[str]:
+    """`prefix + expr` on one line, or, if that is too long and expr is a call,
+    one argument per line (so long layer names still give lint-clean source)."""
+    one = prefix + expr
+    call = ast.parse(expr, mode="eval").body
+    if len(one) + indent <= width or not isinstance(call, ast.Call):
         return [one]
-    return [f"{target} = {fn}("] + [f"    {a}," for a in args] + [")"]
+    seg = lambda node: ast.get_source_segment(expr, node)  # noqa: E731
+    args = [seg(a) for a in call.args] + [f"{k.arg}={seg(k.value)}" for k in call.keywords]
+    return [f"{prefix}{seg(call.func)}("] + [f"    {a}," for a in args] + [")"]

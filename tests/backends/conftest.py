@@ -11,6 +11,45 @@ import pytest
 import resdsl
 from resdsl.spec.shipped import shipped_path
 
+# User blocks nested in user blocks, a custom shortcut, attributes that differ
+# between instances of one block kind (activation, 'same' padding at odd and
+# even sizes, zero-init), 60-character layer names.
+EDGE = """\
+resdsl: 1
+name: edge
+input: {height: 34, width: 31, channels: 3}
+blocks:
+  inner:
+    params: {k: 3}
+    main:
+      - conv: {filters: $filters, kernel: $k, stride: $stride, padding: same}
+      - norm
+      - act
+    shortcut: projection
+  outer:
+    main:
+      - block:
+          type: inner
+          filters: $filters
+          stride: $stride
+          name: a_rather_long_layer_name_that_still_fits_in_sixty_four_chars
+      - zeropad: {padding: [0, 1, 0, 1], name: another_rather_long_layer_name_just_to_make_lines_long_ok}
+      - maxpool: {size: 2, stride: 1}
+      - block: {type: inner, filters: $filters, name: second, args: {k: 1}}
+    shortcut:
+      - conv: {filters: $filters, kernel: 1, stride: $stride}
+      - norm: {zero_init: true}
+    after: [act]
+stem:
+  - conv: {filters: 8, kernel: 3, padding: same}
+stages:
+  - {block: outer, filters: 8, repeat: 2, stride: 2, activation: silu}
+  - {block: outer, filters: 16, repeat: 2, stride: 2, activation: tanh}
+  - {block: basic, filters: 16, repeat: 2, zero_init_last_norm: true, shortcut: identity}
+  - {block: basic, filters: 16, repeat: 2, activation: relu6, shortcut: identity}
+head: [global_avgpool, {dense: {units: 3, activation: sigmoid}}]
+"""
+
 
 def _resolve_small(name: str, size: int = 64):
     """A shipped spec with its 224x224 input shrunk to size x size: the ImageNet
@@ -41,6 +80,11 @@ def _randomise_norms(model, seed: int = 0) -> None:
                 m.bias.copy_(torch.randn(m.bias.shape, generator=g) * 0.1)
                 m.running_mean.copy_(torch.randn(m.running_mean.shape, generator=g) * 0.1)
                 m.running_var.copy_(torch.rand(m.running_var.shape, generator=g) + 0.5)
+
+
+@pytest.fixture(scope="session")
+def edge_spec():
+    return EDGE
 
 
 @pytest.fixture(scope="session")

@@ -73,11 +73,11 @@ def test_channels_last_float64_and_meta(name, resolve_small, randomise_norms):
         assert meta.device.type == "meta" and tuple(meta.shape) == (2, *r.output_shape)
 
 
-@pytest.mark.parametrize("name", ["cifar_resnet20", "cifar10_resnet30", KINDS, ASYMMETRIC])
-def test_a_training_step(name, resolve_small):
+@pytest.mark.parametrize("name", ["cifar_resnet20", "cifar10_resnet30", KINDS, ASYMMETRIC, "edge"])
+def test_a_training_step(name, resolve_small, edge_spec):
     """Backward works and the in-place ReLUs and additions the emitter chose give
     the gradients of the same model with every op out of place."""
-    r = small(name, resolve_small)
+    r = small(edge_spec if name == "edge" else name, resolve_small)
     torch.manual_seed(0)
     model = build(r).train()
     reference = copy.deepcopy(model)

@@ -95,15 +95,18 @@ def test_build_runs_the_emitted_code():
 
 @pytest.mark.skipif(shutil.which("ruff") is None and not (Path(sys.executable).parent / "ruff").exists(),
                     reason="ruff is not installed")
-def test_every_shipped_spec_emits_ruff_clean_source(tmp_path):
-    for name in resdsl.shipped_names():
-        (tmp_path / f"{name}_torch.py").write_text(emitted(name), encoding="utf-8")
-        (tmp_path / f"{name}_fused_torch.py").write_text(emitted(name, fuse_bn=True), encoding="utf-8")
+def test_every_shipped_spec_emits_ruff_clean_source(tmp_path, edge_spec):
+    for name in [*resdsl.shipped_names(), edge_spec]:
+        stem = name if name in resdsl.shipped_names() else "edge"
+        (tmp_path / f"{stem}_torch.py").write_text(emitted(name), encoding="utf-8")
+        (tmp_path / f"{stem}_fused_torch.py").write_text(emitted(name, fuse_bn=True), encoding="utf-8")
     ruff = shutil.which("ruff") or str(Path(sys.executable).parent / "ruff")
-    # --isolated: ruff's own defaults, not this project's settings, as a user would run it.
-    done = subprocess.run([ruff, "check", "--isolated", "--no-cache", str(tmp_path)], check=False, capture_output=True,
-                          text=True, timeout=120)
-    assert done.returncode == 0, done.stdout[-3000:]
+    # --isolated: ruff's own defaults, not this project's settings, as a user would run it;
+    # then also line length, whitespace, bugbear and import order at this project's 120 columns.
+    for extra in ([], ["--select", "E,F,W,B,I", "--line-length", "120"]):
+        done = subprocess.run([ruff, "check", "--isolated", "--no-cache", *extra, str(tmp_path)], check=False,
+                              capture_output=True, text=True, timeout=120)
+        assert done.returncode == 0, done.stdout[-3000:]
 
 
 @pytest.mark.parametrize("text", HOSTILE)
