@@ -86,22 +86,18 @@ def _py_name(name: str, taken: set[str]) -> str:
     return name
 
 
-def _error(r: Resolved, node: str, code: str, msg: str, hint: str | None = None) -> SpecError:
-    d = r.graph.nodes[node]
-    return SpecError.at(d["span"], code, msg, hint, r.spec.source.text if r.spec is not None else None)
+def _error(r: Resolved, node: str, code: str, msg: str, hint: str | None = None, span=None) -> SpecError:
+    text = r.spec.source.text if r.spec is not None else None
+    return SpecError.at(span or r.graph.nodes[node]["span"], code, msg, hint, text)
 
 
 def _check_name(r: Resolved, node: str, path: str, span=None) -> None:
+    """Each part of a layer's path becomes a Python attribute: refuse those that cannot."""
     for part in path.split("."):
-        if part.isdigit():
-            continue
-        why = reserved_why(part)
+        why = None if part.isdigit() else reserved_why(part)
         if why:
-            err = _error(r, node, "reserved-name", f"the {BACKEND} backend cannot name a module '{part}' "
-                                                   f"(layer '{node}'): {why}", "rename it with `name:`")
-            if span is not None:
-                err = SpecError.at(span, err.code, err.first.message, err.first.hint, r.spec.source.text)
-            raise err
+            raise _error(r, node, "reserved-name", f"the {BACKEND} backend cannot name a module '{part}' "
+                                                   f"(layer '{node}'): {why}", "rename it with `name:`", span)
 
 
 def _node_attrs(r: Resolved, node: str, scope_nodes: set[str], params: dict) -> Attrs:
