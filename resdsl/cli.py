@@ -94,10 +94,10 @@ def cmd_compile(args) -> int:
     if args.format == "keras":
         if args.backend != "keras":
             raise _Fail("--format keras needs --backend keras")
-        _need("keras", "keras")
         out = args.output or f"{r.name}.keras"
         if out == "-":
             raise _Fail("a .keras file cannot be written to stdout", "give a file name with -o")
+        _need("keras", "keras")
         data = backend.save_bytes(r, fuse_bn=args.fuse_bn)
         atomic_write(out, data, force=args.force, marker=backend.SAVE_MARKER)
     else:

@@ -6,6 +6,7 @@ the checks that need the whole spec: unknown blocks, duplicate names, cycles.
 """
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from pydantic import ValidationError
@@ -79,6 +80,7 @@ def _other_branch(err: dict) -> bool:
 
 def diagnostics_from_validation(exc: ValidationError, data: Any, smap: SourceMap) -> list[Diagnostic]:
     out: list[Diagnostic] = []
+    paths: list[tuple] = []
     seen: set = set()
     # A value that fails a union produces one error per member; keep the most
     # specific (deepest) error per location so the message stays readable.
@@ -117,6 +119,11 @@ def diagnostics_from_validation(exc: ValidationError, data: Any, smap: SourceMap
             shown = repr(value) if not isinstance(value, (dict, list)) else type(value).__name__
             if len(shown) > 60:
                 shown = shown[:57] + "..."
+            if etype == "string_pattern_mismatch" and err.get("ctx", {}).get("pattern", "").startswith("^[A-Za-z_]"):
+                msg = "a name must be an identifier (letters, digits and _, not starting with a digit)"
+            elif etype == "literal_error":
+                choices = re.findall(r"'([^']*)'", str(err.get("ctx", {}).get("expected", "")))
+                hint = did_you_mean(value, choices) if isinstance(value, str) else None
             msg = f"{where}: {msg[0].lower() + msg[1:]}, got {shown}"
             span = smap.span(path)
         key = (span, code)
@@ -124,8 +131,23 @@ def diagnostics_from_validation(exc: ValidationError, data: Any, smap: SourceMap
             continue
         seen.add(key)
         out.append(Diagnostic(code, msg, span, hint))
+        paths.append(path)
+    out = _drop_missing_explained_by_typos(out, paths)
     out.sort(key=lambda d: (d.span.line, d.span.column))
     return out
+
+
+def _drop_missing_explained_by_typos(diags: list[Diagnostic], paths: list[tuple]) -> list[Diagnostic]:
+    """`nmae: x` gives both "unknown key 'nmae'" (did you mean 'name'?) and "missing
+    required key 'name'"; the second says nothing new, so keep only the first."""
+    suggested = {(p[:-1], d.hint) for d, p in zip(diags, paths) if d.code == "unknown-key" and d.hint}
+    keep = []
+    for d, p in zip(diags, paths):
+        m = re.match(r"missing required key '([^']+)'", d.message)
+        if d.code == "missing-key" and m and (p, f"did you mean '{m.group(1)}'?") in suggested:
+            continue
+        keep.append(d)
+    return keep
 
 
 # The whole-spec checks read the plain data, not the validated models, so they
