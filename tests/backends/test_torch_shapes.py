@@ -31,6 +31,14 @@ def test_shapes_and_counts_match_the_ir(name, resolve_small):
     assert not wrong, f"predicted vs observed (first 5): {wrong[:5]}"
     assert tuple(out.shape) == (2, *r.output_shape)
 
+    for n in nodes:  # BN settings in one convention: the IR's momentum is PyTorch's
+        d = r.graph.nodes[n]
+        if d["op"] == "norm":
+            bn = model.get_submodule(n)
+            assert (bn.eps, bn.momentum) == (d["attrs"]["eps"], d["attrs"]["momentum"]), n
+    if r.graph.nodes[r.output]["attrs"].get("activation") == "softmax" and device == "cpu":
+        assert torch.allclose(out.sum(dim=1), torch.ones(2), atol=1e-5)
+
     params = sum(p.numel() for p in model.parameters() if p.requires_grad)  # (meta tensors have sizes too)
     stats = sum(b.numel() for k, b in model.named_buffers() if not k.endswith("num_batches_tracked"))
     assert (params, stats) == (r.params, r.buffers)
