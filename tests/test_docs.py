@@ -120,6 +120,8 @@ def _as_spec(text: str) -> str:
         return text
     spec = {"resdsl": 1, "name": "fragment", "input": {"height": 64, "width": 64, "channels": 3}}
     spec.update(data)
+    if not any(spec.get(k) for k in ("stem", "stages", "head")):  # a network needs a layer
+        spec["head"] = ["global_avgpool"]
     return yaml.safe_dump(spec)
 
 
