@@ -91,7 +91,8 @@ def block_kinds(resolved: Resolved) -> tuple[list[BlockKindInfo], dict[str, Bloc
         info = by_sig.get(sig)
         if info is None:
             first = {loc[n]: _attrs(g.nodes[n]) for n in nodes}
-            info = BlockKindInfo("", b.kind, b.shortcut, [loc[n] for n in nodes], {loc[n]: g.nodes[n]["op"] for n in nodes},
+            info = BlockKindInfo("", b.kind, b.shortcut, [loc[n] for n in nodes],
+                                 {loc[n]: g.nodes[n]["op"] for n in nodes},
                                  {loc[n]: [loc.get(u, "x") for u in node_inputs(resolved, n)] for n in nodes},
                                  first, {})
             by_sig[sig] = info

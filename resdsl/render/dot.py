@@ -44,7 +44,8 @@ def node_label(n: VNode) -> str:
     if n.kind not in ("block", "stage") or n.shortcut_text == "no shortcut":
         return f"<{inner}>"
     adder = f'<td port="{ADDER}" border="1" sides="l" color="#9db7d5">{_font("⊕", 14)}</td>'
-    return f'<<table border="0" cellborder="0" cellspacing="0" cellpadding="2"><tr><td>{inner}</td>{adder}</tr></table>>'
+    table = '<table border="0" cellborder="0" cellspacing="0" cellpadding="2">'
+    return f"<{table}<tr><td>{inner}</td>{adder}</tr></table>>"
 
 
 def _params(n: int) -> str:
