@@ -34,12 +34,13 @@ def build(resolved: Resolved, fuse_bn: bool = False):
     top = plan(resolved, fuse_bn)
     inputs = keras.Input(shape=KL.nhwc(resolved.input_shape)[1:], name="input")
     tensors = {"input": inputs}
-    for item in top:
-        if item["kind"] == "stage":
-            stage = KL.Stage(item["blocks"], name=item["name"])
-            tensors[item["output"]] = stage(tensors[item["input"]])
-        else:
-            KL.run([(item["name"], item["inputs"], KL.make_layers(item))], tensors)
+    with KL.fast_variables():
+        for item in top:
+            if item["kind"] == "stage":
+                stage = KL.Stage(item["blocks"], name=item["name"])
+                tensors[item["output"]] = stage(tensors[item["input"]])
+            else:
+                KL.run([(item["name"], item["inputs"], KL.make_layers(item))], tensors)
     model = keras.Model(inputs, tensors[output_name(resolved, fuse_bn)], name=resolved.name)
     model.resdsl_spec = resolved.name
     model.resdsl_fingerprint = fingerprint(resolved)

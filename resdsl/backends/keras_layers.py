@@ -23,11 +23,15 @@ to load a saved resdsl model.
 """
 from __future__ import annotations
 
+import contextlib
 import math
+from types import SimpleNamespace
 
 import keras
 from keras import layers as L
 from keras import ops
+
+from . import keras_init
 
 PACKAGE = "resdsl"
 
@@ -82,23 +86,6 @@ class ChannelPad(L.Layer):
         return {**super().get_config(), "before": self.before, "after": self.after}
 
 
-def _kernel_init(init: str):
-    # PyTorch's default is kaiming_uniform(a=sqrt(5)): a uniform limit of
-    # sqrt(1/fan_in), which is VarianceScaling(1/3, fan_in, uniform).
-    return {"torch_default": keras.initializers.VarianceScaling(1 / 3, "fan_in", "uniform"),
-            "kaiming_normal_fan_out": keras.initializers.VarianceScaling(2.0, "fan_out", "untruncated_normal"),
-            "kaiming_normal_fan_in": keras.initializers.VarianceScaling(2.0, "fan_in", "untruncated_normal"),
-            "glorot_uniform": keras.initializers.GlorotUniform(),
-            "glorot_normal": keras.initializers.GlorotNormal()}[init]
-
-
-def _bias_init(init: str, fan_in: int):
-    if init == "torch_default":  # PyTorch draws biases from U(-1/sqrt(fan_in), 1/sqrt(fan_in))
-        bound = 1 / math.sqrt(fan_in)
-        return keras.initializers.RandomUniform(-bound, bound)
-    return "zeros"
-
-
 def _same_is_exact(a: dict) -> bool:
     """'same' equals explicit padding only at stride 1 with symmetric k//2
     padding; at stride 2 TensorFlow pads after, PyTorch on both sides."""
@@ -124,8 +111,8 @@ def make_layers(node: dict) -> list:
                 pre.append(L.ZeroPadding2D(((top, bottom), (left, right)), name=name + "_pad"))
         fan_in = a["kernel"][0] * a["kernel"][1] * node["in_shape"][0] // a["groups"]
         layer = L.Conv2D(a["filters"], a["kernel"], strides=a["stride"], padding=mode, groups=a["groups"],
-                         use_bias=a["bias"], kernel_initializer=_kernel_init(a["init"]),
-                         bias_initializer=_bias_init(a["init"], fan_in), name=name)
+                         use_bias=a["bias"], kernel_initializer=keras_init.kernel(a["init"]),
+                         bias_initializer=keras_init.bias(a["init"], fan_in), name=name)
     elif op == "norm":
         # The IR keeps PyTorch's momentum (weight of the new batch); Keras weighs the old average.
         layer = L.BatchNormalization(axis=-1, epsilon=a["eps"], momentum=1.0 - a["momentum"],
@@ -154,11 +141,35 @@ def make_layers(node: dict) -> list:
         layer = L.Flatten(name=name)
     elif op == "dense":
         layer = L.Dense(a["units"], activation=a.get("activation", "linear"), use_bias=a["bias"],
-                        kernel_initializer=_kernel_init(a["init"]),
-                        bias_initializer=_bias_init(a["init"], node["in_shape"][0]), name=name)
+                        kernel_initializer=keras_init.kernel(a["init"]),
+                        bias_initializer=keras_init.bias(a["init"], node["in_shape"][0]), name=name)
     else:  # keras_plan checks ops up front; this guards a hand-edited config
         raise ValueError(f"resdsl keras: no layer for op '{op}' (layer '{name}')")
     return pre + [layer]
+
+
+@contextlib.contextmanager
+def fast_variables():
+    """Creates TensorFlow variables outside TensorFlow's name scopes.
+
+    Keras opens a TensorFlow name scope per layer, so each variable's handle op
+    carries a unique name (`layer2.0.conv1/kernel/`) as an attribute, and
+    TensorFlow's eager kernel cache, keyed by attributes, misses for every
+    variable: about half of a variable's creation time. Without the scope the
+    names repeat (`kernel/`) and the cache hits. Keras identifies variables by
+    their Keras path (`layer2.0.conv1/kernel`), which its own name-scope stack
+    gives and this leaves alone; only the TensorFlow-level name gets shorter."""
+    if keras.backend.backend() != "tensorflow":
+        yield
+        return
+    import tensorflow as tf
+
+    def creator(next_creator, **kwargs):
+        with tf.name_scope(""):
+            return next_creator(**kwargs)
+
+    with tf.variable_creator_scope(creator):
+        yield
 
 
 def build_layer(layer, shape) -> None:
@@ -194,10 +205,15 @@ class Block(L.Layer):
 
     def __init__(self, nodes, input_name, output_name, **kwargs):
         super().__init__(**kwargs)
-        self.nodes, self.input_name, self.output_name = nodes, input_name, output_name
-        self.program = [(n["name"], n["inputs"], make_layers(n)) for n in nodes]
+        self.input_name, self.output_name = input_name, output_name
+        out = next(n for n in nodes if n["name"] == output_name)
+        # Plain data in a namespace: Keras and TensorFlow wrap every list, dict
+        # and tuple assigned to a layer (recursively) to look for weights, and
+        # wrapping the IR nodes and the wiring cost a sixth of the build.
+        self.ir = SimpleNamespace(nodes=nodes, out_shape=nhwc(out["shape"])[1:],
+                                  program=[(n["name"], n["inputs"], make_layers(n)) for n in nodes])
         # A flat, tracked list so Keras saves and counts every weight.
-        self.members = [layer for _, _, ls in self.program for layer in ls]
+        self.members = [layer for _, _, ls in self.ir.program for layer in ls]
 
     @property
     def layers(self):
@@ -207,7 +223,7 @@ class Block(L.Layer):
         # Build from the IR's shapes: no symbolic tracing, which is what keeps
         # deep networks fast to construct.
         shapes = {self.input_name: tuple(input_shape)}
-        for name, inputs, layers in self.program:
+        for name, inputs, layers in self.ir.program:
             s = [shapes[i] for i in inputs]
             s = s if len(s) > 1 else s[0]
             for layer in layers:
@@ -217,15 +233,16 @@ class Block(L.Layer):
             shapes[name] = tuple(s)
 
     def call(self, x):
-        return run(self.program, {self.input_name: x})[self.output_name]
+        return run(self.ir.program, {self.input_name: x})[self.output_name]
 
     def compute_output_shape(self, input_shape):
-        out = next(n for n in self.nodes if n["name"] == self.output_name)
-        return (input_shape[0],) + nhwc(out["shape"])[1:]
+        return (input_shape[0],) + self.ir.out_shape
 
     def get_config(self):
-        return {**super().get_config(), "nodes": self.nodes, "input_name": self.input_name,
-                "output_name": self.output_name}
+        return {**super().get_config(), **self.arguments()}
+
+    def arguments(self) -> dict:
+        return {"nodes": self.ir.nodes, "input_name": self.input_name, "output_name": self.output_name}
 
 
 @keras.saving.register_keras_serializable(package=PACKAGE)
@@ -256,6 +273,5 @@ class Stage(L.Layer):
         return self.blocks[-1].compute_output_shape(input_shape)
 
     def get_config(self):
-        blocks = [{"name": b.name, "nodes": b.nodes, "input_name": b.input_name, "output_name": b.output_name}
-                  for b in self.blocks]
+        blocks = [{"name": b.name, **b.arguments()} for b in self.blocks]
         return {**super().get_config(), "blocks": blocks}

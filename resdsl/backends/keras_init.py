@@ -1,0 +1,99 @@
+"""Initial weights for the Keras backend, drawn with numpy.
+
+Keras' own random initializers run several TensorFlow eager ops per variable
+(a seed tensor, a key/counter op, the random op, a scale and a shift); for the
+~1,200 kernels of cifar_resnet1202 that is a noticeable share of the build.
+`Draw` gives the same distributions as the Keras initializers the IR's `init`
+names correspond to, with one vectorised numpy draw per variable; the array
+becomes the variable's initial value directly.
+
+Seeding follows Keras: an unseeded initializer picks its seed from Python's
+`random` when it is created (as `keras.initializers.*` do), so
+`keras.utils.set_random_seed` makes builds reproducible, and the seed is part
+of the saved config.
+"""
+from __future__ import annotations
+
+import math
+import random
+
+import keras
+import numpy as np
+
+PACKAGE = "resdsl"
+
+# Keras' truncated normal keeps draws within two standard deviations and
+# rescales so the truncated distribution has the requested deviation.
+_TRUNCATED_STD = 0.87962566103423978
+
+# IR init name -> (scale, fan mode, distribution), as keras.initializers
+# defines them (GlorotNormal is Keras' truncated variant). PyTorch's default
+# kaiming_uniform(a=sqrt(5)) is a uniform limit of sqrt(1/fan_in): scale 1/3.
+KERNEL = {"torch_default": (1 / 3, "fan_in", "uniform"),
+          "kaiming_normal_fan_out": (2.0, "fan_out", "normal"),
+          "kaiming_normal_fan_in": (2.0, "fan_in", "normal"),
+          "glorot_uniform": (1.0, "fan_avg", "uniform"),
+          "glorot_normal": (1.0, "fan_avg", "truncated_normal")}
+
+
+def fans(shape) -> tuple[int, int]:
+    """(fan_in, fan_out) of a Keras kernel: (in, out) for dense, (kh, kw, in, out) for conv."""
+    if len(shape) < 2:
+        n = shape[0] if shape else 1
+        return n, n
+    receptive = math.prod(shape[:-2])
+    return shape[-2] * receptive, shape[-1] * receptive
+
+
+@keras.saving.register_keras_serializable(package=PACKAGE)
+class Draw(keras.initializers.Initializer):
+    """`init`: an IR kernel init (see KERNEL), or 'uniform' with `bound` for
+    U(-bound, bound) (PyTorch's default bias)."""
+
+    def __init__(self, init: str, bound: float | None = None, seed: int | None = None):
+        if init != "uniform" and init not in KERNEL:
+            raise ValueError(f"resdsl keras: unknown init '{init}'")
+        self.init, self.bound = init, bound
+        self.seed = random.randint(1, 10**9) if seed is None else int(seed)
+
+    def __call__(self, shape, dtype=None):
+        shape = tuple(int(d) for d in shape)
+        rng = np.random.default_rng(self.seed)
+        if self.init == "uniform":
+            scale, dist = float(self.bound), "uniform"
+        else:
+            factor, mode, dist = KERNEL[self.init]
+            fan_in, fan_out = fans(shape)
+            n = {"fan_in": fan_in, "fan_out": fan_out}.get(mode, (fan_in + fan_out) / 2)
+            # A uniform U(-l, l) has variance l^2/3.
+            scale = math.sqrt(3 * factor / n) if dist == "uniform" else math.sqrt(factor / n)
+        if dist == "uniform":
+            values = rng.random(shape, dtype=np.float32)
+            values = (values * 2 - 1) * np.float32(scale)
+        else:
+            values = rng.standard_normal(shape, dtype=np.float32)
+            if dist == "truncated_normal":
+                scale /= _TRUNCATED_STD
+                out = np.abs(values) > 2
+                while out.any():
+                    values[out] = rng.standard_normal(int(out.sum()), dtype=np.float32)
+                    out = np.abs(values) > 2
+            values *= np.float32(scale)
+        dtype = keras.backend.standardize_dtype(dtype)
+        if dtype in ("float32", "float16", "float64"):
+            return values.astype(dtype, copy=False)
+        return keras.ops.cast(values, dtype)  # e.g. bfloat16, which numpy lacks
+
+    def get_config(self):
+        return {"init": self.init, "bound": self.bound, "seed": self.seed}
+
+
+def kernel(init: str) -> Draw:
+    return Draw(init)
+
+
+def bias(init: str, fan_in: int):
+    """PyTorch draws biases from U(-1/sqrt(fan_in), 1/sqrt(fan_in)); the other inits start at zero."""
+    if init == "torch_default":
+        return Draw("uniform", bound=1 / math.sqrt(fan_in))
+    return "zeros"
