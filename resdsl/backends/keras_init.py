@@ -1,7 +1,7 @@
 """Initial weights for the Keras backend, drawn with numpy.
 
-Keras' own random initializers run several TensorFlow eager ops per variable
-(a seed tensor, a key/counter op, the random op, a scale and a shift); for the
+Keras' own random initializers run half a dozen TensorFlow eager ops per
+variable (seed casts, a key/counter op, the random op, a scale and a shift); for the
 ~1,200 kernels of cifar_resnet1202 that is a noticeable share of the build.
 `Draw` gives the same distributions as the Keras initializers the IR's `init`
 names correspond to, with one vectorised numpy draw per variable; the array

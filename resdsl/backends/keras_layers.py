@@ -209,7 +209,7 @@ class Block(L.Layer):
         out = next(n for n in nodes if n["name"] == output_name)
         # Plain data in a namespace: Keras and TensorFlow wrap every list, dict
         # and tuple assigned to a layer (recursively) to look for weights, and
-        # wrapping the IR nodes and the wiring cost a sixth of the build.
+        # wrapping the IR nodes and the wiring cost a few percent of the build.
         self.ir = SimpleNamespace(nodes=nodes, out_shape=nhwc(out["shape"])[1:],
                                   program=[(n["name"], n["inputs"], make_layers(n)) for n in nodes])
         # A flat, tracked list so Keras saves and counts every weight.
