@@ -79,13 +79,39 @@ class Draw(keras.initializers.Initializer):
                     values[out] = rng.standard_normal(int(out.sum()), dtype=np.float32)
                     out = np.abs(values) > 2
             values *= np.float32(scale)
-        dtype = keras.backend.standardize_dtype(dtype)
-        if dtype in ("float32", "float16", "float64"):
-            return values.astype(dtype, copy=False)
-        return keras.ops.cast(values, dtype)  # e.g. bfloat16, which numpy lacks
+        return _as(values, dtype)
 
     def get_config(self):
         return {"init": self.init, "bound": self.bound, "seed": self.seed}
+
+
+@keras.saving.register_keras_serializable(package=PACKAGE)
+class Fill(keras.initializers.Initializer):
+    """A constant as a numpy array (BatchNorm's ones and zeros): Keras' Zeros
+    and Ones run a TensorFlow fill op per variable, four per BatchNorm."""
+
+    def __init__(self, value: float):
+        self.value = float(value)
+
+    def __call__(self, shape, dtype=None):
+        return _as(np.full(tuple(int(d) for d in shape), self.value, np.float32), dtype)
+
+    def get_config(self):
+        return {"value": self.value}
+
+
+def _as(values: np.ndarray, dtype):
+    dtype = keras.backend.standardize_dtype(dtype)
+    if dtype in ("float32", "float16", "float64"):
+        return values.astype(dtype, copy=False)
+    return keras.ops.cast(values, dtype)  # e.g. bfloat16, which numpy lacks
+
+
+def norm(gamma_init: str) -> dict:
+    """BatchNormalization's four initializers; `gamma_init` is 'ones' or 'zeros'."""
+    one, zero = Fill(1.0), Fill(0.0)
+    return {"gamma_initializer": one if gamma_init == "ones" else zero, "beta_initializer": zero,
+            "moving_mean_initializer": zero, "moving_variance_initializer": one}
 
 
 def kernel(init: str) -> Draw:

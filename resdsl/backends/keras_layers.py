@@ -116,7 +116,7 @@ def make_layers(node: dict) -> list:
     elif op == "norm":
         # The IR keeps PyTorch's momentum (weight of the new batch); Keras weighs the old average.
         layer = L.BatchNormalization(axis=-1, epsilon=a["eps"], momentum=1.0 - a["momentum"],
-                                     gamma_initializer=a.get("gamma_init", "ones"), name=name)
+                                     name=name, **keras_init.norm(a.get("gamma_init", "ones")))
     elif op == "act":
         layer = L.Activation(a["fn"], name=name)
     elif op == "maxpool":

@@ -100,3 +100,14 @@ def test_the_garbage_collector_is_left_as_it_was(monkeypatch):
     with pytest.raises(RuntimeError, match="boom"):
         resdsl.build("cifar_resnet20", backend="keras")
     assert gc.isenabled()
+
+
+def test_batch_norm_starts_at_the_identity_or_at_zero():
+    model = resdsl.build("resnet18", backend="keras")  # zero_init_residual off: gammas are ones
+    bn = layer_map(model)["layer1.0.bn2"]
+    got = {v.name: keras.ops.convert_to_numpy(v) for v in bn.weights}
+    assert set(np.unique(got["gamma"])) == {1.0} and set(np.unique(got["moving_variance"])) == {1.0}
+    assert not got["beta"].any() and not got["moving_mean"].any()
+    init = keras_init.norm("zeros")
+    assert not init["gamma_initializer"]((8,), "float32").any()
+    assert init["moving_variance_initializer"]((8,), "float32").tolist() == [1.0] * 8
