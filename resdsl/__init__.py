@@ -14,10 +14,18 @@ __all__ = ["SpecError", "Span", "Limits", "LoadedSpec", "Resolved", "load_spec",
            "shipped_names", "build", "emit", "render", "port_weights", "summary"]
 
 
+_OVERRIDES = ("sets", "num_classes", "in_channels", "input_size", "include_top", "pooling")
+
+
 def build(spec, backend: str = "torch", **options):
-    """Build an in-memory model: a torch.nn.Module or a keras.Model."""
+    """Build an in-memory model: a torch.nn.Module or a keras.Model.
+
+    Takes timm's and keras.applications' overrides by keyword (`num_classes=5`,
+    `in_channels=1`, `input_size=(160, 160)`, `include_top=False`,
+    `pooling="avg"`) and `sets=["head.fc.units=5"]`, as `resolve` does."""
     from .backends import get_backend
-    return get_backend(backend).build(resolve(spec), **options)
+    overrides = {k: options.pop(k) for k in _OVERRIDES if k in options}
+    return get_backend(backend).build(resolve(spec, **overrides), **options)
 
 
 def emit(spec, backend: str = "torch", **options) -> str:

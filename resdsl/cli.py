@@ -31,10 +31,11 @@ def _limits(args) -> Limits:
         raise _Fail(str(exc)) from None
 
 
-def _resolve(args, spec: str):
+def _resolve(args, spec: str, **overrides):
     from .ir import resolve
     from .spec.load import load_spec
-    return resolve(load_spec(spec, _limits(args)))
+    sets = getattr(args, "set_top", []) + getattr(args, "set", [])
+    return resolve(load_spec(spec, _limits(args), sets=sets, **overrides))
 
 
 def cmd_list(args) -> int:
@@ -48,14 +49,25 @@ def cmd_list(args) -> int:
 
 def cmd_validate(args) -> int:
     from .analysis import one_line
+    from .reports import validate_record
     failed: list[SpecError] = []
+    records = []
+    size = {"input_size": tuple(args.input_size)} if args.input_size else {}
     for spec in args.spec:
         try:
-            print(one_line(_resolve(args, spec)))
+            r = _resolve(args, spec, **size)
+            records.append(validate_record(spec, r))
+            if args.format == "text":
+                print(one_line(r))
+            if args.print_spec:
+                print(_spec_yaml(r), end="")
         except SpecError as exc:
             failed.append(exc)
+            records.append({"spec": spec, "ok": False, "errors": [d.to_dict() for d in exc.diagnostics]})
             if args.error_format == "text":
                 print(exc.render(color=sys.stderr.isatty()), file=sys.stderr)
+    if args.format == "json":
+        print(json.dumps(records, indent=2))
     if failed and args.error_format == "json":
         print(json.dumps([d.to_dict() for e in failed for d in e.diagnostics], indent=2), file=sys.stderr)
     return 1 if failed else 0
@@ -63,8 +75,20 @@ def cmd_validate(args) -> int:
 
 def cmd_summary(args) -> int:
     from .analysis import summary_table
-    print(summary_table(_resolve(args, args.spec), args.level))
+    r = _resolve(args, args.spec)
+    if args.format == "json":
+        from .reports import summary_record
+        print(json.dumps(summary_record(r, args.level), indent=2))
+    else:
+        print(summary_table(r, args.level))
     return 0
+
+
+def _spec_yaml(r) -> str:
+    """What a spec resolves to after `extends:` and overrides, as YAML."""
+    import yaml
+    data = r.spec.data if r.spec is not None and r.spec.data is not None else {}
+    return "---\n" + yaml.safe_dump(data, sort_keys=False, default_flow_style=None, width=100)
 
 
 def cmd_schema(args) -> int:
@@ -131,6 +155,10 @@ def build_parser() -> argparse.ArgumentParser:
                                  "end_column, code, message, hint})")
         common.add_argument("--limit", action="append", metavar="KEY=N", dest=limit_dest, default=argparse.SUPPRESS,
                             help="raise a safety limit, e.g. max_repeat=20000 (see docs/limits.md)")
+        common.add_argument("--set", action="append", metavar="PATH=VALUE", default=argparse.SUPPRESS,
+                            dest=limit_dest.replace("limit", "set"),
+                            help="override a value of the spec, e.g. input.channels=1 or head.fc.units=5 "
+                                 "(list items by name or index)")
         return common
 
     common = common_options("limit")
@@ -146,11 +174,19 @@ def build_parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser("validate", parents=[common], help="check specs; one line of counts per spec")
     s.add_argument("spec", nargs="+", metavar="SPEC", help="a spec file or a shipped name")
+    s.add_argument("--format", choices=("text", "json"), default="text",
+                   help="json: a list of {spec, ok, trainable_params, non_trainable_params, macs, ...}")
+    s.add_argument("--input-size", nargs=2, type=int, metavar=("H", "W"),
+                   help="report shapes and MACs at this input size instead of the spec's")
+    s.add_argument("--print-spec", action="store_true",
+                   help="print what the spec resolves to after `extends:` and --set, as YAML")
     s.set_defaults(func=cmd_validate)
 
     s = sub.add_parser("summary", parents=[common], help="a table of layers, shapes, params and MACs")
     s.add_argument("spec", metavar="SPEC", help="a spec file or a shipped name")
     s.add_argument("--level", choices=("stage", "block", "layer"), default="layer")
+    s.add_argument("--format", choices=("text", "json"), default="text",
+                   help="json: the totals and one row per layer (block, stage)")
     s.set_defaults(func=cmd_summary)
 
     s = sub.add_parser("schema", parents=[common], help="print the JSON Schema of the spec language")

@@ -4,6 +4,7 @@ from __future__ import annotations
 import gc
 from contextlib import contextmanager
 
+from ..errors import SpecError
 from ..spec.load import LoadedSpec, load_spec
 from .graph import BlockInfo, Resolved, StageInfo
 from .lowering import lower
@@ -26,15 +27,35 @@ def _gc_paused():
             gc.enable()
 
 
-def resolve(spec: "LoadedSpec | Resolved | str") -> Resolved:
+def _with_all_sources(exc: SpecError, spec: LoadedSpec) -> SpecError:
+    """Lowering passes the child's text for every span; a span in a parent spec
+    (`extends:`) or an override needs that file's text to show its caret."""
+    texts = spec.source.sources()
+    for d in exc.diagnostics:
+        if d.span.file in texts:
+            exc.sources[d.span.file] = texts[d.span.file]
+    exc.args = (exc.render(color=False),)
+    return exc
+
+
+def resolve(spec: "LoadedSpec | Resolved | str", **overrides) -> Resolved:
     """Lower a spec (object, path, shipped name or YAML text) and run every pass.
-    An already resolved network is returned as is."""
+    An already resolved network is returned as is. `overrides` are those of
+    `load_spec`: `sets=["input.channels=1"]`, `num_classes=5`, `in_channels=1`,
+    `input_size=(160, 160)`, `include_top=False`, `pooling="avg"`."""
     if isinstance(spec, Resolved):
+        if any(v is not None and v != () for v in overrides.values()):
+            if spec.spec is None:
+                raise ValueError("this network has no spec to apply overrides to")
+            return resolve(spec.spec, **overrides)
         return spec
-    spec = load_spec(spec)
-    with _gc_paused():
-        g, out, blocks, stages = lower(spec)
-        g = run_passes(g, spec.source.text)
+    spec = load_spec(spec, **overrides)
+    try:
+        with _gc_paused():
+            g, out, blocks, stages = lower(spec)
+            g = run_passes(g, spec.source.text)
+    except SpecError as exc:
+        raise _with_all_sources(exc, spec) from None
     m = spec.model
     return Resolved(g, m.name, m.description, (m.input.channels, m.input.height, m.input.width),
                     out, blocks, stages, spec)

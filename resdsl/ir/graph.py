@@ -71,6 +71,12 @@ class Resolved:
     def macs(self) -> int:
         return self._total("macs")
 
+    def allows_any_input_size(self) -> bool:
+        """Whether every layer takes any height and width: a fully convolutional
+        body with a global pool (or no head). A flatten before a dense layer
+        fixes the size, as in keras.applications with include_top=True."""
+        return not any(d["op"] == "flatten" for _, d in self.graph.nodes(data=True))
+
     def order(self) -> list[str]:
         """Nodes in build order (a topological order; insertion order is one)."""
         return list(self.graph.nodes)

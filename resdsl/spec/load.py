@@ -6,8 +6,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import Span, SpecError, did_you_mean
+from .derive import resolve_extends
 from .limits import DEFAULT_LIMITS, Limits
 from .models import Spec
+from .overrides import apply_overrides
 from .shipped import shipped_names, shipped_path
 from .sourcemap import SourceMap
 from .validate import validate_data
@@ -21,6 +23,7 @@ class LoadedSpec:
     model: Spec
     source: SourceMap
     limits: Limits = DEFAULT_LIMITS
+    data: dict | None = None  # the plain data it was validated from (after `extends:`)
 
     @property
     def name(self) -> str:
@@ -34,20 +37,77 @@ class LoadedSpec:
         return self.source.span(path, key)
 
     def error(self, path: tuple, code: str, message: str, hint: str | None = None) -> SpecError:
-        return SpecError.at(self.span(path), code, message, hint, self.source.text)
+        span = self.span(path)
+        return SpecError(SpecError.at(span, code, message, hint).diagnostics, self.source.sources())
 
 
-def loads(text: str, file: str = "<spec>", limits: Limits = DEFAULT_LIMITS) -> LoadedSpec:
+def loads(text: str, file: str = "<spec>", limits: Limits = DEFAULT_LIMITS,
+          base_dir: "str | os.PathLike | None" = None) -> LoadedSpec:
+    data, smap = _derived(text, file, limits, Path(base_dir) if base_dir else Path.cwd(), ())
+    return LoadedSpec(validate_data(data, smap), smap, limits, data if isinstance(data, dict) else None)
+
+
+def _derived(text: str, file: str, limits: Limits, base_dir: Path, chain: tuple[str, ...]):
+    """The YAML data with its `extends:` chain merged in; `chain` holds the real
+    paths of the files on the way down (this one last), to refuse cycles."""
     data, smap = load_yaml(text, file, limits)
-    return LoadedSpec(validate_data(data, smap), smap, limits)
+    chain = chain or (os.path.realpath(file),)
+
+    def parent(ref: str, span: Span):
+        path = _parent_path(ref, base_dir, span, smap.text)
+        key = os.path.realpath(path)
+        if key in chain or len(chain) > _MAX_EXTENDS:
+            what = "form a cycle" if key in chain else f"nest more than {_MAX_EXTENDS} levels"
+            trail = " -> ".join(os.path.basename(c) for c in chain + (key,))
+            raise SpecError.at(span, "extends-cycle", f"`extends:` chains {what}: {trail}",
+                               "a spec cannot extend itself or one of its descendants", smap.text)
+        shown = ref if shipped_path(ref) == path else str(path)
+        try:
+            ptext = _read(path, shown, limits)
+        except SpecError as exc:  # an unreadable parent is the child's mistake
+            d = exc.first
+            raise SpecError.at(span, d.code, f"parent '{ref}': {d.message}", d.hint, smap.text) from None
+        return _derived(ptext, shown, limits, path.parent, chain + (key,))
+
+    return resolve_extends(data, smap, parent)
+
+
+_MAX_EXTENDS = 16
+
+
+def _at(span: Span, exc: SpecError, smap: SourceMap) -> SpecError:
+    """An unreadable parent is the child's mistake: point at its `extends:`."""
+    d = exc.first
+    return SpecError.at(span, d.code, d.message, d.hint, smap.text)
+
+
+def _parent_path(ref: str, base_dir: Path, span: Span, text: str) -> Path:
+    candidate = base_dir / ref
+    if candidate.is_file():
+        return candidate
+    shipped = shipped_path(ref)
+    if shipped is not None and "/" not in ref:
+        return shipped
+    hint = did_you_mean(ref, shipped_names()) or "give a shipped name (`resdsl list`) or a path relative to this file"
+    raise SpecError.at(span, "no-such-spec", f"no file '{ref}' next to this spec and no shipped spec of that name",
+                       hint, text)
 
 
 def _looks_like_yaml(s: str) -> bool:
     return "\n" in s or (":" in s and not os.path.exists(s))
 
 
-def load_spec(source: "str | os.PathLike | LoadedSpec", limits: Limits = DEFAULT_LIMITS) -> LoadedSpec:
-    """Load a spec from a file path, a shipped name (`resnet50`) or YAML text."""
+def load_spec(source: "str | os.PathLike | LoadedSpec", limits: Limits = DEFAULT_LIMITS,
+              sets=(), **keywords) -> LoadedSpec:
+    """Load a spec from a file path, a shipped name (`resnet50`) or YAML text.
+
+    `sets` are `--set PATH=VALUE` overrides; the keywords are timm's and
+    keras.applications': num_classes, in_channels, input_size, include_top, pooling."""
+    if list(sets) or any(v is not None for v in keywords.values()):
+        base = load_spec(source, limits)
+        data = base.data if base.data is not None else base.model.model_dump(exclude_unset=True)
+        data, smap = apply_overrides(data, base.source, sets, base.limits, **keywords)
+        return LoadedSpec(validate_data(data, smap), smap, base.limits, data)
     if isinstance(source, LoadedSpec):
         return source
     if isinstance(source, os.PathLike):
@@ -69,6 +129,10 @@ def load_spec(source: "str | os.PathLike | LoadedSpec", limits: Limits = DEFAULT
 
 def _load_file(path: Path, limits: Limits, display: str | None = None) -> LoadedSpec:
     shown = display or str(path)
+    return loads(_read(path, shown, limits), shown, limits, path.parent)
+
+
+def _read(path: Path, shown: str, limits: Limits) -> str:
     try:
         size = path.stat().st_size
         if size > limits.max_bytes:
@@ -80,8 +144,7 @@ def _load_file(path: Path, limits: Limits, display: str | None = None) -> Loaded
         raise SpecError.at(Span(shown, 1, 1, 1, 1), "cannot-read",
                            f"cannot read the spec: {exc.strerror or exc}") from None
     try:
-        text = raw.decode("utf-8")
+        return raw.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise SpecError.at(Span(shown, 1, 1, 1, 2), "bad-encoding",
                            f"the spec is not UTF-8 text (byte {exc.start})") from None
-    return loads(text, shown, limits)

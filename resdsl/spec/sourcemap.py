@@ -17,6 +17,13 @@ class SourceMap:
     text: str
     values: dict[Path, Span] = field(default_factory=dict)
     keys: dict[Path, Span] = field(default_factory=dict)
+    # Text of every other file a value may come from: a parent named by
+    # `extends:`, or the pseudo-files of `--set` and keyword overrides.
+    others: dict[str, str] = field(default_factory=dict)
+
+    def sources(self) -> dict[str, str]:
+        """Every file's text by name, for showing a caret under any span."""
+        return {**self.others, self.file: self.text}
 
     def span(self, path: Path, key: bool = False) -> Span:
         """The span of `path`'s value (or its key), falling back to the nearest parent."""

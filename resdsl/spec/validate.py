@@ -277,5 +277,5 @@ def validate_data(data: Any, smap: SourceMap) -> Spec:
               if d.span not in taken]
     if diags:
         diags.sort(key=lambda d: (d.span.line, d.span.column))
-        raise SpecError(diags, {smap.file: smap.text})
+        raise SpecError(diags, smap.sources())
     return spec

@@ -15,9 +15,11 @@ ALLOWED = {
     "spec": {"errors"},
     "ir": {"errors", "spec"},
     "analysis": {"errors", "spec", "ir"},
+    "reports": {"errors", "spec", "ir", "analysis"},  # --format json of validate/summary
     "render": {"errors", "spec", "ir", "io", "analysis"},
     "backends": {"errors", "spec", "ir", "io", "analysis"},
-    "cli": {"errors", "spec", "ir", "io", "analysis", "render", "backends"},
+    "export": {"errors", "spec", "ir", "io", "analysis", "backends"},  # above the backends
+    "cli": {"errors", "spec", "ir", "io", "analysis", "render", "backends", "reports", "export"},
 }
 FRAMEWORKS = {"torch", "tensorflow", "keras", "torchvision"}
 
