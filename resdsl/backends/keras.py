@@ -58,7 +58,10 @@ def _build(resolved: Resolved, fuse_bn: bool):
     from . import keras_layers as KL
 
     top = plan(resolved, fuse_bn)
-    inputs = keras.Input(shape=KL.nhwc(resolved.input_shape)[1:], name="input")
+    shape = KL.nhwc(resolved.input_shape)[1:]
+    if resolved.allows_any_input_size():  # as keras.applications with include_top=False
+        shape = (None, None, shape[-1])
+    inputs = keras.Input(shape=shape, name="input")
     tensors = {"input": inputs}
     with KL.fast_variables():
         for item in top:

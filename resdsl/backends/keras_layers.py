@@ -236,6 +236,8 @@ class Block(L.Layer):
         return run(self.ir.program, {self.input_name: x})[self.output_name]
 
     def compute_output_shape(self, input_shape):
+        if len(self.ir.out_shape) == 3 and None in tuple(input_shape)[1:3]:
+            return (input_shape[0], None, None, self.ir.out_shape[-1])  # any input size
         return (input_shape[0],) + self.ir.out_shape
 
     def get_config(self):
