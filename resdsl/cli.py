@@ -143,6 +143,17 @@ def cmd_render(args) -> int:
     return 0
 
 
+def cmd_export(args) -> int:
+    from .export import ExportError, export
+    r = _resolve(args, args.spec)
+    try:
+        path = export(r, args.format, args.output, weights=args.weights, force=args.force)
+    except ExportError as exc:
+        raise _Fail(str(exc), exc.hint) from None
+    print(f"wrote {path}", file=sys.stderr)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     # The shared options are accepted before and after the command. SUPPRESS keeps
     # a subcommand's unset default from overwriting what was given before it
@@ -214,6 +225,16 @@ def build_parser() -> argparse.ArgumentParser:
                    help="refuse to draw more nodes than this (default 2000)")
     s.add_argument("--force", action="store_true", help="overwrite a file resdsl did not write")
     s.set_defaults(func=cmd_render)
+
+    s = sub.add_parser("export", parents=[common], help="export to ONNX, a TensorFlow SavedModel or TFLite")
+    s.add_argument("spec", metavar="SPEC", help="a spec file or a shipped name")
+    s.add_argument("--format", choices=("onnx", "savedmodel", "tflite"), required=True,
+                   help="onnx: from the torch build; savedmodel, tflite: from the Keras build")
+    s.add_argument("-o", "--output", metavar="PATH",
+                   help="output file or folder (default <name>.onnx, <name>_savedmodel, <name>.tflite)")
+    s.add_argument("--weights", metavar="FILE", help="a torch state_dict (.pt, .pth) or a .keras file")
+    s.add_argument("--force", action="store_true", help="overwrite a file or folder resdsl did not write")
+    s.set_defaults(func=cmd_export)
     return p
 
 

@@ -26,4 +26,4 @@ if ! python -c "import torch, torchvision, keras, tensorflow" >/dev/null 2>&1; t
   python -m pip install -q "torch==2.14.1" "torchvision==0.29.1" "tensorflow-cpu==2.21.0" "keras==3.15.1"
 fi
 echo "== installing resdsl and its test tools"
-python -m pip install -q -e ".[all,test]"
+python -m pip install -q -e ".[all,export,test]"
