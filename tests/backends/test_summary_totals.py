@@ -1,0 +1,43 @@
+"""`resdsl summary`'s totals equal torchinfo.summary and Keras' model.summary()
+on the same network, and `--format json` carries the same numbers."""
+import json
+import re
+
+import pytest
+
+import resdsl
+from resdsl.cli import main
+
+SPEC = "cifar_resnet20"
+
+
+def ours(capsys) -> dict:
+    assert main(["summary", SPEC]) == 0
+    text = capsys.readouterr().out
+    return {k: int(v.replace(",", "")) for k, v in re.findall(r"^([A-Za-z-]+ params): ([\d,]+)$", text, re.M)}
+
+
+def test_totals_equal_torchinfo(capsys):
+    torchinfo = pytest.importorskip("torchinfo")
+    model = resdsl.build(SPEC, backend="torch")
+    ref = torchinfo.summary(model, input_size=(1, 3, 32, 32), verbose=0)
+    got = ours(capsys)
+    # torchinfo counts parameters only; BatchNorm's running statistics are buffers
+    assert got["Trainable params"] == ref.trainable_params == ref.total_params == 269_722
+    assert main(["summary", SPEC, "--format", "json"]) == 0
+    rec = json.loads(capsys.readouterr().out)
+    assert rec["trainable_params"] == ref.trainable_params
+    assert sum(row["params"] for row in rec["rows"]) == ref.total_params
+
+
+def test_totals_equal_keras_model_summary(capsys):
+    pytest.importorskip("keras")
+    model = resdsl.build(SPEC, backend="keras")
+    lines = []
+    model.summary(print_fn=lambda s, **_: lines.append(s))
+    text = re.sub(r"\x1b\[[0-9;]*m", "", "\n".join(lines))
+    ref = {k: int(v.replace(",", "")) for k, v in re.findall(r"(Total|Trainable|Non-trainable) params: ([\d,]+)", text)}
+    got = ours(capsys)
+    assert got["Total params"] == ref["Total"] == model.count_params()
+    assert got["Trainable params"] == ref["Trainable"]
+    assert got["Non-trainable params"] == ref["Non-trainable"] == 1376
