@@ -78,3 +78,24 @@ def test_savedmodel_reloads_and_matches(tmp_path, trained):
     (other / "keep.txt").write_text("x")
     assert main(["export", SPEC, "--format", "savedmodel", "-o", str(other)]) == 1
     assert (other / "keep.txt").read_text() == "x"
+
+
+def test_tflite_runs_and_matches(tmp_path, trained):
+    tf = pytest.importorskip("tensorflow")
+    model, weights = trained
+    out = tmp_path / "m.tflite"
+    assert main(["export", SPEC, "--format", "tflite", "-o", str(out), "--weights", str(weights)]) == 0
+    import warnings
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # tf.lite.Interpreter's move to LiteRT
+        it = tf.lite.Interpreter(model_path=str(out))
+    inp = it.get_input_details()[0]
+    it.resize_tensor_input(inp["index"], [2, 32, 32, 3])
+    it.allocate_tensors()
+    x = batch(2, seed=7)
+    it.set_tensor(inp["index"], x.transpose(0, 2, 3, 1).copy())
+    it.invoke()
+    got = it.get_tensor(it.get_output_details()[0]["index"])
+    with torch.no_grad():
+        ref = model(torch.from_numpy(x)).numpy()
+    assert np.abs(got - ref).max() <= 1e-4 * max(1.0, np.abs(ref).max())
