@@ -44,7 +44,13 @@ def _parse_set(item: str, line: int, limits) -> _Override:
         segments.append((seg.strip(), col, col + len(seg)))
         col += len(seg) + 1
     offset = len(path) + 1
-    value, vmap = load_yaml(raw if raw.strip() else "''", SET_FILE, limits)
+    try:
+        value, vmap = load_yaml(raw if raw.strip() else "''", SET_FILE, limits)
+    except SpecError as exc:  # the value's own positions, moved to where it sits in the item
+        for d in exc.diagnostics:
+            s = d.span
+            d.span = Span(SET_FILE, line, s.column + offset, line, s.end_column + offset)
+        raise SpecError(exc.diagnostics, {SET_FILE: item}) from None
     shifted = SourceMap(SET_FILE, item)
     for table, out in ((vmap.values, shifted.values), (vmap.keys, shifted.keys)):
         for p, s in table.items():
@@ -181,9 +187,6 @@ def apply_overrides(data, smap: SourceMap, sets=(), limits=None, **keywords) -> 
             try:
                 o = _parse_set(item, line, limits)
             except SpecError as exc:
-                d = exc.first  # a YAML error in the value: move it onto this line
-                if d.span.file == SET_FILE and d.span.line == 1 and line > 1:
-                    d.span = Span(SET_FILE, line, d.span.column, line, d.span.end_column)
                 raise SpecError(exc.diagnostics, {SET_FILE: text}) from None
             applier.apply(o)
     return data, smap

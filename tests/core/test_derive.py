@@ -166,3 +166,12 @@ def test_validate_input_size_reports_shapes_and_macs_at_that_size(capsys):
     assert rec["macs"] == r.macs < resdsl.resolve("resnet50").macs
     # the spec's own size is unchanged without the flag
     assert resdsl.resolve("resnet50").input_shape == (3, 224, 224)
+
+
+def test_set_values_are_plain_yaml_data():
+    r = resdsl.resolve("resnet50", sets=["head=[global_avgpool]"])
+    assert r.output_shape == (2048,)
+    with pytest.raises(resdsl.SpecError) as e:
+        resdsl.resolve("resnet50", sets=["input.channels=1", "head=[!!python/object:os.system x]"])
+    d = e.value.first
+    assert d.code == "unsafe-tag" and (d.span.file, d.span.line, d.span.column) == ("<--set>", 2, 7)
