@@ -44,7 +44,7 @@ def resolve(spec: "LoadedSpec | Resolved | str", **overrides) -> Resolved:
     `load_spec`: `sets=["input.channels=1"]`, `num_classes=5`, `in_channels=1`,
     `input_size=(160, 160)`, `include_top=False`, `pooling="avg"`."""
     if isinstance(spec, Resolved):
-        if any(v is not None and v != () for v in overrides.values()):
+        if any(v is not None and not (isinstance(v, (list, tuple)) and not v) for v in overrides.values()):
             if spec.spec is None:
                 raise ValueError("this network has no spec to apply overrides to")
             return resolve(spec.spec, **overrides)

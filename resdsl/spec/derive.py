@@ -24,16 +24,16 @@ def item_names(items: list) -> list[str]:
     out = []
     for i, item in enumerate(items):
         name = ""
-        if isinstance(item, dict) and "block" in item and not _is_layer(item):
+        if isinstance(item, dict) and "block" in item and not is_layer(item):
             name = item.get("name") or f"layer{i + 1}"
-        elif _is_layer(item):
+        elif is_layer(item):
             params = next(iter(item.values()))
             name = params.get("name", "") if isinstance(params, dict) else ""
         out.append(name if isinstance(name, str) else "")
     return out
 
 
-def _is_layer(item) -> bool:
+def is_layer(item) -> bool:
     return isinstance(item, dict) and len(item) == 1 and isinstance(next(iter(item.values())), (dict, type(None)))
 
 
@@ -96,7 +96,7 @@ class _Merger:
                 raise SpecError.at(self.child.span(cp), "wrong-type",
                                    f"{where}.{name}: expected a mapping of the keys to change",
                                    "to replace the whole list, write it as a list", self.child.text)
-            if _is_layer(item):  # `fc: {units: 5}` changes the parameters of `- dense: {..., name: fc}`
+            if is_layer(item):  # `fc: {units: 5}` changes the parameters of `- dense: {..., name: fc}`
                 op = next(iter(item))
                 if item[op] is None:
                     item[op] = {}

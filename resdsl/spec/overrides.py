@@ -13,7 +13,7 @@ import copy
 from dataclasses import dataclass
 
 from ..errors import Span, SpecError, did_you_mean
-from .derive import _is_layer, find_item
+from .derive import find_item, is_layer
 from .sourcemap import SourceMap
 from .yamlload import load_yaml
 
@@ -100,7 +100,7 @@ def _keyword_overrides(data: dict, keywords: dict) -> tuple[list[str], list[tupl
         add(text, ["head"], head)
     if keywords.get("num_classes") is not None:
         text = f"num_classes={keywords['num_classes']!r}"
-        dense = [i for i, x in enumerate(head) if _is_layer(x) and "dense" in x]
+        dense = [i for i, x in enumerate(head) if is_layer(x) and "dense" in x]
         if not dense:
             raise fail(text, "num_classes needs a dense layer in the head, and this network has none",
                        "with include_top=False there is no classifier")
@@ -127,7 +127,7 @@ class _Applier:
                     self._put(cur, i, o, path, c0, c1)
                     return
                 cur = cur[i]
-                if _is_layer(cur) and o.segments[n + 1][0] != next(iter(cur)):
+                if is_layer(cur) and o.segments[n + 1][0] != next(iter(cur)):
                     op = next(iter(cur))  # `head.fc.units`: into the layer's parameters
                     cur[op] = {} if cur[op] is None else cur[op]
                     cur, path = cur[op], path + (op,)
