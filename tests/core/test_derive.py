@@ -175,3 +175,17 @@ def test_set_values_are_plain_yaml_data():
         resdsl.resolve("resnet50", sets=["input.channels=1", "head=[!!python/object:os.system x]"])
     d = e.value.first
     assert d.code == "unsafe-tag" and (d.span.file, d.span.line, d.span.column) == ("<--set>", 2, 7)
+
+
+def test_validate_json_lists_failures_too(tmp_path, capsys, tiny_text):
+    bad = write(tmp_path, "bad.yaml", tiny_text.replace("units: 10", "unit: 10"))
+    assert main(["validate", "cifar_resnet20", str(bad), "--format", "json"]) == 1
+    recs = json.loads(capsys.readouterr().out)
+    assert recs[0]["ok"] and recs[0]["trainable_params"] == 269_722 and recs[0]["non_trainable_params"] == 1376
+    assert not recs[1]["ok"] and recs[1]["errors"][0]["code"] == "unknown-key" and recs[1]["errors"][0]["line"] == 14
+
+
+def test_version(capsys):
+    with pytest.raises(SystemExit) as e:
+        main(["--version"])
+    assert e.value.code == 0 and capsys.readouterr().out.strip() == f"resdsl {resdsl.__version__}"
