@@ -8,7 +8,8 @@ import pytest
 
 PKG = Path(__file__).parents[2] / "resdsl"
 
-# layer -> layers it may import (errors <- spec <- ir <- {backends, render, analysis} <- cli)
+# layer -> layers it may import
+# (errors <- spec <- ir <- {backends, render, analysis} <- {training, datasets} <- cli)
 ALLOWED = {
     "errors": set(),
     "io": {"errors"},
@@ -17,7 +18,9 @@ ALLOWED = {
     "analysis": {"errors", "spec", "ir"},
     "render": {"errors", "spec", "ir", "io", "analysis"},
     "backends": {"errors", "spec", "ir", "io", "analysis"},
-    "cli": {"errors", "spec", "ir", "io", "analysis", "render", "backends"},
+    "datasets": {"errors"},
+    "training": {"errors", "spec", "ir", "io", "analysis", "backends", "datasets"},
+    "cli": {"errors", "spec", "ir", "io", "analysis", "render", "backends", "datasets", "training"},
 }
 FRAMEWORKS = {"torch", "tensorflow", "keras", "torchvision"}
 
