@@ -8,7 +8,16 @@ a DataError naming the file and what was expected, never a traceback.
 """
 from __future__ import annotations
 
-from .common import DataError, Dataset
-from .load import load_dataset
+from .errors import DataError
 
 __all__ = ["DataError", "Dataset", "load_dataset"]
+
+
+def __getattr__(name):  # numpy loads with the loaders, not with the error class the CLI catches
+    if name == "Dataset":
+        from .common import Dataset
+        return Dataset
+    if name == "load_dataset":
+        from .load import load_dataset
+        return load_dataset
+    raise AttributeError(name)

@@ -5,13 +5,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .errors import DataError
 
-class DataError(Exception):
-    """A data set that is missing, truncated or not in the format expected."""
-
-    def __init__(self, message: str, hint: str | None = None):
-        super().__init__(message)
-        self.hint = hint
+__all__ = ["DataError", "Dataset"]
 
 
 @dataclass

@@ -3,10 +3,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .cifar import looks_like_cifar, load_cifar10
+from .cifar import load_cifar10, looks_like_cifar
 from .common import DataError, Dataset
 from .folder import load_folder
-from .signs import looks_like_signs, load_signs
+from .signs import load_signs, looks_like_signs
 
 
 def load_dataset(path, size: tuple[int, int] | None = None, channels: int = 3, download: bool = False) -> Dataset:

@@ -11,8 +11,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .config import PRESETS, TrainConfig, TrainError
-from .job import Interrupted
+from .config import PRESETS, Interrupted, TrainConfig, TrainError
 
 __all__ = ["History", "Interrupted", "PRESETS", "TrainConfig", "TrainError", "train"]
 

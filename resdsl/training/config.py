@@ -17,6 +17,10 @@ class TrainError(Exception):
         self.hint = hint
 
 
+class Interrupted(TrainError):
+    """Ctrl-C: the run stopped between two steps and left a checkpoint to resume."""
+
+
 @dataclass(frozen=True)
 class Preset:
     optimizer: str              # 'sgd' or 'adam'

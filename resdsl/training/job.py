@@ -12,15 +12,11 @@ from typing import Callable
 
 import numpy as np
 
-from ..datasets import Dataset
+from ..datasets.common import Dataset
 from ..ir import Resolved
 from .config import Schedule, TrainConfig, TrainError
 from .pipeline import channel_stats
 from .runs import RunDir
-
-
-class Interrupted(TrainError):
-    """Ctrl-C: the run stopped between two steps and left a checkpoint to resume."""
 
 
 @dataclass

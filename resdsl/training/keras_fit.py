@@ -17,8 +17,8 @@ import time
 
 import numpy as np
 
-from .config import TrainError
-from .job import Interrupted, Job
+from .config import Interrupted, TrainError
+from .job import Job
 from .pipeline import Augment, epoch_order
 from .progress import EpochBar
 

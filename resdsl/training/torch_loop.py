@@ -20,8 +20,8 @@ import torch.nn.functional as F
 from torch.utils.data import DistributedSampler
 
 from ..backends.torch import build
-from .config import TrainError
-from .job import Interrupted, Job
+from .config import Interrupted, TrainError
+from .job import Job
 from .pipeline import Augment, batches, eval_batches, prefetch
 from .progress import EpochBar
 
