@@ -95,8 +95,16 @@ TINY_NO_NORM = """
 resdsl: 1
 name: tiny_nonorm
 input: {height: 32, width: 32, channels: 3}
+blocks:
+  residual:
+    main:
+      - conv: {filters: $filters, kernel: 3, padding: 1}
+      - act
+      - conv: {filters: $filters, kernel: 3, padding: 1}
+    shortcut: identity
+    after: [act]
 stem: [{conv: {filters: 8, kernel: 3, stride: 2, padding: 1}}, act]
 stages:
-  - {block: basic, filters: 8, repeat: 1, shortcut: none}
+  - {block: residual, filters: 8, repeat: 1}
 head: [global_avgpool, {dense: {units: 10}}]
 """
