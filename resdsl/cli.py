@@ -255,7 +255,7 @@ def main(argv: list[str] | None = None) -> int:
             code = {OutputError: "output-error", DataError: "data-error"}.get(type(exc), "usage-error")
             print(json.dumps([{"file": None, "line": None, "column": None, "end_line": None, "end_column": None,
                                "code": code, "message": str(exc), "hint": exc.hint}], indent=2), file=sys.stderr)
-            return 1
+            return 130 if isinstance(exc, Interrupted) else 1
         msg = f"resdsl: error: {exc}"
         if exc.hint:
             msg += f"\n  hint: {exc.hint}"

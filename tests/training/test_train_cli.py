@@ -53,6 +53,10 @@ def test_bad_options(spec, cifar_tgz, tmp_path):
     out = resdsl("train", spec, "--data", cifar_tgz, "--preset", "papercifar")
     assert out.returncode == 2 and "invalid choice" in out.stderr  # argparse's own message
     _fails(resdsl("train", tmp_path / "nope.yaml", "--data", cifar_tgz), "nope.yaml")
+    import torch
+    if not torch.cuda.is_available():
+        _fails(resdsl("train", spec, "--data", cifar_tgz, "--device", "cuda", "--out", tmp_path / "c"),
+               "--device cuda, but PyTorch sees no CUDA GPU")
 
 
 def test_compare_writes_table_and_pictures(spec, cifar_tgz, tmp_path):

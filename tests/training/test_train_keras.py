@@ -42,3 +42,19 @@ def test_learns_writes_and_resumes(cifar_tgz, tmp_path):
     a, b = _weights(tmp_path / "full" / "model.keras"), _weights(tmp_path / "cut" / "model.keras")
     assert all(np.allclose(x, y, rtol=1e-5, atol=1e-6) for x, y in zip(a, b))
     assert again.rows[-1]["val_acc"] == pytest.approx(full.rows[-1]["val_acc"])
+
+
+def test_amp_without_a_gpu_is_a_note_not_a_failure():
+    from types import SimpleNamespace
+
+    import keras
+    import tensorflow as tf
+
+    from resdsl.training.keras_fit import _setup
+    if tf.config.list_physical_devices("GPU"):
+        pytest.skip("a GPU is visible: mixed precision would be used")
+    job = SimpleNamespace(cfg=SimpleNamespace(device="auto", amp=True), notes=[])
+    strategy, _ = _setup(job)
+    assert job.notes == ["--amp needs a GPU; trained in float32"]
+    assert keras.mixed_precision.global_policy().name == "float32"
+    assert not isinstance(strategy, tf.distribute.MirroredStrategy)

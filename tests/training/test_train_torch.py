@@ -85,5 +85,5 @@ def test_run_folder_rules(cifar_tgz, tmp_path):
 def test_amp_on_cpu_falls_back_to_float32(cifar_tgz, tmp_path):
     h = resdsl.train(TINY, cifar_tgz, "torch", epochs=1, out=tmp_path / "amp", amp=True, device="cpu",
                      **{**OPTS, "preset": "adam"})
-    assert h.notes == ["--amp needs a CUDA GPU; trained in float32"] or torch.cuda.is_available()
+    assert h.notes == ["--amp needs a CUDA GPU; trained in float32"]
     assert h.rows[0]["train_loss"] > 0
