@@ -11,7 +11,7 @@ from .spec import Limits, LoadedSpec, load_spec, shipped_names
 
 __version__ = "0.1.0"
 __all__ = ["SpecError", "Span", "Limits", "LoadedSpec", "Resolved", "load_spec", "resolve",
-           "shipped_names", "build", "emit", "render", "port_weights", "summary"]
+           "shipped_names", "build", "emit", "render", "port_weights", "summary", "train", "compare"]
 
 
 _OVERRIDES = ("sets", "num_classes", "in_channels", "input_size", "include_top", "pooling")
@@ -51,3 +51,16 @@ def summary(spec, level: str = "layer") -> str:
     """A text table like Keras' model.summary(), computed from the IR alone."""
     from .analysis import summary_table
     return summary_table(resolve(spec), level)
+
+
+def train(spec, data, backend: str = "torch", **options):
+    """Train a spec on a data set (CIFAR-10 archive, SIGNS pair, image folder) in
+    PyTorch or Keras; returns the history. See resdsl.training.train."""
+    from .training import train as _train
+    return _train(spec, data, backend, **options)
+
+
+def compare(specs, data, backend: str = "torch", **options):
+    """Train several specs alike; a results table and loss/error curves."""
+    from .training.compare import compare as _compare
+    return _compare(specs, data, backend, **options)

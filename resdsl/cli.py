@@ -6,8 +6,10 @@ import argparse
 import json
 import sys
 
+from .datasets.errors import DataError
 from .errors import OutputError, SpecError
 from .spec.limits import DEFAULT_LIMITS, Limits
+from .training.config import Interrupted, TrainError
 
 
 class _Fail(Exception):
@@ -154,6 +156,60 @@ def cmd_export(args) -> int:
     return 0
 
 
+# ---- train / compare: thin layers over resdsl.train and resdsl.training.compare
+
+def _train_options(args) -> dict:
+    return dict(epochs=args.epochs, batch_size=args.batch_size, preset=args.preset, device=args.device,
+                amp=args.amp, seed=args.seed, resume=args.resume, download=args.download)
+
+
+def cmd_train(args) -> int:
+    from .training import train
+    h = train(args.spec, args.data, args.backend, out=args.out, **_train_options(args))
+    for note in h.notes:
+        print(f"note: {note}", file=sys.stderr)
+    print(f"{h.spec} ({h.backend}): final val acc {100 * h.final_val_acc:.2f}%, best {100 * h.best_val_acc:.2f}% "
+          f"after {len(h.rows)} epochs; metrics and checkpoint in {h.run_dir}")
+    return 0
+
+
+def cmd_compare(args) -> int:
+    from .training.compare import compare
+    c = compare(args.spec, args.data, args.backend, out=args.out or "runs/compare", jobs=args.jobs,
+                **_train_options(args))
+    print(c.table.read_text(encoding="utf-8"), end="")
+    print(f"table: {c.table} (and results.csv); curves: {', '.join(str(p) for p in c.pictures)}")
+    return 0
+
+
+def _add_train_options(s: argparse.ArgumentParser) -> None:
+    s.add_argument("--data", required=True, metavar="DATA",
+                   help="cifar-10-python.tar.gz (or its folder), the SIGNS folder, or a class-per-folder directory")
+    s.add_argument("--backend", choices=("torch", "keras"), default="torch")
+    s.add_argument("--epochs", type=int, metavar="N", help="default: the preset's (paper-cifar: 64k iterations)")
+    s.add_argument("--batch-size", type=int, metavar="B", help="the global batch (default: the preset's)")
+    s.add_argument("--preset", choices=("paper-cifar", "adam"), default="paper-cifar",
+                   help="paper-cifar: He et al.'s SGD recipe and augmentation; adam: the articles' Adam")
+    s.add_argument("--out", metavar="RUN_DIR", help="where metrics, checkpoints and pictures go")
+    s.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
+    s.add_argument("--amp", action="store_true", help="mixed precision on a GPU (ignored, with a note, on CPU)")
+    s.add_argument("--seed", type=int, default=0, metavar="S")
+    s.add_argument("--resume", action="store_true", help="continue the run in RUN_DIR where it stopped")
+    s.add_argument("--download", action="store_true", help="fetch CIFAR-10 to DATA if it is not there")
+
+
+def add_train_commands(sub, common) -> None:
+    s = sub.add_parser("train", parents=[common], help="train a spec (PyTorch or Keras) and log its metrics")
+    s.add_argument("spec", metavar="SPEC", help="a spec file or a shipped name")
+    _add_train_options(s)
+    s.set_defaults(func=cmd_train)
+    s = sub.add_parser("compare", parents=[common], help="train several specs; a results table and curves")
+    s.add_argument("spec", nargs="+", metavar="SPEC", help="spec files or shipped names")
+    _add_train_options(s)
+    s.add_argument("--jobs", type=int, metavar="N", help="runs at once (default: one per GPU when several)")
+    s.set_defaults(func=cmd_compare)
+
+
 def build_parser() -> argparse.ArgumentParser:
     # The shared options are accepted before and after the command. SUPPRESS keeps
     # a subcommand's unset default from overwriting what was given before it
@@ -235,6 +291,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--weights", metavar="FILE", help="a torch state_dict (.pt, .pth) or a .keras file")
     s.add_argument("--force", action="store_true", help="overwrite a file or folder resdsl did not write")
     s.set_defaults(func=cmd_export)
+    add_train_commands(sub, common)
     return p
 
 
@@ -249,17 +306,17 @@ def main(argv: list[str] | None = None) -> int:
         else:
             print(exc.render(color=sys.stderr.isatty()), file=sys.stderr)
         return 1
-    except (OutputError, _Fail) as exc:
+    except (OutputError, _Fail, DataError, TrainError) as exc:
         if args.error_format == "json":
-            code = "output-error" if isinstance(exc, OutputError) else "usage-error"
+            code = {OutputError: "output-error", DataError: "data-error"}.get(type(exc), "usage-error")
             print(json.dumps([{"file": None, "line": None, "column": None, "end_line": None, "end_column": None,
                                "code": code, "message": str(exc), "hint": exc.hint}], indent=2), file=sys.stderr)
-            return 1
+            return 130 if isinstance(exc, Interrupted) else 1
         msg = f"resdsl: error: {exc}"
         if exc.hint:
             msg += f"\n  hint: {exc.hint}"
         print(msg, file=sys.stderr)
-        return 1
+        return 130 if isinstance(exc, Interrupted) else 1
     except BrokenPipeError:
         return 1
     except KeyboardInterrupt:

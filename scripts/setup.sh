@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Set up everything resdsl needs on a fresh Debian machine: Graphviz, a virtual
 # environment in .venv, PyTorch + torchvision, TensorFlow + Keras 3, and resdsl
-# itself (editable) with its test tools. Safe to run again: it skips what is there.
+# itself (editable) with its training extras (tqdm, matplotlib, h5py, Pillow) and
+# test tools. Safe to run again: it skips what is there.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 

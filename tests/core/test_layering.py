@@ -8,7 +8,8 @@ import pytest
 
 PKG = Path(__file__).parents[2] / "resdsl"
 
-# layer -> layers it may import (errors <- spec <- ir <- {backends, render, analysis} <- cli)
+# layer -> layers it may import
+# (errors <- spec <- ir <- {backends, render, analysis} <- {training, datasets} <- cli)
 ALLOWED = {
     "errors": set(),
     "io": {"errors"},
@@ -18,8 +19,11 @@ ALLOWED = {
     "reports": {"errors", "spec", "ir", "analysis"},  # --format json of validate/summary
     "render": {"errors", "spec", "ir", "io", "analysis"},
     "backends": {"errors", "spec", "ir", "io", "analysis"},
+    "datasets": {"errors"},
+    "training": {"errors", "spec", "ir", "io", "analysis", "backends", "datasets"},
     "export": {"errors", "spec", "ir", "io", "analysis", "backends"},  # above the backends
-    "cli": {"errors", "spec", "ir", "io", "analysis", "render", "backends", "reports", "export"},
+    "cli": {"errors", "spec", "ir", "io", "analysis", "render", "backends", "reports", "export", "datasets",
+            "training"},
 }
 FRAMEWORKS = {"torch", "tensorflow", "keras", "torchvision"}
 

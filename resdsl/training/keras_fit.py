@@ -1,0 +1,168 @@
+"""The Keras trainer: `model.fit` with callbacks, as the articles' readers
+expect, on the compiled resdsl model and the same numpy batches, loss and
+step-wise schedule as the torch loop. Mixed precision on a GPU when asked;
+`tf.distribute.MirroredStrategy` when several GPUs are visible.
+
+Weight decay is the torch kind — L2 added to the gradient, on every trainable
+variable — set as a regularizer on each variable. Keras reports the loss with
+that term; the metrics files carry the plain cross-entropy (`xent`), as torch's.
+
+A checkpoint is a .keras file (weights and optimizer) written at the end of
+each epoch; the epoch count is read back from the optimizer's update count."""
+from __future__ import annotations
+
+import os
+import tempfile
+import time
+
+import numpy as np
+
+from .config import Interrupted, TrainError
+from .job import Job
+from .pipeline import Augment, epoch_order
+from .progress import EpochBar
+
+
+def _setup(job: Job):
+    import tensorflow as tf
+    gpus = tf.config.list_physical_devices("GPU")
+    if job.cfg.device == "cuda" and not gpus:
+        raise TrainError("--device cuda, but TensorFlow sees no GPU", "use --device auto or cpu")
+    if job.cfg.device == "cpu" and gpus:
+        try:
+            tf.config.set_visible_devices([], "GPU")
+        except RuntimeError:  # TensorFlow already initialised its devices in this process
+            job.notes.append("TensorFlow had already claimed the GPU; --device cpu not applied")
+        gpus = []
+    import keras
+    if job.cfg.amp:
+        if gpus:
+            keras.mixed_precision.set_global_policy("mixed_float16")
+        else:
+            job.notes.append("--amp needs a GPU; trained in float32")
+    return (tf.distribute.MirroredStrategy() if len(gpus) > 1 else tf.distribute.get_strategy()), keras
+
+
+def _optimizer(job: Job, keras):
+    r, s = job.cfg.recipe, job.schedule
+    lr = r.lr
+    if s.milestones:  # Keras' boundary b means "steps > b": milestone m is the boundary m - 1
+        lr = keras.optimizers.schedules.PiecewiseConstantDecay(
+            [m - 1 for m in s.milestones], [r.lr * 0.1 ** i for i in range(len(s.milestones) + 1)])
+    if r.optimizer == "sgd":
+        return keras.optimizers.SGD(learning_rate=lr, momentum=r.momentum)
+    return keras.optimizers.Adam(learning_rate=lr, epsilon=r.adam_eps)
+
+
+def _regularize(job: Job, keras, model) -> None:
+    wd = job.cfg.recipe.weight_decay
+    if wd:
+        reg = keras.regularizers.L2(wd / 2)  # d/dw (wd/2 * w^2) = wd * w, torch's weight_decay
+        for v in model.trainable_variables:
+            v.regularizer = reg
+
+
+def _model(job: Job, keras):
+    from ..backends import keras as kb
+    if job.cfg.resume:
+        try:
+            model = kb.load(str(job.checkpoint))
+        except Exception as exc:  # a damaged or foreign file
+            raise TrainError(f"{job.checkpoint}: cannot resume from it ({type(exc).__name__}: {exc})",
+                             "start a new run with another --out") from None
+    else:
+        model = kb.build(job.resolved)
+        logits = not job.softmax_output
+        model.compile(optimizer=_optimizer(job, keras),
+                      loss=keras.losses.SparseCategoricalCrossentropy(from_logits=logits),
+                      metrics=[keras.metrics.SparseCategoricalAccuracy(name="acc"),
+                               keras.metrics.SparseCategoricalCrossentropy(name="xent", from_logits=logits)])
+    _regularize(job, keras, model)
+    return model
+
+
+def _dataset(keras):
+    class EpochData(keras.utils.PyDataset):
+        """One epoch's batches, each a pure function of its index (resume-safe)."""
+
+        def __init__(self, x, y, idx, batch, aug, mean, std, **kw):
+            super().__init__(**kw)
+            self.x, self.y, self.idx, self.b, self.aug = x, y, idx, batch, aug
+            self.mean = np.asarray(mean, np.float32)
+            self.std = np.asarray(std, np.float32)
+
+        def __len__(self):
+            return -(-len(self.idx) // self.b) if self.aug == "eval" else len(self.idx) // self.b
+
+        def __getitem__(self, k):
+            sel = self.idx[k * self.b:(k + 1) * self.b]
+            images = self.x[sel]
+            if isinstance(self.aug, Augment):
+                images = self.aug(images, sel)
+            return (images.astype(np.float32) - self.mean) / self.std, self.y[sel]
+
+    return EpochData
+
+
+def run_keras(job: Job) -> list[dict]:
+    strategy, keras = _setup(job)
+    keras.utils.set_random_seed(job.cfg.seed)
+    with strategy.scope():
+        model = _model(job, keras)
+    EpochData = _dataset(keras)
+    s, data, b = job.schedule, job.data, job.cfg.batch()
+    done = int(model.optimizer.iterations.numpy()) // s.steps_per_epoch if job.cfg.resume else 0
+    rows = [r for r in job.history if r["epoch"] <= done]
+    val = EpochData(data.val_x, data.val_y, np.arange(len(data.val_x)), b * 2, "eval", job.mean, job.std)
+    for epoch in range(done, s.epochs):
+        aug = Augment(len(data.train_x), job.cfg.seed, epoch) if job.cfg.recipe.augment else None
+        train = EpochData(data.train_x, data.train_y, epoch_order(len(data.train_x), job.cfg.seed, epoch), b,
+                          aug, job.mean, job.std, workers=2)
+        cb = _Progress(keras, job, epoch)
+        h = model.fit(train, epochs=epoch + 1, initial_epoch=epoch, validation_data=val, verbose=0,
+                      callbacks=[cb], shuffle=False)
+        if job.stop.set:
+            cb.bar.close("interrupted")
+            raise Interrupted(f"interrupted; {job.checkpoint} holds the run at the end of epoch {epoch}",
+                              "continue with the same command and --resume")
+        hist = {k: float(v[-1]) for k, v in h.history.items()}
+        step = (epoch + 1) * s.steps_per_epoch
+        row = {"epoch": epoch + 1, "step": step, "lr": s.lr_at(step - 1), "train_loss": hist["xent"],
+               "train_acc": hist["acc"], "val_loss": hist["val_xent"], "val_acc": hist["val_acc"],
+               "epoch_time_s": cb.elapsed, "images_per_s": s.steps_per_epoch * b / max(cb.elapsed, 1e-9)}
+        cb.bar.close(f"val_loss {row['val_loss']:.4f} val_acc {row['val_acc']:.4f}")
+        rows.append(row)
+        _save(job, model, "checkpoint.keras")
+        job.run.write_history(rows)
+    _save(job, model, "model.keras")
+    return rows
+
+
+def _save(job: Job, model, name: str) -> None:
+    """model.save wants a .keras name: save beside the target, then rename (atomic)."""
+    fd, tmp = tempfile.mkstemp(prefix=f".{name}.", suffix=".keras", dir=job.run.path)
+    os.close(fd)
+    try:
+        model.save(tmp)
+        os.replace(tmp, job.run.file(name))
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+def _Progress(keras, job: Job, epoch: int):
+    class Progress(keras.callbacks.Callback):
+        def on_epoch_begin(self, ep, logs=None):
+            self.bar = EpochBar(epoch, job.schedule.epochs, job.schedule.steps_per_epoch, job.cfg.progress)
+            self.t0, self.elapsed = time.perf_counter(), 0.0
+
+        def on_train_batch_end(self, batch, logs=None):
+            logs = logs or {}
+            self.bar.update(job.cfg.batch(), float(logs.get("xent", np.nan)), float(logs.get("acc", np.nan)))
+            self.elapsed = time.perf_counter() - self.t0
+            if job.on_step is not None:
+                job.on_step(epoch * job.schedule.steps_per_epoch + batch + 1)
+            if job.stop.set:
+                self.model.stop_training = True
+
+    return Progress()
