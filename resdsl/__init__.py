@@ -17,7 +17,10 @@ __all__ = ["SpecError", "Span", "Limits", "LoadedSpec", "Resolved", "load_spec",
 def build(spec, backend: str = "torch", **options):
     """Build an in-memory model: a torch.nn.Module or a keras.Model."""
     from .backends import get_backend
-    return get_backend(backend).build(resolve(spec), **options)
+    from .backends.frameworks import require
+    module = get_backend(backend)
+    require(backend)  # a missing framework says which extra to install
+    return module.build(resolve(spec), **options)
 
 
 def emit(spec, backend: str = "torch", **options) -> str:
