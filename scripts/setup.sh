@@ -7,7 +7,20 @@ cd "$(dirname "$0")/.."
 
 if ! command -v dot >/dev/null 2>&1; then
   echo "== installing Graphviz (Debian package 'graphviz')"
-  if [ "$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo"; fi
+  # As root (a minimal container often has no sudo) apt-get runs directly;
+  # otherwise through sudo, where there is one.
+  if [ "$(id -u)" = 0 ]; then SUDO=""
+  elif command -v sudo >/dev/null 2>&1; then SUDO="sudo"
+  else
+    echo "setup.sh: Graphviz's 'dot' is missing and there is no sudo to install it with." >&2
+    echo "  Install the Debian package 'graphviz' as root (apt-get install graphviz), then run this again." >&2
+    exit 1
+  fi
+  if ! command -v apt-get >/dev/null 2>&1; then
+    echo "setup.sh: Graphviz's 'dot' is missing and this is not a Debian system (no apt-get)." >&2
+    echo "  Install Graphviz with your system's package manager, then run this again." >&2
+    exit 1
+  fi
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq graphviz >/dev/null
 fi
