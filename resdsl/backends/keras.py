@@ -124,7 +124,8 @@ def layer_shapes(model, resolved: Resolved, fuse_bn: bool = False) -> dict:
 
 
 def load(path):
-    """keras.saving.load_model with resdsl's layers registered."""
+    """keras.saving.load_model with resdsl's layers registered (as they are
+    anyway once `resdsl` is imported: keras_registry)."""
     import keras
 
     from . import keras_layers  # noqa: F401  (registers the custom layers)
@@ -140,7 +141,7 @@ def save_bytes(resolved: Resolved, fuse_bn: bool = False) -> bytes:
         out = os.path.join(tmp, "marked.keras")
         with zipfile.ZipFile(raw) as src, zipfile.ZipFile(out, "w", zipfile.ZIP_STORED) as dst:
             note = (SAVE_MARKER.decode() + f" from spec '{resolved.name}'. Load with: "
-                    "import resdsl.backends.keras_layers; keras.saving.load_model(path)\n")
+                    "import resdsl; keras.saving.load_model(path)\n")
             dst.writestr("resdsl.txt", note)
             for info in src.infolist():
                 dst.writestr(info, src.read(info.filename))

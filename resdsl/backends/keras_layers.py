@@ -17,9 +17,9 @@ model builds fast at any depth. The leaf layers keep the IR's names
 (`layer2.0.conv1`), which `port_weights` and `layer_map` rely on, and
 `model.summary(expand_nested=True)` shows them.
 
-All custom layers are registered under the package "resdsl": import this
-module before `keras.saving.load_model` (or call `resdsl.backends.keras.load`)
-to load a saved resdsl model.
+All custom layers are registered under the package "resdsl" when this module
+is imported, which `import resdsl` arranges as soon as Keras is imported
+(keras_registry), so `keras.saving.load_model` loads a saved resdsl model.
 """
 from __future__ import annotations
 
