@@ -5,9 +5,13 @@ that needs them is called.
 """
 from __future__ import annotations
 
+from .backends.keras_registry import install as _register_keras_layers
 from .errors import Span, SpecError
 from .ir import Resolved, resolve
 from .spec import Limits, LoadedSpec, load_spec, shipped_names
+
+# Saved .keras files of resdsl models load after `import resdsl` (this imports no Keras).
+_register_keras_layers()
 
 __version__ = "0.1.0"
 __all__ = ["SpecError", "Span", "Limits", "LoadedSpec", "Resolved", "load_spec", "resolve",
@@ -24,8 +28,11 @@ def build(spec, backend: str = "torch", **options):
     `in_channels=1`, `input_size=(160, 160)`, `include_top=False`,
     `pooling="avg"`) and `sets=["head.fc.units=5"]`, as `resolve` does."""
     from .backends import get_backend
+    from .backends.frameworks import require
     overrides = {k: options.pop(k) for k in _OVERRIDES if k in options}
-    return get_backend(backend).build(resolve(spec, **overrides), **options)
+    module = get_backend(backend)
+    require(backend)  # a missing framework says which extra to install
+    return module.build(resolve(spec, **overrides), **options)
 
 
 def emit(spec, backend: str = "torch", **options) -> str:

@@ -104,12 +104,12 @@ def cmd_schema(args) -> int:
     return 0
 
 
-def _need(module: str, extra: str):
+def _need(backend: str):
+    from .backends.frameworks import MissingFramework, require
     try:
-        __import__(module)
-    except ImportError:
-        raise _Fail(f"this needs {module}, which is not installed",
-                    f"pip install 'resdsl[{extra}]'") from None
+        require(backend)
+    except MissingFramework as exc:
+        raise _Fail(exc.what, exc.hint) from None
 
 
 def cmd_compile(args) -> int:
@@ -123,7 +123,7 @@ def cmd_compile(args) -> int:
         out = args.output or f"{r.name}.keras"
         if out == "-":
             raise _Fail("a .keras file cannot be written to stdout", "give a file name with -o")
-        _need("keras", "keras")
+        _need("keras")
         data = backend.save_bytes(r, fuse_bn=args.fuse_bn)
         atomic_write(out, data, force=args.force, marker=backend.SAVE_MARKER)
     else:

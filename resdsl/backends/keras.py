@@ -17,7 +17,7 @@ import os
 import tempfile
 import zipfile
 
-from ..ir import Resolved
+from ..ir import Resolved, resolve
 from .common import fingerprint, node_inputs
 from .keras_emit import emit  # noqa: F401  (part of the backend interface)
 from .keras_plan import fused_norms, output_name, plan
@@ -70,7 +70,7 @@ def _build(resolved: Resolved, fuse_bn: bool):
                 tensors[item["output"]] = stage(tensors[item["input"]])
             else:
                 KL.run([(item["name"], item["inputs"], KL.make_layers(item))], tensors)
-    model = keras.Model(inputs, tensors[output_name(resolved, fuse_bn)], name=resolved.name)
+    model = KL.Network(inputs, tensors[output_name(resolved, fuse_bn)], name=resolved.name)
     model.resdsl_spec = resolved.name
     model.resdsl_fingerprint = fingerprint(resolved)
     model.resdsl_fused_bn = bool(fuse_bn)
@@ -126,8 +126,38 @@ def layer_shapes(model, resolved: Resolved, fuse_bn: bool = False) -> dict:
     return _walk(model, resolved, start, lambda layer, s: tuple(layer.compute_output_shape(s)), fuse_bn)
 
 
+def feature_model(model, spec, names, fuse_bn: bool = False):
+    """A keras.Model from `model`'s input to the outputs of the IR nodes `names`
+    (a name or a list), sharing `model`'s layers and weights: feature extraction
+    from any layer, inside a stage or block too (`model.get_layer(name).output`
+    exists only for top-level layers: stem, stages, head); a stage or block name
+    gives its output. `spec` is what the model was built from."""
+    import keras
+
+    from .keras_layers import no_such_layer
+
+    resolved = resolve(spec)
+    order = resolved.order()
+    wanted = [names] if isinstance(names, str) else list(names)
+    nodes = []
+    for name in wanted:
+        # A stage or block name stands for its last node: the scope's output.
+        inside = [n for n in order if n.startswith(name + ".") or resolved.graph.nodes[n].get("stage") == name]
+        if name != "input" and name in resolved.graph:
+            nodes.append(name)
+        elif inside:
+            nodes.append(inside[-1])
+        else:
+            raise no_such_layer(model, name)
+    inputs = keras.Input(shape=model.input.shape[1:], name="input")
+    outs = _walk(model, resolved, inputs, lambda layer, y: layer(y), fuse_bn)
+    picked = [outs[n] for n in nodes]
+    return keras.Model(inputs, picked[0] if isinstance(names, str) else picked, name=f"{model.name}_features")
+
+
 def load(path):
-    """keras.saving.load_model with resdsl's layers registered."""
+    """keras.saving.load_model with resdsl's layers registered (as they are
+    anyway once `resdsl` is imported: keras_registry)."""
     import keras
 
     from . import keras_layers  # noqa: F401  (registers the custom layers)
@@ -143,7 +173,7 @@ def save_bytes(resolved: Resolved, fuse_bn: bool = False) -> bytes:
         out = os.path.join(tmp, "marked.keras")
         with zipfile.ZipFile(raw) as src, zipfile.ZipFile(out, "w", zipfile.ZIP_STORED) as dst:
             note = (SAVE_MARKER.decode() + f" from spec '{resolved.name}'. Load with: "
-                    "import resdsl.backends.keras_layers; keras.saving.load_model(path)\n")
+                    "import resdsl; keras.saving.load_model(path)\n")
             dst.writestr("resdsl.txt", note)
             for info in src.infolist():
                 dst.writestr(info, src.read(info.filename))

@@ -17,13 +17,14 @@ model builds fast at any depth. The leaf layers keep the IR's names
 (`layer2.0.conv1`), which `port_weights` and `layer_map` rely on, and
 `model.summary(expand_nested=True)` shows them.
 
-All custom layers are registered under the package "resdsl": import this
-module before `keras.saving.load_model` (or call `resdsl.backends.keras.load`)
-to load a saved resdsl model.
+All custom layers are registered under the package "resdsl" when this module
+is imported, which `import resdsl` arranges as soon as Keras is imported
+(keras_registry), so `keras.saving.load_model` loads a saved resdsl model.
 """
 from __future__ import annotations
 
 import contextlib
+import difflib
 import math
 from types import SimpleNamespace
 
@@ -199,8 +200,63 @@ def run(program, tensors: dict) -> dict:
     return tensors
 
 
+def ir_name(layer) -> str:
+    """A layer's IR name (a look-alike dot, U+2024, which emitted modules use on
+    Keras' torch backend, reads as a dot)."""
+    return layer.name.replace("\u2024", ".")
+
+
+def find_layer(container, name: str):
+    """The layer named `name` (an IR name) anywhere inside `container`, or None."""
+    want = name.replace("\u2024", ".")
+    stack = list(container.layers)
+    while stack:
+        layer = stack.pop()
+        if ir_name(layer) == want:
+            return layer
+        stack.extend(getattr(layer, "layers", None) or ())
+    return None
+
+
+def no_such_layer(container, name: str) -> ValueError:
+    names, stack = [], list(container.layers)
+    while stack:
+        layer = stack.pop()
+        names.append(ir_name(layer))
+        stack.extend(getattr(layer, "layers", None) or ())
+    close = difflib.get_close_matches(name, names, n=3)
+    hint = f"; did you mean {', '.join(repr(c) for c in close)}?" if close else ""
+    return ValueError(f"No such layer: {name!r} in '{container.name}'{hint}")
+
+
+class _Lookup:
+    """`get_layer(name)` on a stage or block, as on a Keras model."""
+
+    def get_layer(self, name: str):
+        layer = find_layer(self, name)
+        if layer is None:
+            raise no_such_layer(self, name)
+        return layer
+
+
 @keras.saving.register_keras_serializable(package=PACKAGE)
-class Block(L.Layer):
+class Network(keras.Model):
+    """The functional model `build` returns. Its stages and blocks are nested
+    layers (see the module docstring); `get_layer` also finds every layer inside
+    them by IR name (`model.get_layer("layer2.0.conv1")`), so layers can be
+    frozen or inspected one by one as in a flat model."""
+
+    def get_layer(self, name=None, index=None):
+        if name is None or index is not None:
+            return super().get_layer(name=name, index=index)
+        layer = find_layer(self, name)
+        if layer is None:
+            raise no_such_layer(self, name)
+        return layer
+
+
+@keras.saving.register_keras_serializable(package=PACKAGE)
+class Block(_Lookup, L.Layer):
     """One residual block: its IR nodes as Keras layers, wired as in the IR."""
 
     def __init__(self, nodes, input_name, output_name, **kwargs):
@@ -248,7 +304,7 @@ class Block(L.Layer):
 
 
 @keras.saving.register_keras_serializable(package=PACKAGE)
-class Stage(L.Layer):
+class Stage(_Lookup, L.Layer):
     """A stage: its blocks applied in sequence."""
 
     def __init__(self, blocks, **kwargs):

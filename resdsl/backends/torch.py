@@ -11,6 +11,7 @@ import types
 
 from ..ir import Resolved
 from .torch_emit import emit_source
+from .torch_pickle import make_portable
 
 
 def emit(resolved: Resolved, fuse_bn: bool = False) -> str:
@@ -22,9 +23,10 @@ def load_source(source: str, name: str) -> types.ModuleType:
     """Execute emitted source as a module, once per distinct source text.
 
     The module is registered in sys.modules under a name derived from the text, so
-    its classes pickle within the process (`torch.save(model)`, multiprocessing) and
-    rebuilding the same spec reuses them; its text is registered with linecache so
-    tracebacks and `inspect.getsource` show the generated lines.
+    rebuilding the same spec reuses its classes. They pickle by their source text
+    (`torch_pickle`): `torch.save(model)` loads in a fresh process and
+    torch.multiprocessing.spawn works, as with torchvision's models. The text is
+    registered with linecache so tracebacks and `inspect.getsource` show it.
     """
     digest = hashlib.sha256(source.encode("utf-8")).hexdigest()[:12]
     modname = f"resdsl_generated_{''.join(c if c.isalnum() else '_' for c in name)}_{digest}"
@@ -37,6 +39,7 @@ def load_source(source: str, name: str) -> types.ModuleType:
     linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
     # Our own generated code: spec strings reach it only as escaped literals (torch_emit.doc_text).
     exec(compile(source, filename, "exec"), module.__dict__)  # noqa: S102
+    make_portable(module, source, name)
     sys.modules[modname] = module
     return module
 

@@ -56,8 +56,10 @@ class Conv2dPad(nn.Conv2d):
         top, bottom, left, right = padding
         self.pad = (left, right, top, bottom)
 
+    # The parent's forward is called by name, not through super(): TorchScript
+    # cannot compile `super().forward` (scripting the model would fail).
     def forward(self, x):
-        return super().forward(F.pad(x, self.pad))
+        return self._conv_forward(F.pad(x, self.pad), self.weight, self.bias)
 
     def extra_repr(self):
         return f"{super().extra_repr()}, pad(left, right, top, bottom)={self.pad}"
@@ -101,8 +103,8 @@ class MaxPool2dPad(nn.MaxPool2d):
         top, bottom, left, right = padding
         self.pad = (left, right, top, bottom)
 
-    def forward(self, x):
-        return super().forward(F.pad(x, self.pad, value=float("-inf")))
+    def forward(self, x):  # F.max_pool2d, not super().forward: see Conv2dPad
+        return F.max_pool2d(F.pad(x, self.pad, value=float("-inf")), self.kernel_size, self.stride)
 
     def extra_repr(self):
         return f"{super().extra_repr()}, pad(left, right, top, bottom)={self.pad}"
@@ -180,8 +182,8 @@ class Dense(nn.Linear):
         super().__init__(in_features, units, bias=bias)
         self.activation = nn.Softmax(dim=1) if activation == "softmax" else ACTIVATIONS[activation]()
 
-    def forward(self, x):
-        return self.activation(super().forward(x))
+    def forward(self, x):  # F.linear, not super().forward: see Conv2dPad
+        return self.activation(F.linear(x, self.weight, self.bias))
 
 
 def fold_batchnorm(model):
