@@ -52,7 +52,7 @@ def _runtime() -> dict[str, tuple[str, set[str]]]:
 def runtime_source(code: str) -> str:
     """The runtime definitions `code` calls, with what they need, in file order."""
     rt = _runtime()
-    todo = [n for n in rt if re.search(rf"\b{n}\(", code)]
+    todo = [n for n in rt if re.search(rf"\b{n}\(|\({n}\):", code)]  # called, or a base class
     need: set[str] = set()
     while todo:
         n = todo.pop()
@@ -117,17 +117,42 @@ def _ctor(r: Resolved, node: str, attrs: Attrs) -> str:
         raise unsupported(BACKEND, r, node, str(exc)) from None
 
 
-def _class(name: str, doc: str, sig: str, attrs: list[str], init: list[str], forward: list[str]) -> str:
+def _class(name: str, doc: str, sig: str, attrs: list[str], init: list[str], forward: list[str],
+           base: str = "nn.Module") -> str:
     doc = textwrap.fill(doc, 112, subsequent_indent="    ", break_long_words=False, break_on_hyphens=False)
     head = f"    def __init__(self{sig}):"
     if len(head) > 120:
         head = textwrap.fill(head, 120, subsequent_indent=" " * 17, break_long_words=False)
-    lines = [f"class {name}(nn.Module):", f'    """{doc}"""', ""]
+    lines = [f"class {name}({base}):", f'    """{doc}"""', ""]
     lines += [f"    {a}" for a in attrs] + ([""] if attrs else [])
     lines += [head, "        super().__init__()"]
     lines += [f"        {x}" for x in init]
     lines += ["", "    def forward(self, x):"] + [f"        {x}" for x in forward]
     return "\n".join(lines)
+
+
+def _backbone_attrs(r: Resolved, layers: list[Layer]) -> list[str]:
+    """The class attributes `Backbone` reads: the head's top-level layers, each
+    stage's output channels and reduction, the widths timm and torchvision ask for."""
+    g = r.graph
+    head = list(dict.fromkeys(la.path.split(".")[0] for la in layers
+                              if la.path in g and g.nodes[la.path]["section"] == "head"))
+    last = {}
+    for n in r.order():
+        if g.nodes[n]["section"] == "stage":
+            last[g.nodes[n]["stage"]] = n
+    info = [(stage, g.nodes[n]["shape"]) for stage, n in last.items()]
+    names = ", ".join(literal_value(h) for h in head)
+    lines = [f"HEAD = ({names}{',' if len(head) == 1 else ''})", "FEATURE_INFO = ("]
+    lines += [f'    {{"module": {literal_value(st)}, "num_chs": {shape[0]}, '
+              f'"reduction": {r.input_shape[1] // shape[1]}}},' for st, shape in info if len(shape) == 3]
+    lines += [")"]
+    feats = [g.nodes[n]["shape"] for n in r.order() if g.nodes[n]["section"] != "head"][-1]
+    dense = [n for n in r.order() if g.nodes[n]["op"] == "dense"]
+    lines += [f"inplanes = num_features = {feats[0]}"]
+    if dense:
+        lines += [f"num_classes = {g.nodes[dense[-1]]['shape'][0]}"]
+    return lines
 
 
 def _scope(r: Resolved, layers: list[Layer], owner_node: dict[str, str]) -> Scope:
@@ -252,9 +277,11 @@ class _Emitter:
             top[n], owner[n] = n, n
         scope = _scope(r, layers, owner)
         attrs = ["resdsl_spec = RESDSL_SPEC", "resdsl_fingerprint = RESDSL_FINGERPRINT"]
+        attrs += _backbone_attrs(r, layers)
         attrs += _fuse_attr(scope, self.fuse_bn)
         doc = f"The '{doc_text(r.name)}' network (see the module docstring)."
-        return _class(self.net_name, doc, "", attrs, scope.init_lines(), scope.forward_lines({"main": "x"}))
+        return _class(self.net_name, doc, "", attrs, scope.init_lines(), scope.forward_lines({"main": "x"}),
+                      base="Backbone")
 
     @staticmethod
     def _stage_loop() -> list[str]:

@@ -186,6 +186,55 @@ class Dense(nn.Linear):
         return self.activation(F.linear(x, self.weight, self.bias))
 
 
+class Backbone(nn.Module):
+    """timm's backbone conventions, so detection and segmentation code can use the
+    network: `forward_features` (everything before the head), `forward_head`,
+    `reset_classifier`, `feature_info` (each stage's channels and reduction) and
+    torchvision's `inplanes`. The top level runs as a chain in definition order;
+    the class lists its head's layers in HEAD."""
+
+    HEAD = ()
+    FEATURE_INFO = ()
+    __jit_unused_properties__ = ("feature_info",)  # Python-side API; TorchScript compiles forward only
+
+    @property
+    def feature_info(self):
+        return [dict(info) for info in self.FEATURE_INFO]
+
+    def forward_features(self, x):
+        for name, layer in self.named_children():
+            if name in self.HEAD:
+                break
+            x = layer(x)
+        return x
+
+    def forward_head(self, x, pre_logits=False):
+        """The head; with `pre_logits`, without its last layer (the classifier)."""
+        names = self.HEAD[:-1] if pre_logits else self.HEAD
+        for name in names:
+            x = getattr(self, name)(x)
+        return x
+
+    def get_classifier(self):
+        return getattr(self, self.HEAD[-1]) if self.HEAD else None
+
+    def reset_classifier(self, num_classes):
+        """A new, freshly initialised last dense layer with `num_classes` outputs
+        (none, an identity, for 0: the pooled features), as timm does."""
+        layer = self.get_classifier()
+        if not isinstance(layer, nn.Linear):
+            raise TypeError("the network's head does not end in a dense layer")
+        if num_classes == 0:
+            setattr(self, self.HEAD[-1], nn.Identity())
+        else:  # resized in place, so an activation built into the layer stays
+            layer.out_features = num_classes
+            layer.weight = nn.Parameter(layer.weight.new_empty(num_classes, layer.in_features))
+            if layer.bias is not None:
+                layer.bias = nn.Parameter(layer.bias.new_empty(num_classes))
+            layer.reset_parameters()
+        self.num_classes = num_classes
+
+
 def fold_batchnorm(model):
     """Fold each BatchNorm that directly follows a conv into that conv, for inference.
 
