@@ -43,7 +43,10 @@ def rows(r: Resolved, level: str = "layer") -> list[Row]:
 
 
 def one_line(r: Resolved) -> str:
-    return (f"{r.name}: ok  params {r.params:,} trainable + {r.buffers:,} non-trainable  "
+    # Both conventions, labelled: PyTorch (torchinfo's "Total params") counts parameters
+    # only; Keras' count_params() adds the BatchNorm moving statistics.
+    return (f"{r.name}: ok  params {r.params:,} trainable (PyTorch's total) + {r.buffers:,} non-trainable "
+            f"= {r.params + r.buffers:,} (Keras' total)  "
             f"MACs {r.macs:,}  input {fmt(r.input_shape)} -> output {fmt(r.output_shape)}")
 
 
@@ -57,8 +60,8 @@ def summary_table(r: Resolved, level: str = "layer") -> str:
     def fmt_row(c):
         return "  ".join(v.ljust(w) if i < 3 else v.rjust(w) for i, (v, w) in enumerate(zip(c, widths)))
     body = [f'Model: "{r.name}"', line, fmt_row(head), line, *(fmt_row(c) for c in cells), line,
-            f"Total params: {r.params + r.buffers:,}",
-            f"Trainable params: {r.params:,}",
-            f"Non-trainable params: {r.buffers:,}",
+            f"Total params: {r.params + r.buffers:,}  (Keras' count_params: weights and BatchNorm statistics)",
+            f"Trainable params: {r.params:,}  (PyTorch's total, as torchinfo reports it)",
+            f"Non-trainable params: {r.buffers:,}  (BatchNorm moving statistics; buffers in PyTorch)",
             f"MACs: {r.macs:,}", line]
     return "\n".join(body)

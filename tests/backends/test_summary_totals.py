@@ -14,7 +14,7 @@ SPEC = "cifar_resnet20"
 def ours(capsys) -> dict:
     assert main(["summary", SPEC]) == 0
     text = capsys.readouterr().out
-    return {k: int(v.replace(",", "")) for k, v in re.findall(r"^([A-Za-z-]+ params): ([\d,]+)$", text, re.M)}
+    return {k: int(v.replace(",", "")) for k, v in re.findall(r"^([A-Za-z-]+ params): ([\d,]+)\b", text, re.M)}
 
 
 def test_totals_equal_torchinfo(capsys):
@@ -24,6 +24,12 @@ def test_totals_equal_torchinfo(capsys):
     got = ours(capsys)
     # torchinfo counts parameters only; BatchNorm's running statistics are buffers
     assert got["Trainable params"] == ref.trainable_params == ref.total_params == 269_722
+    # the figure a torch user compares with torchinfo is labelled as such, in both commands
+    assert main(["summary", SPEC]) == 0
+    assert re.search(r"^Trainable params: 269,722  \(PyTorch's total", capsys.readouterr().out, re.M)
+    assert main(["validate", SPEC]) == 0
+    assert "params 269,722 trainable (PyTorch's total) + 1,376 non-trainable = 271,098 (Keras' total)" \
+        in capsys.readouterr().out
     assert main(["summary", SPEC, "--format", "json"]) == 0
     rec = json.loads(capsys.readouterr().out)
     assert rec["trainable_params"] == ref.trainable_params

@@ -24,7 +24,8 @@ def test_list_shows_every_shipped_spec_with_its_description(capsys):
 def test_validate_prints_counts_and_shapes(capsys):
     assert main(["validate", "resnet50", "cifar_resnet20"]) == 0
     out = capsys.readouterr().out.splitlines()
-    assert out[0] == ("resnet50: ok  params 25,557,032 trainable + 53,120 non-trainable  "
+    assert out[0] == ("resnet50: ok  params 25,557,032 trainable (PyTorch's total) + 53,120 non-trainable "
+                      "= 25,610,152 (Keras' total)  "
                       "MACs 4,089,184,256  input 3×224×224 -> output 1000")
     assert out[1].startswith("cifar_resnet20: ok  params 269,722 trainable")
 
