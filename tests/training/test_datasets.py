@@ -7,7 +7,7 @@ import tarfile
 
 import numpy as np
 import pytest
-from conftest import make_cifar_archive, make_folder, make_signs, toy_images
+from train_data import make_cifar_archive, make_folder, make_signs, toy_images
 
 from resdsl.datasets import DataError, load_dataset
 

@@ -8,7 +8,7 @@ import sys
 import pytest
 
 torch = pytest.importorskip("torch")
-from conftest import TINY_NO_NORM
+from train_data import TINY_NO_NORM
 
 import resdsl
 from resdsl.training.compare import load_history

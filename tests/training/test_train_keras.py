@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 pytest.importorskip("keras")
-from conftest import TINY
+from train_data import TINY
 
 import resdsl
 from resdsl.training import Interrupted

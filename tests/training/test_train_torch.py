@@ -10,7 +10,7 @@ import signal
 import pytest
 
 torch = pytest.importorskip("torch")
-from conftest import TINY
+from train_data import TINY
 
 import resdsl
 from resdsl.training import Interrupted, TrainError
