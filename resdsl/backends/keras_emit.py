@@ -8,9 +8,12 @@ model equals the built one, layer names included.
 """
 from __future__ import annotations
 
+import ast
 import json
 import keyword
 import re
+from functools import lru_cache
+from pathlib import Path
 
 from .. import __version__
 from ..ir import Resolved
@@ -111,6 +114,19 @@ class ChannelPad(layers.Layer):
 }
 
 
+EXTRA = Path(__file__).with_name("keras_extra.py")
+# op -> the keras_extra definitions its emitted code needs, in file order
+EXTRA_FOR = {"avgpool": ("window_count", "AvgPool2DPad"), "global_avgmaxpool": ("GlobalAvgMaxPool",),
+             "channel_conv": ("ChannelConv",), "drop_path": ("DropPath",)}
+
+
+@lru_cache(maxsize=1)
+def _extra_defs() -> dict[str, str]:
+    text = EXTRA.read_text(encoding="utf-8")
+    return {n.name: ast.get_source_segment(text, n) for n in ast.parse(text).body
+            if isinstance(n, (ast.FunctionDef, ast.ClassDef))}
+
+
 def _safe_text(s: str) -> str:
     """Spec text for a docstring: no control characters, backslashes or closing quotes."""
     s = "".join(ch if ch.isprintable() else " " for ch in str(s))
@@ -144,6 +160,13 @@ TEMPLATES = {
     "channel_pad": "ChannelPad({before}, {after}, name={name})({x})",
     "add": "layers.Add(name={name})([{x}])",
     "flatten": "layers.Flatten(name={name})({x})",
+    "global_maxpool": "layers.GlobalMaxPooling2D(keepdims={keepdims}, name={name})({x})",
+    "global_avgmaxpool": "GlobalAvgMaxPool({keepdims}, name={name})({x})",
+    "dropout": "layers.Dropout({rate}, name={name})({x})",
+    "identity": "layers.Identity(name={name})({x})",
+    "drop_path": "DropPath({rate}, name={name})({x})",
+    "multiply": "layers.Multiply(name={name})([{x}])",  # broadcasts a (1, 1, C) gate
+    "channel_conv": "ChannelConv({kernel}, {bias}, name={name})({x})",
     "dense": "dense({x}, {units}, {activation}, {name}, use_bias={bias}, init={init})",
 }
 
@@ -168,7 +191,18 @@ def _layer(op: str, a, x: str, name: str) -> str:
         pairs = f"(({p[0]}, {p[1]}), ({p[2]}, {p[3]}))" if isinstance(p, tuple) else \
             f"(({e}[0], {e}[1]), ({e}[2], {e}[3]))"
         return f"layers.ZeroPadding2D({pairs}, name={name})({x})"
+    if op == "avgpool" and _padded_pool(a):
+        return (f"AvgPool2DPad({a('kernel')}, {a('stride')}, {a('padding')}, {a('ceil_mode')}, "
+                f"{a('count_include_pad')}, name={name})({x})")
+    if op == "global_avgpool" and a.raw("keepdims"):
+        return f"layers.GlobalAveragePooling2D(keepdims={a('keepdims')}, name={name})({x})"
     return TEMPLATES[op].format_map(_Fields(a, x=x, name=name))
+
+
+def _padded_pool(a) -> bool:
+    """Whether an avgpool needs AvgPool2DPad (padding or ceil_mode, or either set per block)."""
+    pad, ceil = a.raw("padding"), a.raw("ceil_mode")
+    return isinstance(pad, str) or isinstance(ceil, str) or any(pad) or bool(ceil)
 
 
 class _Attrs:
@@ -185,7 +219,8 @@ class _Attrs:
             return self.params[key]
         if key == "bias" and self.fused:
             return "True"
-        return repr(self.attrs.get(key, "ones" if key == "gamma_init" else "linear"))
+        fallback = {"gamma_init": "ones", "keepdims": False, "ceil_mode": False, "count_include_pad": True}
+        return repr(self.attrs.get(key, fallback.get(key, "linear")))
 
 
 def _block_function(resolved: Resolved, info, fname: str, folds: dict[str, str]) -> tuple[str, list[str]]:
@@ -289,14 +324,21 @@ def emit(resolved: Resolved, fuse_bn: bool = False) -> str:
     head, _ = chain(head_items, prev)
 
     helpers = _helpers(ops_used)
-    needs_ops = "maxpool" in ops_used or "channel_pad" in ops_used
+    extra_ops = {d["op"] for _, d in g.nodes(data=True)
+                 if d["op"] != "avgpool" or any(d["attrs"]["padding"]) or d["attrs"].get("ceil_mode")}
+    extra = [n for n in _extra_defs() if any(n in EXTRA_FOR.get(op, ()) for op in extra_ops)]
+    needs_ops = bool({"maxpool", "channel_pad"} & ops_used or extra)
+    needs_random = "DropPath" in extra
     c, h, w = resolved.input_shape
     doc = _docstring(resolved, fuse_bn)
-    out = doc + ["import keras", "from keras import layers" + (", ops" if needs_ops else ""), "",
+    out = doc + ["import keras"] + (["import numpy as np"] if "AvgPool2DPad" in extra else []) + [
+                 "from keras import layers" + (", ops" if needs_ops else "") + (", random" if needs_random else ""), "",
                  f"RESDSL_SPEC = {resolved.name!r}", f"RESDSL_FINGERPRINT = {fingerprint(resolved)!r}", "",
                  HELPERS["named"]]
     for hname in helpers:
         out.append(HELPERS[hname].rstrip("\n") + "\n")
+    for ename in extra:
+        out += ["", _extra_defs()[ename] + "\n"]
     for src, _ in functions:
         out += ["", src]
     out += ["", "# (stage, block function, index of the first block, number of blocks, arguments)",

@@ -32,9 +32,11 @@ import keras
 from keras import layers as L
 from keras import ops
 
-from . import keras_init
+from . import keras_extra, keras_init
 
 PACKAGE = "resdsl"
+for _cls in (keras_extra.AvgPool2DPad, keras_extra.GlobalAvgMaxPool, keras_extra.ChannelConv, keras_extra.DropPath):
+    keras.saving.register_keras_serializable(package=PACKAGE)(_cls)
 
 
 def nhwc(shape) -> tuple:
@@ -125,9 +127,27 @@ def make_layers(node: dict) -> list:
             pre.append(ConstantPad2D(a["padding"], -math.inf, name=name + "_pad"))
         layer = L.MaxPooling2D(a["kernel"], a["stride"], padding="valid", name=name)
     elif op == "avgpool":
-        layer = L.AveragePooling2D(tuple(a["kernel"]), tuple(a["stride"]), padding="valid", name=name)
+        if any(a["padding"]) or a.get("ceil_mode"):
+            layer = keras_extra.AvgPool2DPad(a["kernel"], a["stride"], a["padding"], a.get("ceil_mode", False),
+                                             a.get("count_include_pad", True), name=name)
+        else:
+            layer = L.AveragePooling2D(tuple(a["kernel"]), tuple(a["stride"]), padding="valid", name=name)
     elif op == "global_avgpool":
-        layer = L.GlobalAveragePooling2D(name=name)
+        layer = L.GlobalAveragePooling2D(keepdims=a.get("keepdims", False), name=name)
+    elif op == "global_maxpool":
+        layer = L.GlobalMaxPooling2D(keepdims=a.get("keepdims", False), name=name)
+    elif op == "global_avgmaxpool":
+        layer = keras_extra.GlobalAvgMaxPool(a.get("keepdims", False), name=name)
+    elif op == "drop_path":
+        layer = keras_extra.DropPath(a["rate"], name=name)
+    elif op == "identity":
+        layer = L.Identity(name=name)
+    elif op == "dropout":
+        layer = L.Dropout(a["rate"], name=name)
+    elif op == "multiply":  # broadcasts a (1, 1, C) gate over the map
+        layer = L.Multiply(name=name)
+    elif op == "channel_conv":
+        layer = keras_extra.ChannelConv(a["kernel"], a["bias"], name=name)
     elif op == "zeropad":
         top, bottom, left, right = a["padding"]
         layer = L.ZeroPadding2D(((top, bottom), (left, right)), name=name)

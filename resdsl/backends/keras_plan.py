@@ -13,8 +13,9 @@ from .common import node_inputs, unsupported
 
 BACKEND = "keras"
 SUPPORTED = {"input", "conv", "norm", "act", "maxpool", "avgpool", "global_avgpool", "zeropad", "subsample",
-             "channel_pad", "add", "flatten", "dense"}
-ACTIVATIONS = {"relu", "relu6", "sigmoid", "tanh", "silu", "linear", "softmax"}
+             "channel_pad", "add", "flatten", "dense", "global_maxpool", "global_avgmaxpool", "dropout", "multiply",
+             "channel_conv", "identity", "drop_path"}
+ACTIVATIONS = {"relu", "relu6", "sigmoid", "hard_sigmoid", "tanh", "silu", "gelu", "linear", "softmax"}
 
 
 def _jsonable(v):
@@ -43,8 +44,6 @@ def check(resolved: Resolved) -> None:
         op, a = d["op"], d["attrs"]
         if op not in SUPPORTED:
             raise unsupported(BACKEND, resolved, n)
-        if op == "avgpool" and any(a["padding"]):
-            raise unsupported(BACKEND, resolved, n, "Keras average pooling cannot exclude explicit padding")
         if op == "norm" and a.get("type", "batchnorm") != "batchnorm":
             raise unsupported(BACKEND, resolved, n, f"norm type '{a.get('type')}'")
         if op in ("act", "dense") and a.get("fn", a.get("activation", "linear")) not in ACTIVATIONS:

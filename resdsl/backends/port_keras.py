@@ -15,6 +15,8 @@ def kind_of(layer) -> str | None:
         return "norm"
     if isinstance(layer, keras.layers.Dense):
         return "dense"
+    if isinstance(layer, keras.layers.Conv1D):
+        return "conv1d"
     if layer.weights:
         raise PortError(f"layer '{layer.name}' ({type(layer).__name__}) has weights resdsl cannot port")
     return None

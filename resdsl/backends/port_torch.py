@@ -12,7 +12,11 @@ import torch
 from .port import PortError, Source
 
 # Subclasses count too: the torch backend pads asymmetric convs in a Conv2d subclass.
-_KINDS = ((torch.nn.Conv2d, "conv"), (torch.nn.modules.batchnorm._BatchNorm, "norm"), (torch.nn.Linear, "dense"))
+_KINDS = ((torch.nn.Conv2d, "conv"), (torch.nn.modules.batchnorm._BatchNorm, "norm"), (torch.nn.Linear, "dense"),
+          (torch.nn.Conv1d, "conv1d"))
+# Kernel layouts: torch (out, in/groups, *window) -> Keras (*window, in/groups, out), and back.
+_TO_KERAS = {"conv": (2, 3, 1, 0), "conv1d": (2, 1, 0)}
+_TO_TORCH = {"conv": (3, 2, 0, 1), "conv1d": (2, 1, 0)}
 _NORM = {"weight": "gamma", "bias": "beta", "running_mean": "mean", "running_var": "var"}
 
 
@@ -45,7 +49,8 @@ def to_keras(kind: str, t: dict, geometry) -> dict:
     t = {k: v.detach().cpu().numpy() for k, v in t.items()}
     if kind == "norm":
         return {_NORM[k]: v for k, v in t.items()}
-    out = {"kernel": t["weight"].transpose(2, 3, 1, 0) if kind == "conv" else _dense_to_keras(t["weight"], geometry)}
+    w = t["weight"]
+    out = {"kernel": w.transpose(_TO_KERAS[kind]) if kind in _TO_KERAS else _dense_to_keras(w, geometry)}
     if "bias" in t:
         out["bias"] = t["bias"]
     return out
@@ -55,7 +60,8 @@ def to_torch(kind: str, d: dict, geometry) -> dict:
     if kind == "norm":
         back = {v: k for k, v in _NORM.items()}
         return {back[k]: v for k, v in d.items()}
-    out = {"weight": d["kernel"].transpose(3, 2, 0, 1) if kind == "conv" else _dense_to_torch(d["kernel"], geometry)}
+    k = d["kernel"]
+    out = {"weight": k.transpose(_TO_TORCH[kind]) if kind in _TO_TORCH else _dense_to_torch(k, geometry)}
     if "bias" in d:
         out["bias"] = d["bias"]
     return out

@@ -29,7 +29,8 @@ RUNTIME = Path(__file__).with_name("torch_runtime.py")
 ARG_ORDER = ("in_channels", "filters", "width", "out_channels", "stride", "groups")
 SHORTCUT_TEXT = {"identity": "an identity shortcut", "none": "no shortcut (a plain block)",
                  "projection": "a projection shortcut", "zeropad": "a zero-padding shortcut (option A)",
-                 "subsample": "a subsampling shortcut", "custom": "its own shortcut"}
+                 "subsample": "a subsampling shortcut", "custom": "its own shortcut",
+                 "avg_down": "an average-pool projection shortcut (ResNet-D)"}
 
 
 @lru_cache(maxsize=1)
@@ -52,7 +53,8 @@ def _runtime() -> dict[str, tuple[str, set[str]]]:
 def runtime_source(code: str) -> str:
     """The runtime definitions `code` calls, with what they need, in file order."""
     rt = _runtime()
-    todo = [n for n in rt if re.search(rf"\b{n}\(|\({n}\):", code)]  # called, or a base class
+    # Called (not after a dot: `self.avg_pool(...)` calls a layer named like a helper), or a base class.
+    todo = [n for n in rt if re.search(rf"(?<![.\w]){n}\(|\({n}\):", code)]
     need: set[str] = set()
     while todo:
         n = todo.pop()

@@ -32,7 +32,7 @@ NN_MODULE_NAMES = frozenset({
 OWN_NAMES = frozenset({"FUSE"})
 
 ACT_CLASSES = {"relu": "nn.ReLU", "relu6": "nn.ReLU6", "silu": "nn.SiLU", "sigmoid": "nn.Sigmoid",
-               "tanh": "nn.Tanh", "linear": "nn.Identity"}
+               "tanh": "nn.Tanh", "linear": "nn.Identity", "hard_sigmoid": "nn.Hardsigmoid", "gelu": "nn.GELU"}
 INPLACE_ACTS = {"relu", "relu6", "silu"}
 DENSE_ACTS = set(ACT_CLASSES) | {"softmax"}
 
@@ -137,6 +137,27 @@ def _maxpool(a: Attrs) -> str:
                  + ([f"padding={pad}"] if pad != "0" else []))
 
 
+def _avgpool(a: Attrs) -> str:
+    a.values = {"ceil_mode": False, "count_include_pad": True, **a.values}  # the IR omits the defaults
+    extra = a.keywords(ceil_mode=False, count_include_pad=True)
+    if not extra and not a.is_param("padding") and not any(a.values["padding"]):
+        return _call("nn.AvgPool2d", [a.code("kernel"), a.code("stride")])
+    if not a.is_param("padding"):
+        t, b, left, right = a.values["padding"]
+        if t != b or left != right:
+            raise Unsupported("asymmetric avgpool padding (PyTorch's AvgPool2d pads both sides equally)")
+    return _call("avg_pool", [a.code("kernel"), a.code("stride"), a.code("padding")] + extra)
+
+
+def _global_pool(mode: str):
+    def handler(a: Attrs) -> str:
+        keep = a.values.get("keepdims", False) or a.is_param("keepdims")
+        if mode == "avg" and not keep:
+            return "GlobalAvgPool()"
+        return _call("GlobalPool", [literal_value(mode)] + ([f"keepdim={a.code('keepdims')}"] if keep else []))
+    return handler
+
+
 def _zeropad(a: Attrs) -> str:
     if a.is_param("padding"):
         return _call("zero_pad", [a.code("padding")])
@@ -159,8 +180,15 @@ HANDLERS = {
     "norm": _norm,
     "act": _act,
     "maxpool": _maxpool,
-    "avgpool": lambda a: _call("nn.AvgPool2d", [a.code("kernel"), a.code("stride")]),
-    "global_avgpool": lambda a: "GlobalAvgPool()",
+    "avgpool": _avgpool,
+    "global_avgpool": _global_pool("avg"),
+    "global_maxpool": _global_pool("max"),
+    "global_avgmaxpool": _global_pool("avgmax"),
+    "dropout": lambda a: _call("nn.Dropout", [a.code("rate")]),
+    "multiply": lambda a: "Multiply()",
+    "identity": lambda a: "nn.Identity()",
+    "drop_path": lambda a: _call("DropPath", [a.code("rate")]),
+    "channel_conv": lambda a: _call("ChannelConv", [a.code("kernel")] + a.keywords(bias=False)),
     "zeropad": _zeropad,
     "subsample": lambda a: _call("Subsample", [a.code("stride")]),
     "channel_pad": lambda a: _call("ChannelPad", [a.code("before"), a.code("after")]),

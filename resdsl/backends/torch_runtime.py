@@ -75,7 +75,7 @@ def norm(channels, eps=1e-5, momentum=0.1, gamma_init="ones", dims=2):
 
 
 ACTIVATIONS = {"relu": nn.ReLU, "relu6": nn.ReLU6, "silu": nn.SiLU, "sigmoid": nn.Sigmoid, "tanh": nn.Tanh,
-               "linear": nn.Identity}
+               "linear": nn.Identity, "hard_sigmoid": nn.Hardsigmoid, "gelu": nn.GELU}
 
 
 def act(fn, inplace=False):
@@ -121,6 +121,75 @@ class GlobalAvgPool(nn.Module):
 
     def forward(self, x):
         return torch.flatten(F.adaptive_avg_pool2d(x, 1), 1)
+
+
+def avg_pool(kernel, stride, padding, ceil_mode=False, count_include_pad=True):
+    """AvgPool2d from (top, bottom, left, right) padding, which must be symmetric
+    and at most half the window (AvgPool2d's own limits)."""
+    top, bottom, left, right = (padding,) * 4 if isinstance(padding, int) else padding
+    if top != bottom or left != right:
+        raise ValueError(f"avg_pool: asymmetric padding {padding} (PyTorch pads both sides equally)")
+    return nn.AvgPool2d(kernel, stride, (top, left), ceil_mode=ceil_mode, count_include_pad=count_include_pad)
+
+
+class GlobalPool(nn.Module):
+    """Global pooling over height and width: 'avg', 'max' or 'avgmax' (timm's
+    (mean + max) / 2); `keepdim` leaves (N, C, 1, 1) for a gate's 1x1 convs."""
+
+    def __init__(self, mode="avg", keepdim=False):
+        super().__init__()
+        self.mode, self.keepdim = mode, keepdim
+
+    def forward(self, x):
+        if self.mode == "avg":
+            y = x.mean((2, 3), keepdim=True)
+        elif self.mode == "max":
+            y = x.amax((2, 3), keepdim=True)
+        else:
+            y = 0.5 * (x.mean((2, 3), keepdim=True) + x.amax((2, 3), keepdim=True))
+        return y if self.keepdim else torch.flatten(y, 1)
+
+    def extra_repr(self):
+        return f"mode={self.mode!r}, keepdim={self.keepdim}"
+
+
+class Multiply(nn.Module):
+    """x times a gate of the same shape or one value per channel (N, C, 1, 1): the
+    excitation of squeeze-and-excitation and ECA."""
+
+    def forward(self, x, gate):
+        return x * gate
+
+
+class ChannelConv(nn.Conv1d):
+    """A 1-D conv sliding across the channels of a pooled (N, C, 1, 1) tensor (ECA,
+    Wang et al. 2020); the weight is Conv1d's (1, 1, k), as timm stores it."""
+
+    def __init__(self, kernel, bias=False):
+        super().__init__(1, 1, kernel, padding=(kernel - 1) // 2, bias=bias)
+
+    def forward(self, x):
+        return super().forward(x.reshape(x.shape[0], 1, -1)).reshape(x.shape)
+
+
+class DropPath(nn.Module):
+    """Stochastic depth (Huang et al. 2016): in training, zero a sample's whole
+    residual branch with probability `rate` and scale the kept ones by 1 / (1 - rate),
+    as timm's DropPath; the identity in eval mode."""
+
+    def __init__(self, rate):
+        super().__init__()
+        self.rate = rate
+
+    def forward(self, x):
+        if not self.training or self.rate == 0:
+            return x
+        keep = 1.0 - self.rate
+        mask = x.new_empty((x.shape[0],) + (1,) * (x.dim() - 1)).bernoulli_(keep)
+        return x * mask.div_(keep)
+
+    def extra_repr(self):
+        return f"rate={self.rate}"
 
 
 class Subsample(nn.Module):

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Callable
 
 from ..errors import Span
+from .attention import eca, se
 from .graph import Builder
 from .layers import Ctx
 
@@ -32,6 +33,8 @@ class BlockCall:
     zero_init_last: bool
     span: Span            # the stage's `block:` value
     shortcut_span: Span   # the stage's `shortcut:` value (or the stage)
+    attention: object = None  # the stage's `attention:` (SEAttention | ECAAttention), or None
+    drop_path: float = 0.0    # this block's stochastic-depth rate (see lowering.drop_path_rates)
 
 
 @dataclass(frozen=True)
@@ -87,6 +90,21 @@ def shortcut(b: Builder, c: BlockCall, ctx: Ctx, x: str, out_channels: int, stri
     if mode == "none":
         return None, "none"
     needs_stride = stride != 1
+    if mode == "avg_down" and (changes_channels or needs_stride):
+        # ResNet-D (He et al. 2019, "Bag of Tricks"): average the 2x2 window the stride
+        # would skip, then a stride-1 projection; timm's layout, an Identity at stride 1.
+        y = source or x
+        if needs_stride:
+            y = b.add("avgpool", "downsample.0", {"kernel": (2, 2), "stride": (stride, stride), "_op": "avgpool",
+                                                  "padding_mode": "explicit", "padding": (0, 0, 0, 0),
+                                                  "ceil_mode": True, "count_include_pad": False},
+                      [y], c.shortcut_span, "shortcut")
+        else:
+            y = b.add("identity", "downsample.0", {}, [y], c.shortcut_span, "shortcut")
+        y = conv(b, c, ctx, "downsample.1", y, out_channels, 1, 1, role="shortcut")
+        if norm_after:
+            y = norm(b, c, ctx, "downsample.2", y, role="shortcut")
+        return y, "avg_down"
     if mode == "projection" and (changes_channels or (needs_stride and c.projection_on == "shape")):
         y = conv(b, c, ctx, "downsample.0", source or x, out_channels, 1, stride, role="shortcut")
         if norm_after:
@@ -104,9 +122,30 @@ def shortcut(b: Builder, c: BlockCall, ctx: Ctx, x: str, out_channels: int, stri
     return y, kind
 
 
+def attend(b, c: BlockCall, ctx: Ctx, y: str, channels: int) -> str:
+    """The stage's channel attention on the residual branch, named `se` whichever
+    kind it is (timm's Bottleneck and BasicBlock hold it as `self.se`)."""
+    if c.attention is None:
+        return y
+    if hasattr(c.attention, "se"):
+        p = c.attention.se
+        return se(b, y, channels, p, ctx, c.span, None, p.name or "se")
+    p = c.attention.eca
+    kernel = ctx.value(p.kernel, c.span) if p.kernel is not None else None
+    return eca(b, y, channels, p, kernel, c.span, None, p.name or "se")
+
+
+def drop_path(b, c: BlockCall, y: str, span=None) -> str:
+    """Stochastic depth (Huang et al. 2016) on the residual branch, just before the
+    addition, as timm's `drop_path`; no node at all when the rate is 0."""
+    if c.drop_path <= 0:
+        return y
+    return b.add("drop_path", "drop_path", {"rate": c.drop_path}, [y], span or c.span)
+
+
 def _finish(b, c, ctx, y, sc, post_act: bool) -> str:
     if sc is not None:
-        y = b.add("add", "add", {}, [y, sc], c.shortcut_span)
+        y = b.add("add", "add", {}, [drop_path(b, c, y), sc], c.shortcut_span)
     return act(b, c, ctx, "act_out", y) if post_act else y
 
 
@@ -121,7 +160,7 @@ def basic(b: Builder, c: BlockCall, ctx: Ctx):
     y = conv(b, c, ctx, "conv1", c.x, c.filters, 3, c.stride)
     y = act(b, c, ctx, "act1", norm(b, c, ctx, "bn1", y))
     y = conv(b, c, ctx, "conv2", y, out, 3)
-    y = norm(b, c, ctx, "bn2", y, zero=c.zero_init_last)
+    y = attend(b, c, ctx, norm(b, c, ctx, "bn2", y, zero=c.zero_init_last), out)
     sc, kind = shortcut(b, c, ctx, c.x, out, c.stride, norm_after=True)
     args = {"in_channels": c.in_channels, "filters": c.filters, "out_channels": out, "stride": c.stride}
     return _finish(b, c, ctx, y, sc, True), out, args, kind
@@ -137,7 +176,7 @@ def bottleneck(b: Builder, c: BlockCall, ctx: Ctx):
     y = conv(b, c, ctx, "conv2", y, width, 3, s3, groups=c.groups)
     y = act(b, c, ctx, "act2", norm(b, c, ctx, "bn2", y))
     y = conv(b, c, ctx, "conv3", y, out, 1)
-    y = norm(b, c, ctx, "bn3", y, zero=c.zero_init_last)
+    y = attend(b, c, ctx, norm(b, c, ctx, "bn3", y, zero=c.zero_init_last), out)
     sc, kind = shortcut(b, c, ctx, c.x, out, c.stride, norm_after=True)
     args = {"in_channels": c.in_channels, "filters": c.filters, "width": width, "out_channels": out,
             "stride": c.stride, "groups": c.groups}
@@ -158,7 +197,7 @@ def preact_basic(b: Builder, c: BlockCall, ctx: Ctx):
     pre = _preact(b, c, ctx)
     y = conv(b, c, ctx, "conv1", pre, c.filters, 3, c.stride, bias=False)
     y = act(b, c, ctx, "act1", norm(b, c, ctx, "bn1", y))
-    y = conv(b, c, ctx, "conv2", y, out, 3)
+    y = attend(b, c, ctx, conv(b, c, ctx, "conv2", y, out, 3), out)
     sc, kind = shortcut(b, c, ctx, c.x, out, c.stride, norm_after=False, source=pre)
     args = {"in_channels": c.in_channels, "filters": c.filters, "out_channels": out, "stride": c.stride}
     return _finish(b, c, ctx, y, sc, False), out, args, kind
@@ -174,7 +213,7 @@ def preact_bottleneck(b: Builder, c: BlockCall, ctx: Ctx):
     y = act(b, c, ctx, "act1", norm(b, c, ctx, "bn1", y))
     y = conv(b, c, ctx, "conv2", y, width, 3, s3, groups=c.groups, bias=False)
     y = act(b, c, ctx, "act2", norm(b, c, ctx, "bn2", y))
-    y = conv(b, c, ctx, "conv3", y, out, 1)
+    y = attend(b, c, ctx, conv(b, c, ctx, "conv3", y, out, 1), out)
     sc, kind = shortcut(b, c, ctx, c.x, out, c.stride, norm_after=False, source=pre)
     args = {"in_channels": c.in_channels, "filters": c.filters, "width": width, "out_channels": out,
             "stride": c.stride, "groups": c.groups}

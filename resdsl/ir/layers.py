@@ -10,11 +10,14 @@ from dataclasses import dataclass, field, replace
 
 from ..errors import Span, SpecError, did_you_mean
 from ..spec.layers import layer_op, layer_params
+from .attention import eca, se
 from .graph import Builder
 
 DEFAULT_PREFIX = {"conv": "conv", "norm": "bn", "act": "act", "maxpool": "maxpool",
                   "avgpool": "avgpool", "global_avgpool": "avgpool", "zeropad": "pad",
-                  "flatten": "flatten", "dense": "fc", "block": "block"}
+                  "flatten": "flatten", "dense": "fc", "block": "block", "global_maxpool": "maxpool",
+                  "global_avgmaxpool": "pool", "dropout": "drop", "multiply": "mul", "channel_conv": "conv",
+                  "se": "se", "eca": "eca"}
 
 
 @dataclass(frozen=True)
@@ -117,12 +120,29 @@ def lower_layer(b: Builder, item, x: str, ctx: Ctx, span: Span, namer: Namer, ch
             size = pair(val(p.size))
             stride = pair(val(p.stride)) if p.stride is not None else size
             attrs = {"kernel": size, "stride": stride, "_op": op, **padding_attrs(val(p.padding))}
+            if op == "avgpool" and (p.ceil_mode or not p.count_include_pad):  # defaults stay implicit
+                attrs.update(ceil_mode=p.ceil_mode, count_include_pad=p.count_include_pad)
             return b.add(op, name, attrs, [x], span, role), None, stride[0]
         if op == "zeropad":
             pad = padding_attrs(val(p.padding))["padding"]
             return b.add(op, name, {"padding": pad}, [x], span, role), None, 1
-        if op in ("global_avgpool", "flatten"):
+        if op == "flatten":
             return b.add(op, name, {}, [x], span, role), None, 1
+        if op in ("global_avgpool", "global_maxpool", "global_avgmaxpool"):
+            attrs = {"keepdims": True} if p.keepdims else {}  # the plain case keeps its old attributes
+            return b.add(op, name, attrs, [x], span, role), None, 1
+        if op == "dropout":
+            return b.add(op, name, {"rate": p.rate}, [x], span, role), None, 1
+        if op == "multiply":
+            return b.add(op, name, {}, [same_block(b, ctx, p.with_, span), x], span, role), None, 1
+        if op == "channel_conv":
+            attrs = {"kernel": val(p.kernel), "bias": p.bias}
+            return b.add(op, name, attrs, [x], span, role), None, 1
+        if op == "se":
+            return se(b, x, channels, p, ctx, span, role, p.name or "se"), None, 1
+        if op == "eca":
+            kernel = val(p.kernel) if p.kernel is not None else None
+            return eca(b, x, channels, p, kernel, span, role, p.name or "eca"), None, 1
         if op == "dense":
             attrs = {"units": val(p.units), "activation": p.activation or "linear",
                      "bias": ctx.dense_bias if p.bias is None else p.bias, "init": p.init or ctx.dense_init}
@@ -130,6 +150,18 @@ def lower_layer(b: Builder, item, x: str, ctx: Ctx, span: Span, namer: Namer, ch
     except ValueError as exc:
         raise ctx.error(span, "bad-value", str(exc)) from None
     raise AssertionError(f"layer op {op!r} has no lowering")  # the spec models admit no other
+
+
+def same_block(b: Builder, ctx: Ctx, local: str, span: Span) -> str:
+    """The node an earlier layer of the current block (or stem/head) is called `local`."""
+    prefix, block = b.scope.get("prefix", ""), b.scope.get("block")
+    node = f"{prefix}{local}"
+    if node not in b.graph or b.graph.nodes[node].get("block") != block:
+        known = [d["local"] for n, d in b.graph.nodes(data=True)
+                 if d.get("block") == block and n.startswith(prefix) and d["op"] != "input"]
+        raise ctx.error(span, "unknown-tensor", f"no earlier layer named '{local}' here to multiply with",
+                        did_you_mean(local, known) or "name a layer that comes before, in the same block")
+    return node
 
 
 def lower_layers(b: Builder, items: list, x: str, ctx: Ctx, path: tuple, spans, namer: Namer,

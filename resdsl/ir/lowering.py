@@ -49,6 +49,7 @@ def lower(spec: LoadedSpec) -> tuple[nx.DiGraph, str, list[BlockInfo], list[Stag
 
     blocks: list[BlockInfo] = []
     stages: list[StageInfo] = []
+    rates = iter(drop_path_rates(m.drop_path_rate, sum(st.repeat for st in m.stages)))
     for si, stage in enumerate(m.stages):
         sname = stage.name or f"layer{si + 1}"
         sctx = stage_ctx(ctx, stage)
@@ -67,7 +68,8 @@ def lower(spec: LoadedSpec) -> tuple[nx.DiGraph, str, list[BlockInfo], list[Stag
                 x=x, in_channels=channels, filters=stage.filters, stride=stride,
                 expansion=stage.expansion, groups=stage.groups, width_per_group=stage.width_per_group,
                 stride_on=stage.stride_on, shortcut=stage.shortcut, projection_on=stage.projection_on,
-                zero_init_last=sctx.zero_init_last, span=span(("stages", si, "block")),
+                zero_init_last=sctx.zero_init_last, span=span(("stages", si, "block")), attention=stage.attention,
+                drop_path=next(rates),
                 shortcut_span=span(("stages", si, "shortcut")) if "shortcut" in stage.model_fields_set
                 else span(("stages", si)))
             if stage.block in BLOCKS:
@@ -92,9 +94,16 @@ def lower(spec: LoadedSpec) -> tuple[nx.DiGraph, str, list[BlockInfo], list[Stag
     return g, x, blocks, stages
 
 
+def drop_path_rates(rate: float, blocks: int) -> list[float]:
+    """timm's schedule: block i of n drops its branch with rate * i / (n - 1), from 0
+    at the first block to the full rate at the last."""
+    return [rate * i / max(blocks - 1, 1) for i in range(blocks)]
+
+
 # Stage keys that only built-in blocks read, and the one only user blocks read: a
 # key that would be silently ignored is an error instead.
-_BUILTIN_ONLY = ("expansion", "groups", "width_per_group", "stride_on", "projection_on", "zero_init_last_norm")
+_BUILTIN_ONLY = ("expansion", "groups", "width_per_group", "stride_on", "projection_on", "zero_init_last_norm",
+                 "attention")
 
 
 def _check_stage_keys(spec: LoadedSpec, si: int, stage) -> None:

@@ -34,14 +34,25 @@ def _spatial(op: str, attrs: dict, x: Shape) -> Shape:
     c, h, w = x
     (kh, kw), (sh, sw) = attrs["kernel"], attrs["stride"]
     t, b, left, r = attrs["padding"]
-    oh = (h + t + b - kh) // sh + 1
-    ow = (w + left + r - kw) // sw + 1
+    oh = _out_size(h, kh, sh, t, b, attrs.get("ceil_mode", False))
+    ow = _out_size(w, kw, sw, left, r, attrs.get("ceil_mode", False))
     if h + t + b < kh or w + left + r < kw or oh < 1 or ow < 1:
         raise ShapeError(f"{op} with kernel {kh}×{kw} does not fit its {h}×{w} input (padded to "
                          f"{h + t + b}×{w + left + r}): the spatial size drops below 1",
                          "use a larger input, fewer downsampling steps or more padding",
                          code="spatial-too-small")
     return (c, oh, ow)
+
+
+def _out_size(size: int, k: int, s: int, before: int, after: int, ceil: bool) -> int:
+    """Output length of a window op. With `ceil` (PyTorch's ceil_mode) a last,
+    partial window is kept, unless it would start past the input and the padding
+    before it: PyTorch's rule, which decides e.g. 11 -> 6 under a 2×2/2 pool."""
+    span = size + before + after - k
+    if not ceil:
+        return span // s + 1
+    out = -(-span // s) + 1
+    return out - 1 if (out - 1) * s >= size + before else out
 
 
 def _conv_shape(a: dict, ins: list[Shape]) -> Shape:
@@ -77,8 +88,27 @@ def _pool_shape(a: dict, ins: list[Shape]) -> Shape:
 
 def _gap_shape(a: dict, ins: list[Shape]) -> Shape:
     if len(ins[0]) != 3:
-        raise ShapeError("global_avgpool needs a feature map, but its input is already a vector")
-    return (ins[0][0],)
+        raise ShapeError("global pooling needs a feature map, but its input is already a vector")
+    return (ins[0][0], 1, 1) if a.get("keepdims") else (ins[0][0],)
+
+
+def _multiply_shape(a: dict, ins: list[Shape]) -> Shape:
+    """x times a gate: the gate is x's shape or one value per channel (C×1×1)."""
+    x, gate = ins
+    if gate != x and not (len(x) == 3 and gate == (x[0], 1, 1)):
+        raise ShapeError(f"multiply: the gate gives {fmt(gate)}, but it multiplies a {fmt(x)} tensor",
+                         f"the gate must be {fmt(x)} or one value per channel ({x[0]}×1×1)", code="shape-mismatch")
+    return x
+
+
+def _channel_conv_shape(a: dict, ins: list[Shape]) -> Shape:
+    x, k = ins[0], a["kernel"]
+    if not (len(x) == 1 or x[1:] == (1, 1)):
+        raise ShapeError(f"channel_conv runs across channels of a pooled tensor (C or C×1×1), not {fmt(x)}",
+                         "pool first: `global_avgpool: {keepdims: true}`")
+    if k % 2 == 0 or k > x[0]:
+        raise ShapeError(f"channel_conv kernel {k} must be odd and at most the {x[0]} channels", code="bad-value")
+    return x
 
 
 def _pad_shape(a: dict, ins: list[Shape]) -> Shape:
@@ -145,6 +175,14 @@ OPS: dict[str, OpDef] = {
     "maxpool": OpDef(_pool_shape),
     "avgpool": OpDef(_pool_shape),
     "global_avgpool": OpDef(_gap_shape),
+    "global_maxpool": OpDef(_gap_shape),
+    "global_avgmaxpool": OpDef(_gap_shape),  # timm's 'avgmax': (mean + max) / 2
+    "dropout": OpDef(_same),
+    "drop_path": OpDef(_same),  # stochastic depth: drops a whole sample's residual branch
+    "identity": OpDef(_same),  # a placeholder that keeps timm's indices (ResNet-D's stride-1 downsample.0)
+    "multiply": OpDef(_multiply_shape, arity=2),
+    "channel_conv": OpDef(_channel_conv_shape, params=lambda a, ins: a["kernel"] + int(a["bias"]),
+                          macs=lambda a, ins, out: ins[0][0] * a["kernel"]),
     "zeropad": OpDef(_pad_shape),
     "subsample": OpDef(_subsample_shape),
     "channel_pad": OpDef(_channel_pad_shape),

@@ -31,10 +31,6 @@ def resolve_padding_and_shapes(g: nx.DiGraph, text: str | None = None) -> nx.DiG
                 left, r = same_padding(x[2], kw, sw)
                 attrs = dict(attrs, padding=(t, bt, left, r))
                 d["attrs"] = attrs
-            if d["op"] == "avgpool" and any(attrs["padding"]):
-                raise ShapeError("avgpool with padding is not supported: PyTorch and Keras disagree on "
-                                 "whether padded zeros count in the average",
-                                 "pad explicitly with zeropad first, or use 'valid'", code="unsupported")
             d["shape"] = OPS[d["op"]].shape(attrs, ins)
             d["in_shapes"] = ins
         except ShapeError as exc:

@@ -4,7 +4,7 @@ seed-000 block (conv -> ReLU -> BN) with no Python."""
 from __future__ import annotations
 
 from ..errors import did_you_mean
-from .blocks import BlockCall, shortcut
+from .blocks import BlockCall, drop_path, shortcut
 from .graph import Builder
 from .layers import Ctx, Namer, lower_layers
 
@@ -56,7 +56,7 @@ class UserBlockLowering:
                                     "shortcut_span": c.shortcut_span if c.shortcut else spans(path + ("shortcut",))})
                 sc, kind = shortcut(b, call, ctx, c.x, channels, stride, norm_after=block.projection_norm)
             if sc is not None:
-                y = b.add("add", "add", {}, [y, sc], spans(path + ("shortcut",)))
+                y = b.add("add", "add", {}, [drop_path(b, c, y), sc], spans(path + ("shortcut",)))
             y, channels, _ = lower_layers(b, block.after, y, ctx, path + ("after",), spans, namer,
                                           channels, nested=self.nested)
             return y, channels, dict(env, in_channels=c.in_channels, out_channels=channels), kind, stride

@@ -45,8 +45,14 @@ def op_title(op: str, a: dict) -> str:
         return f"conv {_k(a['kernel'])}, {a['filters']}"
     if op in ("maxpool", "avgpool"):
         return f"{op} {_k(a['kernel'])}"
-    if op == "global_avgpool":
-        return "global avgpool"
+    if op in ("global_avgpool", "global_maxpool", "global_avgmaxpool"):
+        return op.replace("_", " ") + (" (C×1×1)" if a.get("keepdims") else "")
+    if op == "dropout":
+        return f"dropout {a['rate']:g}"
+    if op == "multiply":
+        return "⊗ multiply"
+    if op == "channel_conv":
+        return f"conv1d {a['kernel']} across channels"
     if op == "zeropad":
         t, b, left, r = a["padding"]
         return f"zeropad {t}" if len({t, b, left, r}) == 1 else f"zeropad {t},{b},{left},{r}"
@@ -74,6 +80,10 @@ def op_details(op: str, a: dict) -> list[str]:
             out.append(f"pad {t},{b},{left},{r} (t,b,l,r)")
     if op == "channel_pad":
         out.append(f"+{a['before']} before, +{a['after']} after")
+    if op == "avgpool" and a.get("ceil_mode"):
+        out.append("ceil mode")
+    if op == "avgpool" and not a.get("count_include_pad", True) and any(a["padding"]):
+        out.append("padding not counted")
     if op == "dense" and a.get("activation", "linear") != "linear":
         out.append(a["activation"])
     if op == "norm" and a.get("gamma_init") == "zeros":

@@ -12,6 +12,9 @@ from pydantic import BaseModel, ConfigDict, Discriminator, Field, StrictBool, St
 
 IDENT = r"^[A-Za-z_][A-Za-z0-9_]*$"
 Name = Annotated[str, Field(pattern=IDENT, max_length=64)]
+# A layer's name may end in sequence indices (`conv1.0`, `conv1.3`), so a spec can
+# give modules timm's names: indices under one name become an nn.Sequential.
+LayerName = Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*(\.[0-9]{1,4})*$", max_length=64)]
 Ref = Annotated[str, Field(pattern=r"^\$[A-Za-z_][A-Za-z0-9_]*$", max_length=64)]
 PosInt = Annotated[StrictInt, Field(ge=1, le=1_000_000)]
 NonNegInt = Annotated[StrictInt, Field(ge=0, le=1_000_000)]
@@ -19,8 +22,10 @@ IntOrRef = Union[PosInt, Ref]
 Size2 = Union[IntOrRef, Annotated[list[IntOrRef], Field(min_length=2, max_length=2)]]
 Padding = Union[Literal["same", "valid"], NonNegInt, Ref,
                 Annotated[list[Union[NonNegInt, Ref]], Field(min_length=2, max_length=4)]]
-ActName = Literal["relu", "relu6", "sigmoid", "tanh", "silu", "linear"]
-DenseAct = Literal["relu", "relu6", "sigmoid", "tanh", "silu", "linear", "softmax"]
+ActName = Literal["relu", "relu6", "sigmoid", "hard_sigmoid", "tanh", "silu", "gelu", "linear"]
+DenseAct = Literal["relu", "relu6", "sigmoid", "hard_sigmoid", "tanh", "silu", "gelu", "linear", "softmax"]
+GateName = Literal["sigmoid", "hard_sigmoid"]
+Rate = Annotated[float, Field(ge=0, lt=1)]
 Init = Literal["torch_default", "kaiming_normal_fan_out", "kaiming_normal_fan_in",
                "glorot_uniform", "glorot_normal"]
 
@@ -37,7 +42,7 @@ class ConvLayer(Strict):
     groups: IntOrRef = 1
     bias: StrictBool | None = Field(None, description="default: defaults.conv.bias")
     init: Init | None = None
-    name: Name | None = None
+    name: LayerName | None = None
 
 
 class NormLayer(Strict):
@@ -45,28 +50,74 @@ class NormLayer(Strict):
     eps: Annotated[float, Field(gt=0, lt=1)] | None = None
     momentum: Annotated[float, Field(gt=0, le=1)] | None = None
     zero_init: StrictBool = Field(False, description="start gamma at 0")
-    name: Name | None = None
+    name: LayerName | None = None
 
 
 class ActLayer(Strict):
     fn: ActName | None = Field(None, description="default: defaults.activation")
-    name: Name | None = None
+    name: LayerName | None = None
 
 
 class PoolLayer(Strict):
     size: Size2
     stride: Size2 | None = Field(None, description="default: the pool size")
     padding: Padding = "valid"
-    name: Name | None = None
+    name: LayerName | None = None
+
+
+class AvgPoolLayer(PoolLayer):
+    ceil_mode: StrictBool = Field(False, description="keep a last, partial window (PyTorch's ceil_mode)")
+    count_include_pad: StrictBool = Field(True, description="padded zeros count in the average (PyTorch's default)")
+
+
+class GlobalPoolLayer(Strict):
+    keepdims: StrictBool = Field(False, description="keep H and W as 1×1 (C×1×1), for a gate's convs")
+    name: LayerName | None = None
+
+
+class DropoutLayer(Strict):
+    rate: Rate = Field(description="probability of zeroing an element in training; inactive in eval mode")
+    name: LayerName | None = None
+
+
+class MultiplyLayer(Strict):
+    """The current tensor (a gate) times an earlier tensor of the same block."""
+    with_: LayerName = Field(alias="with", description="the layer whose output is gated (a name in the same block)")
+    name: LayerName | None = None
+
+
+class ChannelConvLayer(Strict):
+    kernel: IntOrRef = Field(description="odd kernel size of the 1-D conv across channels (ECA)")
+    bias: StrictBool = False
+    name: LayerName | None = None
+
+
+class SELayer(Strict):
+    reduction: PosInt = Field(16, description="channels / reduction, rounded as timm's make_divisible")
+    divisor: PosInt = Field(8, description="the reduced width is a multiple of this")
+    round_limit: Annotated[float, Field(ge=0, le=1)] = Field(
+        0.0, description="round up by one divisor if rounding lost more than this fraction (timm: 0)")
+    act: ActName = "relu"
+    gate: GateName = "sigmoid"
+    bias: StrictBool = True
+    name: LayerName | None = Field(None, description="default: se")
+
+
+class ECALayer(Strict):
+    kernel: IntOrRef | None = Field(None, description="default: timm's rule from the channels, gamma and beta")
+    gamma: PosInt = 2
+    beta: NonNegInt = 1
+    gate: GateName = "sigmoid"
+    name: LayerName | None = Field(None, description="default: eca")
 
 
 class ZeroPadLayer(Strict):
     padding: Union[NonNegInt, Ref, Annotated[list[Union[NonNegInt, Ref]], Field(min_length=2, max_length=4)]]
-    name: Name | None = None
+    name: LayerName | None = None
 
 
 class NamedOnly(Strict):
-    name: Name | None = None
+    name: LayerName | None = None
 
 
 class DenseLayer(Strict):
@@ -74,7 +125,7 @@ class DenseLayer(Strict):
     activation: DenseAct | None = None
     bias: StrictBool | None = Field(None, description="default: defaults.dense.bias")
     init: Init | None = None
-    name: Name | None = None
+    name: LayerName | None = None
 
 
 class BlockLayer(Strict):
@@ -88,11 +139,13 @@ class BlockLayer(Strict):
 
 LAYER_MODELS: dict[str, type[Strict]] = {
     "conv": ConvLayer, "norm": NormLayer, "act": ActLayer, "maxpool": PoolLayer,
-    "avgpool": PoolLayer, "global_avgpool": NamedOnly, "zeropad": ZeroPadLayer,
+    "avgpool": AvgPoolLayer, "global_avgpool": GlobalPoolLayer, "zeropad": ZeroPadLayer,
     "flatten": NamedOnly, "dense": DenseLayer, "block": BlockLayer,
+    "global_maxpool": GlobalPoolLayer, "global_avgmaxpool": GlobalPoolLayer, "dropout": DropoutLayer,
+    "multiply": MultiplyLayer, "channel_conv": ChannelConvLayer, "se": SELayer, "eca": ECALayer,
 }
 # Layers whose every field has a default, so the bare name is a complete layer.
-BARE_OK = ("norm", "act", "global_avgpool", "flatten")
+BARE_OK = ("norm", "act", "global_avgpool", "flatten", "global_maxpool", "global_avgmaxpool", "se", "eca")
 
 
 def _make_item(op: str, model: type[Strict]) -> type[BaseModel]:

@@ -9,9 +9,9 @@ from typing import Annotated, Literal
 
 from pydantic import Field, StrictBool, StrictInt
 
-from .layers import IDENT, ActName, Init, IntOrRef, Layer, Name, PosInt, Strict
+from .layers import IDENT, ActName, ECALayer, Init, IntOrRef, Layer, Name, PosInt, SELayer, Strict
 
-ShortcutKind = Literal["identity", "projection", "zeropad", "none"]
+ShortcutKind = Literal["identity", "projection", "avg_down", "zeropad", "none"]
 BUILTIN_BLOCKS = ("basic", "bottleneck", "preact_basic", "preact_bottleneck")
 
 
@@ -57,6 +57,17 @@ class NormOverride(Strict):
     momentum: Annotated[float, Field(gt=0, le=1)] | None = None
 
 
+class SEAttention(Strict):
+    se: SELayer
+
+
+class ECAAttention(Strict):
+    eca: ECALayer
+
+
+Attention = SEAttention | ECAAttention
+
+
 class Stage(Strict):
     name: Name | None = Field(None, description="default: layer1, layer2, ... (torchvision)")
     block: Name = Field(description="a built-in block kind or one defined under `blocks`")
@@ -71,7 +82,8 @@ class Stage(Strict):
     stride_on: Literal["1x1", "3x3"] = Field(
         "3x3", description="bottleneck: stride on the 3x3 (torchvision, v1.5) or first 1x1 (paper, Keras)")
     shortcut: ShortcutKind = Field(
-        "projection", description="projection: 1x1 conv + norm where the shape changes; identity; "
+        "projection", description="projection: 1x1 conv + norm where the shape changes; avg_down: ResNet-D's "
+                                  "2x2 average pool, then the projection; identity; "
                                   "zeropad: the paper's option A; none: the plain twin")
     projection_on: Literal["shape", "channels"] = Field(
         "shape", description="'channels': a stride-only change subsamples instead of projecting")
@@ -80,6 +92,8 @@ class Stage(Strict):
     norm: NormOverride = NormOverride()
     activation: ActName | None = None
     args: dict[Name, IntOrRef] = Field({}, description="extra arguments of a user-defined block")
+    attention: Attention | None = Field(
+        None, description="channel attention in each built-in block, after its last norm (where timm puts it)")
 
 
 class UserBlock(Strict):
@@ -100,6 +114,8 @@ class Spec(Strict):
     description: str = Field("", max_length=2000)
     input: InputSpec
     defaults: Defaults = Defaults()
+    drop_path_rate: Annotated[float, Field(ge=0, lt=1)] = Field(
+        0.0, description="stochastic depth: the last block's drop rate, scaled linearly from 0 over the blocks (timm)")
     blocks: dict[Name, UserBlock] = {}
     stem: list[Layer] = []
     stages: list[Stage] = []

@@ -173,13 +173,13 @@ def test_bad_input_is_a_clear_error(argv, words, capsys):
 
 
 def test_unsupported_ir_names_backend_op_and_place():
-    """An IR the Keras backend cannot express (here a padded average pool, which
-    Keras cannot exclude from the average) is a located SpecError, not a crash."""
+    """An IR the Keras backend cannot express (here a norm of a type it has no
+    layer for) is a located SpecError, not a crash."""
     from resdsl.backends import get_backend
     r = resdsl.resolve("cifar10_resnet30")
-    pool = next(n for n, d in r.graph.nodes(data=True) if d["op"] == "avgpool")
-    r.graph.nodes[pool]["attrs"] = {**r.graph.nodes[pool]["attrs"], "padding": (1, 1, 1, 1)}
-    with pytest.raises(resdsl.SpecError, match="keras backend cannot express op 'avgpool'") as exc:
+    bn = next(n for n, d in r.graph.nodes(data=True) if d["op"] == "norm")
+    r.graph.nodes[bn]["attrs"] = {**r.graph.nodes[bn]["attrs"], "type": "layernorm"}
+    with pytest.raises(resdsl.SpecError, match="keras backend cannot express op 'norm'") as exc:
         get_backend("keras").emit(r)
     assert "cifar10_resnet30.yaml" in str(exc.value)
 

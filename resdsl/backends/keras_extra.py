@@ -1,0 +1,130 @@
+"""Keras layers for ops Keras has no layer for, shared by `build` and emitted
+source: `keras_emit` copies a class's text from this file into a module that
+uses it (so the two cannot drift), and `keras_layers` registers them for
+saving. Plain keras only (`layers`, `ops`, numpy): no resdsl import.
+"""
+import numpy as np
+from keras import layers, ops, random
+
+
+def window_count(size, kernel, stride, before, after, ceil_mode):
+    """Output length of a pooling window (PyTorch's rule for ceil_mode: a last
+    window starting past the input and the padding before it is dropped)."""
+    span = size + before + after - kernel
+    if not ceil_mode:
+        return span // stride + 1
+    out = -(-span // stride) + 1
+    return out - 1 if (out - 1) * stride >= size + before else out
+
+
+class AvgPool2DPad(layers.Layer):
+    """PyTorch's AvgPool2d: explicit (top, bottom, left, right) zero padding,
+    `ceil_mode` and `count_include_pad`. The window sums come from one valid
+    average pool over the padded map; each output is divided by the number of
+    cells PyTorch counts there (padding included or not, never the part of a
+    ceil-mode window past the padding), fixed once the input size is known."""
+
+    def __init__(self, kernel, stride, padding, ceil_mode=False, count_include_pad=True, **kwargs):
+        super().__init__(**kwargs)
+        self.kernel, self.stride = tuple(int(k) for k in kernel), tuple(int(s) for s in stride)
+        self.padding = tuple(int(p) for p in padding)
+        self.ceil_mode, self.count_include_pad = bool(ceil_mode), bool(count_include_pad)
+
+    def _axis(self, size, i):
+        k, s = self.kernel[i], self.stride[i]
+        before, after = self.padding[2 * i], self.padding[2 * i + 1]
+        n = window_count(size, k, s, before, after, self.ceil_mode)
+        starts = np.arange(n) * s
+        lo, hi = (0, size + before + after) if self.count_include_pad else (before, before + size)
+        counts = np.minimum(starts + k, hi) - np.maximum(starts, lo)
+        overhang = max(0, starts[-1] + k - (size + before + after))
+        return n, counts.astype("float32"), after + overhang
+
+    def build(self, input_shape):
+        h, w = input_shape[1], input_shape[2]
+        _, rows, self.pad_bottom = self._axis(h, 0)
+        _, cols, self.pad_right = self._axis(w, 1)
+        self.scale = (self.kernel[0] * self.kernel[1] / np.outer(rows, cols))[None, :, :, None].astype("float32")
+
+    def call(self, x):
+        top, _, left, _ = self.padding
+        x = ops.pad(x, [[0, 0], [top, self.pad_bottom], [left, self.pad_right], [0, 0]])
+        return ops.average_pool(x, self.kernel, self.stride, padding="valid") * self.scale
+
+    def compute_output_shape(self, s):
+        def out(size, i):
+            if size is None:
+                return None
+            return window_count(size, self.kernel[i], self.stride[i], self.padding[2 * i],
+                                self.padding[2 * i + 1], self.ceil_mode)
+        return (s[0], out(s[1], 0), out(s[2], 1), s[3])
+
+    def get_config(self):
+        return {**super().get_config(), "kernel": list(self.kernel), "stride": list(self.stride),
+                "padding": list(self.padding), "ceil_mode": self.ceil_mode,
+                "count_include_pad": self.count_include_pad}
+
+
+class GlobalAvgMaxPool(layers.Layer):
+    """(mean + max) / 2 over height and width: timm's 'avgmax' global pool."""
+
+    def __init__(self, keepdims=False, **kwargs):
+        super().__init__(**kwargs)
+        self.keepdims = bool(keepdims)
+
+    def call(self, x):
+        keep = self.keepdims
+        return 0.5 * (ops.mean(x, axis=(1, 2), keepdims=keep) + ops.max(x, axis=(1, 2), keepdims=keep))
+
+    def compute_output_shape(self, s):
+        return (s[0], 1, 1, s[3]) if self.keepdims else (s[0], s[3])
+
+    def get_config(self):
+        return {**super().get_config(), "keepdims": self.keepdims}
+
+
+class ChannelConv(layers.Conv1D):
+    """A 1-D conv sliding across the channels of a pooled tensor (ECA): Conv1D
+    over a length-C sequence with one feature, kernel (k, 1, 1)."""
+
+    def __init__(self, kernel, bias=False, **kwargs):
+        super().__init__(1, int(kernel), padding="same", use_bias=bool(bias), **kwargs)
+        self.kernel_len, self.bias_on = int(kernel), bool(bias)
+
+    def build(self, input_shape):
+        super().build((None, input_shape[-1], 1))
+        self.input_spec = None  # Conv1D's spec is for the (N, C, 1) view, not what this layer is given
+
+    def call(self, x):
+        y = super().call(ops.reshape(x, (-1, x.shape[-1], 1)))
+        return ops.reshape(y, (-1, *x.shape[1:]))
+
+    def compute_output_shape(self, s):
+        return tuple(s)
+
+    def get_config(self):
+        return {**layers.Layer.get_config(self), "kernel": self.kernel_len, "bias": self.bias_on}
+
+
+class DropPath(layers.Layer):
+    """Stochastic depth: in training, zero a sample's whole residual branch with
+    probability `rate` and scale the kept ones by 1 / (1 - rate); identity otherwise."""
+
+    def __init__(self, rate, seed=None, **kwargs):
+        super().__init__(**kwargs)
+        self.rate = float(rate)
+        self.seed_generator = random.SeedGenerator(seed)
+
+    def call(self, x, training=False):
+        if not training or self.rate == 0:
+            return x
+        keep = 1.0 - self.rate
+        shape = (ops.shape(x)[0],) + (1,) * (len(x.shape) - 1)
+        mask = ops.floor(keep + random.uniform(shape, seed=self.seed_generator))
+        return x * mask / keep
+
+    def compute_output_shape(self, s):
+        return tuple(s)
+
+    def get_config(self):
+        return {**super().get_config(), "rate": self.rate}

@@ -1,0 +1,65 @@
+"""Shipped timm-flavour specs against installed timm (pretrained=False): the
+spec's PyTorch build loads timm's state_dict with strict=True and gives timm's
+outputs in eval mode; parameters equal timm's, and MACs equal those PyTorch's
+FLOP counter measures on timm's model (two FLOPs per multiply-accumulate).
+The Keras build of each is checked against the PyTorch build in
+tests/test_cross_framework.py, like every shipped spec."""
+from __future__ import annotations
+
+import pytest
+
+torch = pytest.importorskip("torch")
+timm = pytest.importorskip("timm")
+
+import resdsl
+
+# spec name -> (timm model name, test input size: the stages do not depend on it)
+TIMM_SPECS = {name: (name, 64) for name in ("seresnet50", "seresnext50_32x4d", "resnet18d", "resnet26d", "resnet50d",
+                                              "ecaresnet50d")}
+
+
+def _randomise(model) -> None:
+    """timm initialises BN to the identity; make every norm matter, reproducibly."""
+    g = torch.Generator().manual_seed(0)
+    with torch.no_grad():
+        for m in model.modules():
+            if isinstance(m, torch.nn.modules.batchnorm._BatchNorm):
+                for t, scale, shift in ((m.weight, 1.0, 0.5), (m.running_var, 1.0, 0.5)):
+                    t.copy_(torch.rand(t.shape, generator=g) * scale + shift)
+                for t in (m.bias, m.running_mean):
+                    t.copy_(torch.randn(t.shape, generator=g) * 0.1)
+
+
+def _macs(model, size: int) -> int:
+    from torch.utils.flop_counter import FlopCounterMode
+    counter = FlopCounterMode(display=False)
+    with counter, torch.no_grad():
+        model(torch.zeros(1, 3, size, size))
+    return counter.get_total_flops() // 2
+
+
+@pytest.fixture(autouse=True, scope="module")
+def one_thread():
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+@pytest.mark.parametrize("spec", sorted(TIMM_SPECS))
+def test_spec_is_timms_network(spec):
+    timm_name, size = TIMM_SPECS[spec]
+    reference = timm.create_model(timm_name, pretrained=False).eval()
+    _randomise(reference)
+    r = resdsl.resolve(spec)
+    assert r.params == sum(p.numel() for p in reference.parameters())
+    assert r.input_shape == (3, 224, 224)
+    assert r.macs == _macs(reference, 224)
+
+    ours = resdsl.build(r, backend="torch").eval()
+    result = ours.load_state_dict(reference.state_dict(), strict=True)
+    assert not result.missing_keys and not result.unexpected_keys
+    x = torch.randn(2, 3, size, size, generator=torch.Generator().manual_seed(1))
+    with torch.no_grad():
+        worst = float((ours(x) - reference(x)).abs().max())
+    assert worst <= 1e-5, f"{spec}: outputs differ by {worst:.2e}"
