@@ -19,7 +19,8 @@ from .yamlload import load_yaml
 
 SET_FILE, KEYWORD_FILE = "<--set>", "<keywords>"
 KEYWORDS = ("num_classes", "in_channels", "input_size", "include_top", "pooling")
-POOLINGS = {"avg": "global_avgpool"}
+# keras.applications' `pooling=`: the head becomes one global pool (names as torchvision / timm)
+POOLINGS = {"avg": ("global_avgpool", "avgpool"), "max": ("global_maxpool", "global_pool")}
 
 
 @dataclass
@@ -96,7 +97,7 @@ def _keyword_overrides(data: dict, keywords: dict) -> tuple[list[str], list[tupl
         if pooling is not None and pooling not in POOLINGS:
             hint = did_you_mean(str(pooling), POOLINGS) or "choose one of: " + ", ".join(POOLINGS)
             raise fail(text, f"unknown pooling {pooling!r}", hint)
-        head = [{POOLINGS[pooling]: {"name": "avgpool"}}] if pooling else []
+        head = [{POOLINGS[pooling][0]: {"name": POOLINGS[pooling][1]}}] if pooling else []
         add(text, ["head"], head)
     if keywords.get("num_classes") is not None:
         text = f"num_classes={keywords['num_classes']!r}"

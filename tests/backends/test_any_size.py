@@ -69,10 +69,14 @@ def test_static_ir_reports_the_spec_size_and_another_on_request():
     assert odd.params == r.params and odd.macs > r.macs
 
 
-def test_include_top_false_pooling_avg_matches_keras_applications():
+@pytest.mark.parametrize("pooling", ["avg", "max"])
+def test_include_top_false_pooling_matches_keras_applications(pooling):
     # keras.applications' ResNet50 and resdsl's resnet50_keras are the same network
-    app = keras.applications.ResNet50(weights=None, include_top=False, pooling="avg", input_shape=(64, 64, 3))
-    ours = resdsl.build("resnet50_keras", backend="keras", include_top=False, pooling="avg")
+    app = keras.applications.ResNet50(weights=None, include_top=False, pooling=pooling, input_shape=(64, 64, 3))
+    ours = resdsl.build("resnet50_keras", backend="keras", include_top=False, pooling=pooling)
     assert ours.count_params() == app.count_params()
-    y = ours(np.zeros((1, 64, 64, 3), "float32"), training=False)
-    assert tuple(y.shape) == (1, 2048) and app.output_shape == (None, 2048)
+    resdsl.port_weights(app, ours)
+    x = np.random.default_rng(0).standard_normal((2, 64, 64, 3)).astype("float32")
+    y, ref = np.asarray(ours(x, training=False)), np.asarray(app(x, training=False))
+    assert y.shape == (2, 2048) and app.output_shape == (None, 2048)
+    assert np.abs(y - ref).max() <= 1e-4 * np.abs(ref).max()

@@ -119,6 +119,8 @@ def test_include_top_false_and_pooling():
     assert body.output_shape == (2048, 7, 7)
     assert pooled.output_shape == (2048,)
     assert full.params - pooled.params == 2048 * 1000 + 1000
+    maxed = resdsl.resolve("resnet50", include_top=False, pooling="max")
+    assert maxed.output_shape == (2048,) and maxed.node("global_pool")["op"] == "global_maxpool"
 
 
 @pytest.mark.parametrize("kw, code, where", [
