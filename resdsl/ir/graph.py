@@ -74,8 +74,13 @@ class Resolved:
     def allows_any_input_size(self) -> bool:
         """Whether every layer takes any height and width: a fully convolutional
         body with a global pool (or no head). A flatten before a dense layer
-        fixes the size, as in keras.applications with include_top=True."""
-        return not any(d["op"] == "flatten" for _, d in self.graph.nodes(data=True))
+        fixes the size, as in keras.applications with include_top=True; so does an
+        average pool with padding or ceil_mode (its Keras layer precomputes its
+        window counts from the input size)."""
+        def fixes_size(d):
+            a = d.get("attrs") or {}
+            return d["op"] == "flatten" or (d["op"] == "avgpool" and (any(a.get("padding", ())) or a.get("ceil_mode")))
+        return not any(fixes_size(d) for _, d in self.graph.nodes(data=True))
 
     def order(self) -> list[str]:
         """Nodes in build order (a topological order; insertion order is one)."""

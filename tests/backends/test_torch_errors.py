@@ -32,7 +32,7 @@ def spec(name="stem_conv", stage="layer1") -> str:
 
 @pytest.mark.parametrize("op,attr,value,words", [
     ("gelu_norm", None, None, "op 'gelu_norm'"),
-    ("act", "fn", "gelu", "activation 'gelu'"),
+    ("act", "fn", "mish", "activation 'mish'"),
     ("norm", "type", "layernorm", "norm type 'layernorm'"),
 ])
 def test_an_op_the_backend_cannot_express(op, attr, value, words):
