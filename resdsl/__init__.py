@@ -9,12 +9,12 @@ from .backends.keras_registry import install as _register_keras_layers
 from .errors import Span, SpecError
 from .ir import Resolved, resolve
 from .spec import Limits, LoadedSpec, load_spec, shipped_names
+from .version import __version__
 
 # Saved .keras files of resdsl models load after `import resdsl` (this imports no Keras).
 _register_keras_layers()
 
-__version__ = "0.1.0"
-__all__ = ["SpecError", "Span", "Limits", "LoadedSpec", "Resolved", "load_spec", "resolve",
+__all__ = ["__version__", "SpecError", "Span", "Limits", "LoadedSpec", "Resolved", "load_spec", "resolve",
            "shipped_names", "build", "emit", "render", "port_weights", "summary", "train", "compare"]
 
 

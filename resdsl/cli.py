@@ -10,6 +10,7 @@ from .datasets.errors import DataError
 from .errors import OutputError, SpecError
 from .spec.limits import DEFAULT_LIMITS, Limits
 from .training.config import Interrupted, TrainError
+from .version import __version__
 
 
 class _Fail(Exception):
@@ -233,7 +234,7 @@ def build_parser() -> argparse.ArgumentParser:
                                 description="Declarative residual networks: validate, summarise, "
                                             "compile to PyTorch or Keras, render.")
     p.set_defaults(error_format="text")
-    p.add_argument("--version", action="version", version=f"resdsl {__import__('resdsl').__version__}")
+    p.add_argument("--version", action="version", version=f"resdsl {__version__}")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     s = sub.add_parser("list", parents=[common], help="list the shipped specs")

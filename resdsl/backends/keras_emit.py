@@ -15,8 +15,8 @@ import re
 from functools import lru_cache
 from pathlib import Path
 
-from .. import __version__
 from ..ir import Resolved
+from ..version import __version__
 from .common import block_kinds, fingerprint, stage_runs, unsupported
 from .keras_plan import BACKEND, fused_norms, plan
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 import keras
 
 from .keras import layer_map
-from .port import PortError, Source
 from .port_names import applications_name
+from .port_source import PortError, Source
 
 
 def kind_of(layer) -> str | None:

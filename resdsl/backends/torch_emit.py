@@ -15,10 +15,10 @@ import textwrap
 from functools import lru_cache
 from pathlib import Path
 
-from .. import __version__
 from ..errors import SpecError
 from ..io import MARKER
 from ..ir import Resolved
+from ..version import __version__
 from .common import BlockKindInfo, _attrs, _camel, block_kinds, fingerprint, stage_runs, unsupported
 from .torch_ops import FRESH_OPS, INPLACE_ACTS, Attrs, Unsupported, constructor, literal_value, reserved_why
 from .torch_scope import Layer, NameClash, Scope

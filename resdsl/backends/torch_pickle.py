@@ -1,4 +1,4 @@
-"""Pickling of models that `resdsl.build` made in memory.
+"""In-memory modules from emitted source, and the pickling of their models.
 
 Their classes live in a module executed from emitted source (`torch.load_source`),
 which another process cannot import by name, so plain pickling by reference
@@ -13,12 +13,40 @@ torchvision's models do; this is only for in-memory builds.
 """
 from __future__ import annotations
 
+import hashlib
+import linecache
+import sys
+import types
+
+
+def load_source(source: str, name: str) -> types.ModuleType:
+    """Execute emitted source as a module, once per distinct source text.
+
+    The module is registered in sys.modules under a name derived from the text, so
+    rebuilding the same spec reuses its classes. They pickle by their source text
+    (`torch_pickle`): `torch.save(model)` loads in a fresh process and
+    torch.multiprocessing.spawn works, as with torchvision's models. The text is
+    registered with linecache so tracebacks and `inspect.getsource` show it.
+    """
+    digest = hashlib.sha256(source.encode("utf-8")).hexdigest()[:12]
+    modname = f"resdsl_generated_{''.join(c if c.isalnum() else '_' for c in name)}_{digest}"
+    module = sys.modules.get(modname)
+    if module is not None:
+        return module
+    filename = f"<resdsl-torch {modname}>"
+    module = types.ModuleType(modname)
+    module.__file__ = filename
+    linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
+    # Our own generated code: spec strings reach it only as escaped literals (torch_emit.doc_text).
+    exec(compile(source, filename, "exec"), module.__dict__)  # noqa: S102
+    make_portable(module, source, name)
+    sys.modules[modname] = module
+    return module
+
 
 def restore(source: str, name: str, qualname: str):
     """An empty instance of class `qualname` of the module that `source` defines
     (pickle then calls its __setstate__ with the saved state)."""
-    from .torch import load_source
-
     cls = getattr(load_source(source, name), qualname)
     return cls.__new__(cls)
 

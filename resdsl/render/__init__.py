@@ -11,8 +11,8 @@ import sys
 import types
 from pathlib import Path
 
-from .. import __version__
 from ..io import MARKER, atomic_write
+from ..version import __version__
 from .model import LEVELS, View, build_view, count_nodes
 from .output import FORMATS, RenderError, check_overwrite, run_dot, stamp, write_missing_dot
 
