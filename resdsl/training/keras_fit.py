@@ -1,7 +1,8 @@
 """The Keras trainer: `model.fit` with callbacks, as the articles' readers
 expect, on the compiled resdsl model and the same numpy batches, loss and
 step-wise schedule as the torch loop. Mixed precision on a GPU when asked;
-`tf.distribute.MirroredStrategy` when several GPUs are visible.
+`tf.distribute.MirroredStrategy` when several GPUs are visible, or over the
+devices named by `--devices` (tested over two logical CPU devices).
 
 Weight decay is the torch kind — L2 added to the gradient, on every trainable
 variable — set as a regularizer on each variable. Keras reports the loss with
@@ -46,7 +47,43 @@ def _setup(job: Job):
             keras.mixed_precision.set_global_policy("mixed_float16")
         else:
             job.notes.append("--amp needs a GPU; trained in float32")
-    return (tf.distribute.MirroredStrategy() if len(gpus) > 1 else tf.distribute.get_strategy()), keras
+    return _strategy(job, tf, gpus), keras
+
+
+def _short(name: str) -> str:
+    return name.split("device:")[-1]
+
+
+def _strategy(job: Job, tf, gpus):
+    """MirroredStrategy over `--devices` when given, else over every GPU when
+    more than one is visible; otherwise the default (one device) strategy."""
+    devices = getattr(job.cfg, "devices", None)
+    if devices is None and len(gpus) < 2:
+        return tf.distribute.get_strategy()
+    names = [d.name for d in tf.config.list_logical_devices()]
+    if devices is None:
+        chosen = [d.name for d in tf.config.list_logical_devices("GPU")]
+    else:
+        chosen = [_device_named(want, names, tf) for want in devices]
+    if job.cfg.batch() % len(chosen):
+        raise TrainError(f"--batch-size {job.cfg.batch()} does not split over {len(chosen)} devices",
+                         "the batch size is the global one; make it a multiple of the device count")
+    job.notes.append(f"MirroredStrategy over {len(chosen)} devices: {', '.join(map(_short, chosen))}")
+    return tf.distribute.MirroredStrategy(chosen)
+
+
+def _device_named(want: str, names: list[str], tf) -> str:
+    try:
+        spec = tf.DeviceSpec.from_string(want if want.startswith("/") else f"/device:{want}")
+    except ValueError:
+        spec = None
+    for n in names:
+        d = tf.DeviceSpec.from_string(n)
+        if spec is not None and d.device_type == (spec.device_type or "").upper() \
+                and d.device_index == spec.device_index:
+            return n
+    raise TrainError(f"--devices: TensorFlow has no device '{want}'",
+                     f"visible: {', '.join(map(_short, names))}")
 
 
 def _optimizer(job: Job, keras):
@@ -117,6 +154,9 @@ def run_keras(job: Job) -> list[dict]:
         model = _model(job, keras)
     state = _load_state(job) if job.cfg.resume else {"metrics": None, "elapsed": 0.0}
     EpochData = _dataset(keras)
+    # PyDataset's worker threads feed batches out of order under a MirroredStrategy (seen with Keras 3.15:
+    # the weights differed from a one-device run); one worker keeps the order, tf.data still prefetches
+    workers = 1 if strategy.num_replicas_in_sync > 1 else 2
     s, data, b = job.schedule, job.data, job.cfg.batch()
     step = int(model.optimizer.iterations.numpy())  # the checkpoint's update count: the position in the run
     done, start = divmod(step, s.steps_per_epoch)
@@ -126,7 +166,7 @@ def run_keras(job: Job) -> list[dict]:
         first = start if epoch == done else 0
         aug = Augment(len(data.train_x), job.cfg.seed, epoch) if job.cfg.recipe.augment else None
         order = epoch_order(len(data.train_x), job.cfg.seed, epoch)[first * b:]
-        train = EpochData(data.train_x, data.train_y, order, b, aug, job.mean, job.std, workers=2)
+        train = EpochData(data.train_x, data.train_y, order, b, aug, job.mean, job.std, workers=workers)
         cb = _Progress(keras, job, epoch, first, state["metrics"] if first else None,
                        state["elapsed"] if first else 0.0)
         try:
