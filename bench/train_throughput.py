@@ -1,12 +1,14 @@
 """Training images/s of `resdsl train`'s loop against a minimal hand-written loop
 on the same model, batch and optimizer: the data pipeline, progress bar and
 metrics must not slow training (ratio >= 0.97). Torch: a bare PyTorch loop on
-tensors already in memory. Keras: a bare `model.fit` on numpy arrays.
+tensors already in memory. Keras: a bare `model.fit` on numpy arrays. By default
+both frameworks are measured in one process and printed side by side.
 
-    python bench/train_throughput.py --backend torch [--device cuda --amp] [--spec cifar_resnet20]
+    python bench/train_throughput.py [--backend both|torch|keras] [--device cuda --amp] [--spec cifar_resnet20]
 
 Both sides run two epochs of the same number of steps and report the second
-(the first pays for warm-up); resdsl's figure is its own `images_per_s`, which
+(the first pays for warm-up), alternating for --rounds rounds; the median of
+each side's rounds is printed; resdsl's figure is its own `images_per_s`, which
 times the training steps and leaves validation out, as the hand loop has none.
 """
 from __future__ import annotations
@@ -22,8 +24,8 @@ import resdsl
 from resdsl.datasets.synthetic import toy_cifar, write_cifar_archive
 
 
-def resdsl_rate(args, archive: Path, out: Path) -> float:
-    h = resdsl.train(args.spec, archive, args.backend, epochs=2, batch_size=args.batch, device=args.device,
+def resdsl_rate(args, backend: str, archive: Path, out: Path) -> float:
+    h = resdsl.train(args.spec, archive, backend, epochs=2, batch_size=args.batch, device=args.device,
                      amp=args.amp, out=out, progress=True)
     return h.rows[-1]["images_per_s"]
 
@@ -39,7 +41,7 @@ def torch_rate(args) -> float:
         model = model.to(memory_format=torch.channels_last)
     opt = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9, weight_decay=1e-4)
     x, y = toy_cifar(args.batch * args.steps)
-    xs = torch.from_numpy(x).permute(0, 3, 1, 2).float().div(255).to(device)
+    xs = torch.from_numpy(x).permute(0, 3, 1, 2).float().div(255).contiguous().to(device)  # NCHW, as resdsl's
     ys = torch.from_numpy(y).to(device)
     if cl:
         xs = xs.contiguous(memory_format=torch.channels_last)
@@ -93,20 +95,31 @@ def keras_rate(args) -> float:
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--backend", choices=("torch", "keras"), default="torch")
+    p.add_argument("--backend", choices=("both", "torch", "keras"), default="both")
     p.add_argument("--spec", default="cifar_resnet20")
     p.add_argument("--batch", type=int, default=128)
     p.add_argument("--steps", type=int, default=20, help="steps per epoch")
     p.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
     p.add_argument("--amp", action="store_true")
+    p.add_argument("--rounds", type=int, default=3, help="alternating rounds of both sides (median reported)")
     args = p.parse_args()
+    backends = ("torch", "keras") if args.backend == "both" else (args.backend,)
+    lines = []
     with tempfile.TemporaryDirectory() as tmp:
         archive = write_cifar_archive(Path(tmp) / "cifar-10-python.tar.gz", train=args.batch * args.steps,
                                       test=args.batch)
-        ours = resdsl_rate(args, archive, Path(tmp) / "run")
-    bare = torch_rate(args) if args.backend == "torch" else keras_rate(args)
-    print(f"{args.spec} {args.backend} batch {args.batch} device {args.device} amp {args.amp}: "
-          f"resdsl train {ours:,.0f} img/s, hand-written {bare:,.0f} img/s, ratio {ours / bare:.3f}")
+        for backend in backends:
+            ours, bare = [], []
+            for k in range(args.rounds):
+                ours.append(resdsl_rate(args, backend, archive, Path(tmp) / f"run-{backend}-{k}"))
+                bare.append(torch_rate(args) if backend == "torch" else keras_rate(args))
+            rounds = "  rounds: " + ", ".join(f"{o:.0f}/{h:.0f}" for o, h in zip(ours, bare))
+            ours, bare = float(np.median(ours)), float(np.median(bare))
+            lines.append(f"{backend:5}  resdsl train {ours:8,.1f} img/s  hand-written {bare:8,.1f} img/s  "
+                         f"ratio {ours / bare:.3f}{rounds}")
+    print(f"{args.spec}, batch {args.batch}, {args.steps} steps/epoch, device {args.device}, amp {args.amp}, "
+          f"median of {args.rounds} rounds")
+    print("\n".join(lines))
 
 
 if __name__ == "__main__":

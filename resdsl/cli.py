@@ -166,7 +166,7 @@ def _train_options(args) -> dict:
 
 def cmd_train(args) -> int:
     from .training import train
-    h = train(args.spec, args.data, args.backend, out=args.out, **_train_options(args))
+    h = train(args.spec, args.data, args.backend, out=args.out, devices=args.devices, **_train_options(args))
     for note in h.notes:
         print(f"note: {note}", file=sys.stderr)
     print(f"{h.spec} ({h.backend}): final val acc {100 * h.final_val_acc:.2f}%, best {100 * h.best_val_acc:.2f}% "
@@ -203,6 +203,9 @@ def add_train_commands(sub, common) -> None:
     s = sub.add_parser("train", parents=[common], help="train a spec (PyTorch or Keras) and log its metrics")
     s.add_argument("spec", metavar="SPEC", help="a spec file or a shipped name")
     _add_train_options(s)
+    s.add_argument("--devices", metavar="LIST", type=lambda v: tuple(d for d in v.split(",") if d),
+                   help="Keras: train under MirroredStrategy over these TensorFlow devices, e.g. GPU:0,GPU:1 "
+                        "(default: every GPU when more than one is visible)")
     s.set_defaults(func=cmd_train)
     s = sub.add_parser("compare", parents=[common], help="train several specs; a results table and curves")
     s.add_argument("spec", nargs="+", metavar="SPEC", help="spec files or shipped names")

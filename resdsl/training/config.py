@@ -61,6 +61,7 @@ class TrainConfig:
     resume: bool = False
     download: bool = False
     progress: bool = True
+    devices: tuple[str, ...] | None = None   # Keras: MirroredStrategy over these (default: all GPUs if > 1)
     extra: dict = field(default_factory=dict)
 
     def check(self) -> "TrainConfig":
@@ -71,6 +72,11 @@ class TrainConfig:
                              did_you_mean(self.preset, PRESETS) or f"choose one of: {', '.join(PRESETS)}")
         if self.device not in ("auto", "cpu", "cuda"):
             raise TrainError(f"unknown device '{self.device}'", "choose auto, cpu or cuda")
+        if self.devices is not None and self.backend != "keras":
+            raise TrainError("--devices chooses the devices of Keras' MirroredStrategy",
+                             "PyTorch trains data-parallel under `torchrun --nproc-per-node N`")
+        if self.devices is not None and not self.devices:
+            raise TrainError("--devices is empty", "name TensorFlow devices, e.g. GPU:0,GPU:1")
         for name in ("epochs", "batch_size"):
             value = getattr(self, name)
             if value is not None and (not isinstance(value, int) or value < 1):

@@ -1,19 +1,26 @@
 """The Keras trainer: `model.fit` with callbacks, as the articles' readers
 expect, on the compiled resdsl model and the same numpy batches, loss and
 step-wise schedule as the torch loop. Mixed precision on a GPU when asked;
-`tf.distribute.MirroredStrategy` when several GPUs are visible.
+`tf.distribute.MirroredStrategy` when several GPUs are visible, or over the
+devices named by `--devices` (tested over two logical CPU devices).
 
 Weight decay is the torch kind — L2 added to the gradient, on every trainable
 variable — set as a regularizer on each variable. Keras reports the loss with
 that term; the metrics files carry the plain cross-entropy (`xent`), as torch's.
 
-A checkpoint is a .keras file (weights and optimizer) written at the end of
-each epoch; the epoch count is read back from the optimizer's update count."""
+A checkpoint is a .keras file (weights, optimizer state and its update count,
+which fixes the learning rate's place in the schedule) with the loop's own state
+added to the zip: the running sums of the epoch's metrics. It is written at each
+epoch end and when Ctrl-C stops a run between two steps; the position in the run
+is the optimizer's update count, and the data order and augmentation are pure
+functions of (seed, epoch, index), so `--resume` continues bit for bit."""
 from __future__ import annotations
 
+import json
 import os
 import tempfile
 import time
+import zipfile
 
 import numpy as np
 
@@ -40,7 +47,43 @@ def _setup(job: Job):
             keras.mixed_precision.set_global_policy("mixed_float16")
         else:
             job.notes.append("--amp needs a GPU; trained in float32")
-    return (tf.distribute.MirroredStrategy() if len(gpus) > 1 else tf.distribute.get_strategy()), keras
+    return _strategy(job, tf, gpus), keras
+
+
+def _short(name: str) -> str:
+    return name.split("device:")[-1]
+
+
+def _strategy(job: Job, tf, gpus):
+    """MirroredStrategy over `--devices` when given, else over every GPU when
+    more than one is visible; otherwise the default (one device) strategy."""
+    devices = getattr(job.cfg, "devices", None)
+    if devices is None and len(gpus) < 2:
+        return tf.distribute.get_strategy()
+    names = [d.name for d in tf.config.list_logical_devices()]
+    if devices is None:
+        chosen = [d.name for d in tf.config.list_logical_devices("GPU")]
+    else:
+        chosen = [_device_named(want, names, tf) for want in devices]
+    if job.cfg.batch() % len(chosen):
+        raise TrainError(f"--batch-size {job.cfg.batch()} does not split over {len(chosen)} devices",
+                         "the batch size is the global one; make it a multiple of the device count")
+    job.notes.append(f"MirroredStrategy over {len(chosen)} devices: {', '.join(map(_short, chosen))}")
+    return tf.distribute.MirroredStrategy(chosen)
+
+
+def _device_named(want: str, names: list[str], tf) -> str:
+    try:
+        spec = tf.DeviceSpec.from_string(want if want.startswith("/") else f"/device:{want}")
+    except ValueError:
+        spec = None
+    for n in names:
+        d = tf.DeviceSpec.from_string(n)
+        if spec is not None and d.device_type == (spec.device_type or "").upper() \
+                and d.device_index == spec.device_index:
+            return n
+    raise TrainError(f"--devices: TensorFlow has no device '{want}'",
+                     f"visible: {', '.join(map(_short, names))}")
 
 
 def _optimizer(job: Job, keras):
@@ -109,22 +152,35 @@ def run_keras(job: Job) -> list[dict]:
     keras.utils.set_random_seed(job.cfg.seed)
     with strategy.scope():
         model = _model(job, keras)
+    state = _load_state(job) if job.cfg.resume else {"metrics": None, "elapsed": 0.0}
     EpochData = _dataset(keras)
+    # PyDataset's worker threads feed batches out of order under a MirroredStrategy (seen with Keras 3.15:
+    # the weights differed from a one-device run); one worker keeps the order, tf.data still prefetches
+    workers = 1 if strategy.num_replicas_in_sync > 1 else 2
     s, data, b = job.schedule, job.data, job.cfg.batch()
-    done = int(model.optimizer.iterations.numpy()) // s.steps_per_epoch if job.cfg.resume else 0
+    step = int(model.optimizer.iterations.numpy())  # the checkpoint's update count: the position in the run
+    done, start = divmod(step, s.steps_per_epoch)
     rows = [r for r in job.history if r["epoch"] <= done]
     val = EpochData(data.val_x, data.val_y, np.arange(len(data.val_x)), b * 2, "eval", job.mean, job.std)
     for epoch in range(done, s.epochs):
+        first = start if epoch == done else 0
         aug = Augment(len(data.train_x), job.cfg.seed, epoch) if job.cfg.recipe.augment else None
-        train = EpochData(data.train_x, data.train_y, epoch_order(len(data.train_x), job.cfg.seed, epoch), b,
-                          aug, job.mean, job.std, workers=2)
-        cb = _Progress(keras, job, epoch)
-        h = model.fit(train, epochs=epoch + 1, initial_epoch=epoch, validation_data=val, verbose=0,
-                      callbacks=[cb], shuffle=False)
-        if job.stop.set:
+        order = epoch_order(len(data.train_x), job.cfg.seed, epoch)[first * b:]
+        train = EpochData(data.train_x, data.train_y, order, b, aug, job.mean, job.std, workers=workers)
+        cb = _Progress(keras, job, epoch, first, state["metrics"] if first else None,
+                       state["elapsed"] if first else 0.0)
+        try:
+            h = model.fit(train, epochs=epoch + 1, initial_epoch=epoch, validation_data=val, verbose=0,
+                          callbacks=[cb], shuffle=False)
+        except _Stop:
             cb.bar.close("interrupted")
+            k = int(model.optimizer.iterations.numpy()) - epoch * s.steps_per_epoch
+            _save(job, model, job.checkpoint.name, {"metrics": cb.snapshot, "elapsed": cb.elapsed})
+            raise Interrupted(f"interrupted; {job.checkpoint} holds the run at epoch {epoch + 1}, step {k}",
+                              "continue with the same command and --resume") from None
+        except KeyboardInterrupt:  # a second Ctrl-C, outside a step boundary we control
             raise Interrupted(f"interrupted; {job.checkpoint} holds the run at the end of epoch {epoch}",
-                              "continue with the same command and --resume")
+                              "continue with the same command and --resume") from None
         hist = {k: float(v[-1]) for k, v in h.history.items()}
         step = (epoch + 1) * s.steps_per_epoch
         row = {"epoch": epoch + 1, "step": step, "lr": s.lr_at(step - 1), "train_loss": hist["xent"],
@@ -132,37 +188,82 @@ def run_keras(job: Job) -> list[dict]:
                "epoch_time_s": cb.elapsed, "images_per_s": s.steps_per_epoch * b / max(cb.elapsed, 1e-9)}
         cb.bar.close(f"val_loss {row['val_loss']:.4f} val_acc {row['val_acc']:.4f}")
         rows.append(row)
-        _save(job, model, "checkpoint.keras")
+        _save(job, model, job.checkpoint.name, {"metrics": None, "elapsed": 0.0})
         job.run.write_history(rows)
+        if job.stop.set:
+            raise Interrupted(f"interrupted; {job.checkpoint} holds the run at the end of epoch {epoch + 1}",
+                              "continue with the same command and --resume")
     _save(job, model, "model.keras")
     return rows
 
 
-def _save(job: Job, model, name: str) -> None:
-    """model.save wants a .keras name: save beside the target, then rename (atomic)."""
+STATE = "resdsl_state.json"  # inside the .keras zip, beside Keras' own members: one file, replaced atomically
+
+
+class _Stop(Exception):
+    """Raised by the progress callback at a step boundary to leave `fit` (no validation pass)."""
+
+
+def _save(job: Job, model, name: str, state: dict | None = None) -> None:
+    """model.save wants a .keras name: save beside the target, add the loop's
+    state to the zip, then rename (atomic)."""
     fd, tmp = tempfile.mkstemp(prefix=f".{name}.", suffix=".keras", dir=job.run.path)
     os.close(fd)
     try:
         model.save(tmp)
+        if state is not None:
+            with zipfile.ZipFile(tmp, "a") as zf:
+                zf.writestr(STATE, json.dumps(state))
         os.replace(tmp, job.run.file(name))
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
 
 
-def _Progress(keras, job: Job, epoch: int):
+def _load_state(job: Job) -> dict:
+    try:
+        with zipfile.ZipFile(job.checkpoint) as zf:
+            return json.loads(zf.read(STATE)) if STATE in zf.namelist() else {"metrics": None, "elapsed": 0.0}
+    except (OSError, zipfile.BadZipFile, ValueError) as exc:  # _model already loaded it: rarely reached
+        raise TrainError(f"{job.checkpoint}: cannot resume from it ({type(exc).__name__}: {exc})",
+                         "start a new run with another --out") from None
+
+
+def _Progress(keras, job: Job, epoch: int, first: int, metrics: list | None, elapsed: float):
+    """The bar, the step hook and the stop check. A resumed epoch starts at batch
+    `first`; after its first step the saved running sums of the epoch's metrics
+    are added back (0 + x == x, so the sums equal an uninterrupted run's)."""
+
     class Progress(keras.callbacks.Callback):
+        snapshot = None
+
         def on_epoch_begin(self, ep, logs=None):
-            self.bar = EpochBar(epoch, job.schedule.epochs, job.schedule.steps_per_epoch, job.cfg.progress)
-            self.t0, self.elapsed = time.perf_counter(), 0.0
+            self.bar = EpochBar(epoch, job.schedule.epochs, job.schedule.steps_per_epoch, job.cfg.progress, first)
+            self.t0, self.elapsed = time.perf_counter(), elapsed
 
         def on_train_batch_end(self, batch, logs=None):
+            if batch == 0 and metrics is not None:
+                _add_metrics(self.model, metrics)
             logs = logs or {}
             self.bar.update(job.cfg.batch(), float(logs.get("xent", np.nan)), float(logs.get("acc", np.nan)))
-            self.elapsed = time.perf_counter() - self.t0
-            if job.on_step is not None:
-                job.on_step(epoch * job.schedule.steps_per_epoch + batch + 1)
-            if job.stop.set:
-                self.model.stop_training = True
+            self.elapsed = elapsed + time.perf_counter() - self.t0
+            try:
+                if job.on_step is not None:
+                    job.on_step(epoch * job.schedule.steps_per_epoch + first + batch + 1)
+            except KeyboardInterrupt:  # raised between steps: stop cleanly, as the first Ctrl-C does
+                job.stop.set = True
+            if job.stop.set and first + batch + 1 < job.schedule.steps_per_epoch:  # the last: after validation
+                self.snapshot = [np.asarray(v.numpy()).tolist() for v in self.model.metrics_variables]
+                raise _Stop
 
     return Progress()
+
+
+def _add_metrics(model, saved: list) -> None:
+    variables = model.metrics_variables
+    if len(variables) != len(saved):
+        raise TrainError("the checkpoint's metric state does not match the model's metrics",
+                         "start a new run with another --out")
+    for v, x in zip(variables, saved):
+        cur = np.asarray(v.numpy())
+        v.assign(np.asarray(x, cur.dtype) + cur)
