@@ -3,11 +3,19 @@
 Each spec is built once and goes through torch.jit.script, torch.jit.trace and
 ONNX (exported from the trace, checked with onnx's checker and run with
 onnxruntime); all three must give the eager outputs. The ImageNet specs are
-built at 32x32 (their layers do not depend on the input size), so the cost is
+built at 64x64 (their layers do not depend on the input size), so the cost is
 the number of layers, not the pixels: cifar_resnet1202 is the slowest case.
+
+ONNX Runtime picks other conv algorithms than PyTorch, and a deep network at
+initialisation amplifies rounding (the plain 56-layer net turns float32's 1e-7
+into 5e-4 at its output, in PyTorch alone). So ONNX Runtime is held to
+PyTorch's own accuracy: its distance from a float64 run of the same model may be
+at most a few times PyTorch's float32 distance from it. A wrong graph misses by
+orders of magnitude more.
 """
 from __future__ import annotations
 
+import copy
 import io
 import warnings
 
@@ -29,12 +37,14 @@ def _quiet():
 
 def _calibrate_norms(model, x) -> None:
     """Fresh running statistics (mean 0, variance 1) let 600 residual additions
-    overflow to inf in cifar_resnet1202; one training-mode pass with momentum 1
-    sets them to this batch's statistics, so every spec's outputs are finite and
-    of a sensible scale. Leaves the model in eval mode."""
+    overflow to inf in cifar_resnet1202; one training-mode pass with a cumulative
+    average (momentum None) sets them to this batch's statistics, so every spec's
+    outputs are finite and of a sensible scale. The batch must be larger than two
+    images: a 2×2 last map of two images gives statistics so noisy that ResNet-18
+    outputs reach 1e3. Leaves the model in eval mode."""
     norms = [m for m in model.modules() if isinstance(m, torch.nn.modules.batchnorm._BatchNorm)]
     for m in norms:
-        m.momentum = 1.0
+        m.momentum = None
     with torch.no_grad():
         model.train()(x)
     model.eval()
@@ -43,10 +53,10 @@ def _calibrate_norms(model, x) -> None:
 @pytest.mark.parametrize("name", resdsl.shipped_names())
 def test_script_trace_and_onnx(name, resolve_small):
     torch.manual_seed(0)
-    r = resolve_small(name, 32)
+    r = resolve_small(name, 64)
     model = resdsl.build(r)
+    _calibrate_norms(model, torch.randn(8, *r.input_shape))
     x = torch.randn(2, *r.input_shape)
-    _calibrate_norms(model, x)
     with torch.no_grad():
         y = model(x)
         assert torch.isfinite(y).all()
@@ -62,4 +72,8 @@ def test_script_trace_and_onnx(name, resolve_small):
     assert sum(node.op_type == "Conv" for node in proto.graph.node) == convs
     session = ort.InferenceSession(buf.getvalue(), providers=["CPUExecutionProvider"])
     (got,) = session.run(None, {"x": x.numpy()})
-    torch.testing.assert_close(torch.from_numpy(got), y, rtol=1e-4, atol=1e-5)
+    with torch.no_grad():
+        exact = copy.deepcopy(model).double()(x.double())
+    torch_error = (y.double() - exact).abs().max().item()
+    ort_error = (torch.from_numpy(got).double() - exact).abs().max().item()
+    assert ort_error <= 4 * torch_error + 1e-5, (ort_error, torch_error)
