@@ -5,7 +5,7 @@ that needs them is called.
 """
 from __future__ import annotations
 
-from .backends.keras_registry import install as _register_keras_layers
+from .backends.keras.registry import install as _register_keras_layers
 from .errors import Span, SpecError
 from .ir import Resolved, resolve
 from .spec import Limits, LoadedSpec, load_spec, shipped_names

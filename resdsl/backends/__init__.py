@@ -1,20 +1,35 @@
 """Backends turn a resolved IR into framework models or Python source.
 
-Each backend is one module exposing `build(resolved, **options)` and
-`emit(resolved, **options)`, written on the shared helpers in `common`.
-Backends never import each other; importing this package imports no framework.
+Each backend is a package (`torch/`, `keras/`) whose top level satisfies
+`Backend`: `build(resolved, **options)` and `emit(resolved, **options)`,
+written on the shared, framework-free helpers in `common`. A third backend is
+one more package and one more line in BACKENDS, which is the single list of
+backend names (the CLI's choices and the docs read it). Backends never import
+each other; importing this package imports no framework. Weight porting
+(`port/`) sits beside them and may use both.
 """
 from __future__ import annotations
 
 import importlib
-from types import ModuleType
+from typing import Any, Protocol, runtime_checkable
 
 from ..errors import did_you_mean
 
 BACKENDS = {"torch": "resdsl.backends.torch", "keras": "resdsl.backends.keras"}
 
 
-def get_backend(name: str) -> ModuleType:
+@runtime_checkable
+class Backend(Protocol):
+    """What `resdsl.build` / `resdsl.emit` need of a backend module."""
+
+    def build(self, resolved: Any, **options: Any) -> Any:
+        """An in-memory framework model of the resolved network."""
+
+    def emit(self, resolved: Any, **options: Any) -> str:
+        """Python source of a module that defines the network; imports no framework."""
+
+
+def get_backend(name: str) -> Backend:
     if name not in BACKENDS:
         hint = did_you_mean(name, BACKENDS) or f"choose one of: {', '.join(BACKENDS)}"
         raise ValueError(f"unknown backend '{name}'; {hint}")

@@ -14,7 +14,7 @@ import pytest
 keras = pytest.importorskip("keras")
 
 import resdsl
-from resdsl.backends import keras_init
+from resdsl.backends.keras import initializers as keras_init
 from resdsl.backends.keras import layer_map
 
 # What the IR's init names mean in Keras terms: the reference Draw must match.
@@ -91,7 +91,7 @@ def test_the_garbage_collector_is_left_as_it_was(monkeypatch):
         assert not gc.isenabled()
     finally:
         gc.enable()
-    from resdsl.backends import keras_layers
+    from resdsl.backends.keras import layers as keras_layers
 
     def broken(*args, **kwargs):
         raise RuntimeError("boom")

@@ -9,7 +9,7 @@ import pytest
 
 import resdsl
 from resdsl.backends import get_backend
-from resdsl.backends.torch_ops import NN_MODULE_NAMES
+from resdsl.backends.torch.ops import NN_MODULE_NAMES
 from resdsl.cli import main
 
 backend = get_backend("torch")

@@ -173,10 +173,8 @@ def baseline(site: str, backend: str):
 
 def _runtime_helpers() -> set[str]:
     """Top-level definitions the torch emitter copies from its runtime library."""
-    from pathlib import Path
-
-    import resdsl.backends as b
-    tree = ast.parse((Path(b.__file__).parent / "torch_runtime.py").read_text())
+    from resdsl.backends.torch.emit import RUNTIME
+    tree = ast.parse(RUNTIME.read_text())
     return _defined(tree)
 
 

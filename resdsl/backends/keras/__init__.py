@@ -3,7 +3,7 @@ imports only keras), `save_bytes` (a .keras file).
 
 Layer names are the IR's structural names. Stem and head layers sit at the top
 of the functional model; each stage is one `Stage` layer holding `Block` layers
-that hold the block's layers (see keras_layers for why). `layer_map(model)`
+that hold the block's layers (see keras.layers for why). `layer_map(model)`
 finds every leaf layer by IR name, `trace(model, resolved, x)` returns every
 IR node's output.
 
@@ -17,10 +17,10 @@ import os
 import tempfile
 import zipfile
 
-from ..ir import Resolved, resolve
-from .common import fingerprint, node_inputs
-from .keras_emit import emit  # noqa: F401  (part of the backend interface)
-from .keras_plan import fused_norms, output_name, plan
+from ...ir import Resolved, resolve
+from ..common import fingerprint, node_inputs
+from .emit import emit  # noqa: F401  (part of the backend interface)
+from .plan import fused_norms, output_name, plan
 
 # The first member of every .keras file resdsl writes is `resdsl.txt` holding
 # this line; a zip stores member data uncompressed here, so it shows up in the
@@ -55,7 +55,7 @@ def build(resolved: Resolved, fuse_bn: bool = False):
 def _build(resolved: Resolved, fuse_bn: bool):
     import keras
 
-    from . import keras_layers as KL
+    from . import layers as KL
 
     top = plan(resolved, fuse_bn)
     shape = KL.nhwc(resolved.input_shape)[1:]
@@ -134,7 +134,7 @@ def feature_model(model, spec, names, fuse_bn: bool = False):
     gives its output. `spec` is what the model was built from."""
     import keras
 
-    from .keras_layers import no_such_layer
+    from .layers import no_such_layer
 
     resolved = resolve(spec)
     order = resolved.order()
@@ -157,10 +157,10 @@ def feature_model(model, spec, names, fuse_bn: bool = False):
 
 def load(path):
     """keras.saving.load_model with resdsl's layers registered (as they are
-    anyway once `resdsl` is imported: keras_registry)."""
+    anyway once `resdsl` is imported: keras.registry)."""
     import keras
 
-    from . import keras_layers  # noqa: F401  (registers the custom layers)
+    from . import layers  # noqa: F401  (registers the custom layers)
     return keras.saving.load_model(path)
 
 

@@ -1,6 +1,6 @@
 """Keras layers for ops Keras has no layer for, shared by `build` and emitted
-source: `keras_emit` copies a class's text from this file into a module that
-uses it (so the two cannot drift), and `keras_layers` registers them for
+source: `keras.emit` copies a class's text from this file into a module that
+uses it (so the two cannot drift), and `keras.layers` registers them for
 saving. Plain keras only (`layers`, `ops`, numpy): no resdsl import.
 """
 import numpy as np

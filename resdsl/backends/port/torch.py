@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from .port_source import PortError, Source
+from .source import PortError, Source
 
 # Subclasses count too: the torch backend pads asymmetric convs in a Conv2d subclass.
 _KINDS = ((torch.nn.Conv2d, "conv"), (torch.nn.modules.batchnorm._BatchNorm, "norm"), (torch.nn.Linear, "dense"),

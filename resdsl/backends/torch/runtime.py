@@ -2,7 +2,7 @@
 
 This file is real, linted Python, but the emitter never imports it (emitting
 must not import torch): it reads this text and copies into each emitted module
-only the definitions that module uses (`torch_emit.runtime_source`). So the
+only the definitions that module uses (`torch.emit.runtime_source`). So the
 in-memory build (which executes the emitted source) and a `resdsl compile`d
 file run exactly this code.
 """

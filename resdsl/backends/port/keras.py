@@ -3,9 +3,9 @@ from __future__ import annotations
 
 import keras
 
-from .keras import layer_map
-from .port_names import applications_name
-from .port_source import PortError, Source
+from ..keras import layer_map
+from .names import applications_name
+from .source import PortError, Source
 
 
 def kind_of(layer) -> str | None:

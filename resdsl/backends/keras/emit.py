@@ -3,7 +3,7 @@ write Keras ResNets — one function per block kind (their `identity_block` /
 `convolutional_block`), stages as a loop over data, `build_model()`.
 
 Pure text generation from the IR: no framework is imported here. The layers
-and padding decisions are those of `build` (keras_layers), so the emitted
+and padding decisions are those of `build` (keras.layers), so the emitted
 model equals the built one, layer names included.
 """
 from __future__ import annotations
@@ -15,10 +15,10 @@ import re
 from functools import lru_cache
 from pathlib import Path
 
-from ..ir import Resolved
-from ..version import __version__
-from .common import block_kinds, fingerprint, stage_runs, unsupported
-from .keras_plan import BACKEND, fused_norms, plan
+from ...ir import Resolved
+from ...version import __version__
+from ..common import block_kinds, fingerprint, stage_runs, unsupported
+from .plan import BACKEND, fused_norms, plan
 
 HELPERS = {
     "named": '''
@@ -114,8 +114,8 @@ class ChannelPad(layers.Layer):
 }
 
 
-EXTRA = Path(__file__).with_name("keras_extra.py")
-# op -> the keras_extra definitions its emitted code needs, in file order
+EXTRA = Path(__file__).with_name("extra.py")
+# op -> the keras.extra definitions its emitted code needs, in file order
 EXTRA_FOR = {"avgpool": ("window_count", "AvgPool2DPad"), "global_avgmaxpool": ("GlobalAvgMaxPool",),
              "channel_conv": ("ChannelConv",), "drop_path": ("DropPath",)}
 

@@ -8,8 +8,8 @@ conv gets a bias and consumers read the conv.
 """
 from __future__ import annotations
 
-from ..ir import Resolved
-from .common import node_inputs, unsupported
+from ...ir import Resolved
+from ..common import node_inputs, unsupported
 
 BACKEND = "keras"
 SUPPORTED = {"input", "conv", "norm", "act", "maxpool", "avgpool", "global_avgpool", "zeropad", "subsample",

@@ -6,7 +6,7 @@ serializable objects (it imports modules named in the file only for its own
 packages), and `import resdsl` must not import Keras (it pulls in TensorFlow:
 seconds). So `install()` registers at once where Keras is already loaded, and
 otherwise waits for Keras' import with a one-shot import hook that runs
-`keras_layers` (whose decorators register the layers) right after the `keras`
+`keras.layers` (whose decorators register the layers) right after the `keras`
 package has executed. Nothing else about the import changes.
 """
 from __future__ import annotations
@@ -17,7 +17,7 @@ import importlib.util
 import sys
 import warnings
 
-LAYERS = "resdsl.backends.keras_layers"
+LAYERS = "resdsl.backends.keras.layers"
 
 
 def _register() -> None:

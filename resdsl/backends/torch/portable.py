@@ -24,7 +24,7 @@ def load_source(source: str, name: str) -> types.ModuleType:
 
     The module is registered in sys.modules under a name derived from the text, so
     rebuilding the same spec reuses its classes. They pickle by their source text
-    (`torch_pickle`): `torch.save(model)` loads in a fresh process and
+    (`torch.portable`): `torch.save(model)` loads in a fresh process and
     torch.multiprocessing.spawn works, as with torchvision's models. The text is
     registered with linecache so tracebacks and `inspect.getsource` show it.
     """
@@ -37,7 +37,7 @@ def load_source(source: str, name: str) -> types.ModuleType:
     module = types.ModuleType(modname)
     module.__file__ = filename
     linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
-    # Our own generated code: spec strings reach it only as escaped literals (torch_emit.doc_text).
+    # Our own generated code: spec strings reach it only as escaped literals (torch.emit.doc_text).
     exec(compile(source, filename, "exec"), module.__dict__)  # noqa: S102
     make_portable(module, source, name)
     sys.modules[modname] = module

@@ -19,7 +19,7 @@ model builds fast at any depth. The leaf layers keep the IR's names
 
 All custom layers are registered under the package "resdsl" when this module
 is imported, which `import resdsl` arranges as soon as Keras is imported
-(keras_registry), so `keras.saving.load_model` loads a saved resdsl model.
+(keras.registry), so `keras.saving.load_model` loads a saved resdsl model.
 """
 from __future__ import annotations
 
@@ -32,10 +32,10 @@ import keras
 from keras import layers as L
 from keras import ops
 
-from . import keras_extra, keras_init
+from . import extra, initializers
 
 PACKAGE = "resdsl"
-for _cls in (keras_extra.AvgPool2DPad, keras_extra.GlobalAvgMaxPool, keras_extra.ChannelConv, keras_extra.DropPath):
+for _cls in (extra.AvgPool2DPad, extra.GlobalAvgMaxPool, extra.ChannelConv, extra.DropPath):
     keras.saving.register_keras_serializable(package=PACKAGE)(_cls)
 
 
@@ -98,7 +98,7 @@ def _same_is_exact(a: dict) -> bool:
 
 
 def make_layers(node: dict) -> list:
-    """The Keras layers for one IR node (see keras_plan.entry); the last one
+    """The Keras layers for one IR node (see keras.plan.entry); the last one
     carries the node's name, a padding layer before it `<name>_pad`."""
     op, a, name = node["op"], node["attrs"], node["name"]
     if op in ("conv", "maxpool"):
@@ -114,12 +114,12 @@ def make_layers(node: dict) -> list:
                 pre.append(L.ZeroPadding2D(((top, bottom), (left, right)), name=name + "_pad"))
         fan_in = a["kernel"][0] * a["kernel"][1] * node["in_shape"][0] // a["groups"]
         layer = L.Conv2D(a["filters"], a["kernel"], strides=a["stride"], padding=mode, groups=a["groups"],
-                         use_bias=a["bias"], kernel_initializer=keras_init.kernel(a["init"]),
-                         bias_initializer=keras_init.bias(a["init"], fan_in), name=name)
+                         use_bias=a["bias"], kernel_initializer=initializers.kernel(a["init"]),
+                         bias_initializer=initializers.bias(a["init"], fan_in), name=name)
     elif op == "norm":
         # The IR keeps PyTorch's momentum (weight of the new batch); Keras weighs the old average.
         layer = L.BatchNormalization(axis=-1, epsilon=a["eps"], momentum=1.0 - a["momentum"],
-                                     name=name, **keras_init.norm(a.get("gamma_init", "ones")))
+                                     name=name, **initializers.norm(a.get("gamma_init", "ones")))
     elif op == "act":
         layer = L.Activation(a["fn"], name=name)
     elif op == "maxpool":
@@ -128,7 +128,7 @@ def make_layers(node: dict) -> list:
         layer = L.MaxPooling2D(a["kernel"], a["stride"], padding="valid", name=name)
     elif op == "avgpool":
         if any(a["padding"]) or a.get("ceil_mode"):
-            layer = keras_extra.AvgPool2DPad(a["kernel"], a["stride"], a["padding"], a.get("ceil_mode", False),
+            layer = extra.AvgPool2DPad(a["kernel"], a["stride"], a["padding"], a.get("ceil_mode", False),
                                              a.get("count_include_pad", True), name=name)
         else:
             layer = L.AveragePooling2D(tuple(a["kernel"]), tuple(a["stride"]), padding="valid", name=name)
@@ -137,9 +137,9 @@ def make_layers(node: dict) -> list:
     elif op == "global_maxpool":
         layer = L.GlobalMaxPooling2D(keepdims=a.get("keepdims", False), name=name)
     elif op == "global_avgmaxpool":
-        layer = keras_extra.GlobalAvgMaxPool(a.get("keepdims", False), name=name)
+        layer = extra.GlobalAvgMaxPool(a.get("keepdims", False), name=name)
     elif op == "drop_path":
-        layer = keras_extra.DropPath(a["rate"], name=name)
+        layer = extra.DropPath(a["rate"], name=name)
     elif op == "identity":
         layer = L.Identity(name=name)
     elif op == "dropout":
@@ -147,7 +147,7 @@ def make_layers(node: dict) -> list:
     elif op == "multiply":  # broadcasts a (1, 1, C) gate over the map
         layer = L.Multiply(name=name)
     elif op == "channel_conv":
-        layer = keras_extra.ChannelConv(a["kernel"], a["bias"], name=name)
+        layer = extra.ChannelConv(a["kernel"], a["bias"], name=name)
     elif op == "zeropad":
         top, bottom, left, right = a["padding"]
         layer = L.ZeroPadding2D(((top, bottom), (left, right)), name=name)
@@ -162,9 +162,9 @@ def make_layers(node: dict) -> list:
         layer = L.Flatten(name=name)
     elif op == "dense":
         layer = L.Dense(a["units"], activation=a.get("activation", "linear"), use_bias=a["bias"],
-                        kernel_initializer=keras_init.kernel(a["init"]),
-                        bias_initializer=keras_init.bias(a["init"], node["in_shape"][0]), name=name)
-    else:  # keras_plan checks ops up front; this guards a hand-edited config
+                        kernel_initializer=initializers.kernel(a["init"]),
+                        bias_initializer=initializers.bias(a["init"], node["in_shape"][0]), name=name)
+    else:  # keras.plan checks ops up front; this guards a hand-edited config
         raise ValueError(f"resdsl keras: no layer for op '{op}' (layer '{name}')")
     return pre + [layer]
 

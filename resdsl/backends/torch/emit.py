@@ -2,7 +2,7 @@
 
 Layout of an emitted module: a marker comment, a docstring (spec name,
 description, counts), imports, RESDSL_SPEC / RESDSL_FINGERPRINT, the runtime
-helpers it uses (copied from torch_runtime.py), one nn.Module class per block kind,
+helpers it uses (copied from torch/runtime.py), one nn.Module class per block kind,
 STAGES (runs of identical blocks as data, so the source does not grow with depth),
 the network class and `build_model()`. `resdsl.build` executes this same text.
 """
@@ -15,16 +15,16 @@ import textwrap
 from functools import lru_cache
 from pathlib import Path
 
-from ..errors import SpecError
-from ..io import MARKER
-from ..ir import Resolved
-from ..version import __version__
-from .common import BlockKindInfo, _attrs, _camel, block_kinds, fingerprint, stage_runs, unsupported
-from .torch_ops import FRESH_OPS, INPLACE_ACTS, Attrs, Unsupported, constructor, literal_value, reserved_why
-from .torch_scope import Layer, NameClash, Scope
+from ...errors import SpecError
+from ...io import MARKER
+from ...ir import Resolved
+from ...version import __version__
+from ..common import BlockKindInfo, _attrs, _camel, block_kinds, fingerprint, stage_runs, unsupported
+from .ops import FRESH_OPS, INPLACE_ACTS, Attrs, Unsupported, constructor, literal_value, reserved_why
+from .scope import Layer, NameClash, Scope
 
 BACKEND = "torch"
-RUNTIME = Path(__file__).with_name("torch_runtime.py")
+RUNTIME = Path(__file__).with_name("runtime.py")
 # Constructor parameters in this order first, as torchvision writes them.
 ARG_ORDER = ("in_channels", "filters", "width", "out_channels", "stride", "groups")
 SHORTCUT_TEXT = {"identity": "an identity shortcut", "none": "no shortcut (a plain block)",

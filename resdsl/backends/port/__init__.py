@@ -3,7 +3,7 @@ network — PyTorch <-> Keras builds of one spec, and a keras.applications model
 into the matching resdsl Keras build (so pretrained weights can be used).
 
 Layers are matched by name (the IR's structural names, the naming contract of
-both backends; keras.applications names are translated, see port_names) and
+both backends; keras.applications names are translated, see port.names) and
 every shape is checked before anything is written, so a mismatch leaves `dst`
 untouched and names the first layer that does not fit.
 
@@ -16,8 +16,8 @@ Neither torch nor keras is imported here unless a model of that kind is passed.
 """
 from __future__ import annotations
 
-from .port_names import applications_name
-from .port_source import PortError
+from .names import applications_name
+from .source import PortError
 
 
 def _framework(model) -> str:
@@ -40,12 +40,12 @@ def port_weights(src, dst):
     """Copy every weight of `src` into `dst`; returns `dst`."""
     kinds = (_framework(src), _framework(dst))
     if kinds[1] == "keras":
-        from .port_keras import keras_weights, set_keras_weights
+        from .keras import keras_weights, set_keras_weights
         if kinds[0] == "keras":
-            from .port_keras import keras_source
+            from .keras import keras_source
             source = keras_source(src)
         else:
-            from .port_torch import torch_source
+            from .torch import torch_source
             source = torch_source(src)
         plan = keras_weights(dst, source, _context(src, dst))
         set_keras_weights(plan)
@@ -53,8 +53,8 @@ def port_weights(src, dst):
         if kinds[0] != "keras":
             raise PortError("porting between two PyTorch models needs no resdsl: use "
                             "dst.load_state_dict(src.state_dict())")
-        from .port_keras import keras_source
-        from .port_torch import set_torch_weights
+        from .keras import keras_source
+        from .torch import set_torch_weights
         set_torch_weights(dst, keras_source(src), _context(src, dst))
     return dst
 

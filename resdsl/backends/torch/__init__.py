@@ -4,9 +4,9 @@ in-memory model and a `resdsl compile`d file cannot drift apart.
 """
 from __future__ import annotations
 
-from ..ir import Resolved
-from .torch_emit import emit_source
-from .torch_pickle import load_source
+from ...ir import Resolved
+from .emit import emit_source
+from .portable import load_source
 
 
 def emit(resolved: Resolved, fuse_bn: bool = False) -> str:

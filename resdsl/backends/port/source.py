@@ -1,6 +1,6 @@
 """What both sides of weight porting share: the error and a model's weights by
-layer name. Its own module so that port.py (which imports port_keras and
-port_torch on demand) and those two never import each other in a circle."""
+layer name. Its own module so that port/__init__.py (which imports port.keras and
+port.torch on demand) and those two never import each other in a circle."""
 from __future__ import annotations
 
 
