@@ -11,6 +11,7 @@ from .errors import OutputError, SpecError
 from .spec.limits import DEFAULT_LIMITS, Limits
 from .training.config import Interrupted, TrainError
 from .version import __version__
+from .vocab import BACKENDS, LEVELS
 
 
 class _Fail(Exception):
@@ -186,7 +187,7 @@ def cmd_compare(args) -> int:
 def _add_train_options(s: argparse.ArgumentParser) -> None:
     s.add_argument("--data", required=True, metavar="DATA",
                    help="cifar-10-python.tar.gz (or its folder), the SIGNS folder, or a class-per-folder directory")
-    s.add_argument("--backend", choices=("torch", "keras"), default="torch")
+    s.add_argument("--backend", choices=BACKENDS, default="torch")
     s.add_argument("--epochs", type=int, metavar="N", help="default: the preset's (paper-cifar: 64k iterations)")
     s.add_argument("--batch-size", type=int, metavar="B", help="the global batch (default: the preset's)")
     s.add_argument("--preset", choices=("paper-cifar", "adam"), default="paper-cifar",
@@ -255,7 +256,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser("summary", parents=[common], help="a table of layers, shapes, params and MACs")
     s.add_argument("spec", metavar="SPEC", help="a spec file or a shipped name")
-    s.add_argument("--level", choices=("stage", "block", "layer"), default="layer")
+    s.add_argument("--level", choices=LEVELS, default="layer")
     s.add_argument("--format", choices=("text", "json"), default="text",
                    help="json: the totals and one row per layer (block, stage)")
     s.set_defaults(func=cmd_summary)
@@ -266,7 +267,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser("compile", parents=[common], help="write a Python module (or .keras file) for a spec")
     s.add_argument("spec", metavar="SPEC", help="a spec file or a shipped name")
-    s.add_argument("--backend", choices=("torch", "keras"), default="torch")
+    s.add_argument("--backend", choices=BACKENDS, default="torch")
     s.add_argument("-o", "--output", metavar="FILE",
                    help="output file (default <name>_<backend>.py; '-' for stdout)")
     s.add_argument("--format", choices=("py", "keras"), default="py",
@@ -278,7 +279,7 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("render", parents=[common], help="draw the network with Graphviz")
     s.add_argument("spec", metavar="SPEC", help="a spec file or a shipped name")
     s.add_argument("-o", "--output", metavar="FILE", help="output file (default <name>.<format>)")
-    s.add_argument("--level", choices=("stage", "block", "layer"), default="block")
+    s.add_argument("--level", choices=LEVELS, default="block")
     s.add_argument("--format", choices=("svg", "png", "pdf", "dot"), default="svg")
     s.add_argument("--expand", action="store_true", help="draw every block, not runs of identical blocks")
     s.add_argument("--max-nodes", type=int, default=2000, metavar="N",

@@ -14,8 +14,9 @@ import importlib
 from typing import Any, Protocol, runtime_checkable
 
 from ..errors import did_you_mean
+from ..vocab import BACKENDS as NAMES
 
-BACKENDS = {"torch": "resdsl.backends.torch", "keras": "resdsl.backends.keras"}
+BACKENDS = {name: f"{__name__}.{name}" for name in NAMES}
 
 
 @runtime_checkable

@@ -6,12 +6,14 @@ from contextlib import contextmanager
 
 from ..errors import SpecError
 from ..spec.load import LoadedSpec, load_spec
-from .graph import BlockInfo, Resolved, StageInfo
+from .graph import SHORTCUT, BlockDef, BlockInfo, Resolved, Run, StageInfo, TemplateNode
 from .lowering import lower
 from .ops import OPS, fmt
 from .passes import PASSES, run_passes
+from .templates import assemble
 
-__all__ = ["resolve", "Resolved", "BlockInfo", "StageInfo", "OPS", "PASSES", "fmt"]
+__all__ = ["resolve", "Resolved", "BlockInfo", "StageInfo", "BlockDef", "Run", "TemplateNode", "SHORTCUT", "OPS",
+           "PASSES", "fmt"]
 
 
 @contextmanager
@@ -52,10 +54,11 @@ def resolve(spec: "LoadedSpec | Resolved | str", **overrides) -> Resolved:
     spec = load_spec(spec, **overrides)
     try:
         with _gc_paused():
-            g, out, blocks, stages = lower(spec)
+            g, out, blocks, stages, recordings = lower(spec)
             g = run_passes(g, spec.source.text)
+            defs, blocks, stages = assemble(g, blocks, stages, recordings)
     except SpecError as exc:
         raise _with_all_sources(exc, spec) from None
     m = spec.model
     return Resolved(g, m.name, m.description, (m.input.channels, m.input.height, m.input.width),
-                    out, blocks, stages, spec)
+                    out, blocks, stages, spec, defs)

@@ -29,8 +29,14 @@ def _gate_input(b: Builder, x: str, name: str, span: Span, role) -> str:
     return b.add("global_avgpool", f"{name}.pool", {"keepdims": True}, [x], span, role)
 
 
+def _param_name(name: str, what: str) -> str:
+    return f"{name.replace('.', '_')}_{what}"
+
+
 def se(b: Builder, x: str, channels: int, p, ctx, span: Span, role, name: str) -> str:
-    width = make_divisible(channels / p.reduction, p.divisor, p.round_limit)
+    # timm's rounding is no expression of the block's parameters: the reduced width
+    # is a parameter of the block's definition in its own right.
+    width = b.param(_param_name(name, "channels"), make_divisible(channels / p.reduction, p.divisor, p.round_limit))
     y = _gate_input(b, x, name, span, role)
     for local, filters in (("fc1", width), ("fc2", channels)):
         attrs = {"filters": filters, "kernel": (1, 1), "stride": (1, 1), "groups": 1, "bias": p.bias,
@@ -43,7 +49,7 @@ def se(b: Builder, x: str, channels: int, p, ctx, span: Span, role, name: str) -
 
 
 def eca(b: Builder, x: str, channels: int, p, kernel: int | None, span: Span, role, name: str) -> str:
-    k = kernel if kernel is not None else eca_kernel(channels, p.gamma, p.beta)
+    k = kernel if kernel is not None else b.param(_param_name(name, "kernel"), eca_kernel(channels, p.gamma, p.beta))
     y = _gate_input(b, x, name, span, role)
     y = b.add("channel_conv", f"{name}.conv", {"kernel": k, "bias": False}, [y], span, role)
     y = b.add("act", f"{name}.gate", {"fn": p.gate}, [y], span, role)

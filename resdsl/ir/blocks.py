@@ -1,17 +1,21 @@
 """Built-in residual blocks. A new block kind is one `@block(...)` lowering
-function here; registering a name twice is an error (as in torchvision's model
-registry).
+function here plus its name and description in resdsl.vocab.BLOCKS (which the
+spec language reads); registering a name twice is an error (as in torchvision's
+model registry).
 
 Local node names follow torchvision (conv1, bn1, downsample.0, ...) so that a
 torchvision state_dict loads into the compiled PyTorch module unchanged.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from contextlib import contextmanager
+from dataclasses import dataclass, replace
 from typing import Callable
 
 from ..errors import Span
+from ..vocab import BLOCKS as NAMES
 from .attention import eca, se
+from .expr import trunc
 from .graph import Builder
 from .layers import Ctx
 
@@ -34,12 +38,12 @@ class BlockCall:
     span: Span            # the stage's `block:` value
     shortcut_span: Span   # the stage's `shortcut:` value (or the stage)
     attention: object = None  # the stage's `attention:` (SEAttention | ECAAttention), or None
-    drop_path: float = 0.0    # this block's stochastic-depth rate (see lowering.drop_path_rates)
+    drop_path: float | None = None  # this block's stochastic-depth rate; None: the network has none
 
 
 @dataclass(frozen=True)
 class BlockKind:
-    lower: Callable[[Builder, BlockCall, Ctx], tuple[str, int, dict, str]]
+    lower: Callable[[Builder, BlockCall, Ctx], tuple[str, int, str]]
     expansion: int
     description: str
 
@@ -47,13 +51,27 @@ class BlockKind:
 BLOCKS: dict[str, BlockKind] = {}
 
 
-def block(name: str, expansion: int, description: str):
+def block(name: str, expansion: int):
+    """Register the lowering of the built-in block `name` (listed in resdsl.vocab)."""
     def register(fn):
         if name in BLOCKS:
             raise ValueError(f"block kind '{name}' is registered twice")
-        BLOCKS[name] = BlockKind(fn, expansion, description)
+        if name not in NAMES:
+            raise ValueError(f"block kind '{name}' is not in resdsl.vocab.BLOCKS")
+        BLOCKS[name] = BlockKind(fn, expansion, NAMES[name])
         return fn
     return register
+
+
+def declare(b: Builder, c: BlockCall, expansion: int) -> BlockCall:
+    """The parameters a built-in block's definition is written in, as torchvision
+    names them (its `planes` is our `filters`); the values become symbolic so the
+    block's template reads `filters * expansion`, not 256."""
+    return replace(c, in_channels=b.param("in_channels", c.in_channels), filters=b.param("filters", c.filters),
+                   stride=b.param("stride", c.stride), groups=b.param("groups", c.groups),
+                   width_per_group=b.param("width_per_group", c.width_per_group),
+                   expansion=b.param("expansion", c.expansion or expansion),
+                   drop_path=b.param("drop_path_rate", c.drop_path))
 
 
 # Small op helpers; `k // 2` padding is symmetric, as torchvision and keras.applications
@@ -77,6 +95,17 @@ def act(b, c: BlockCall, ctx: Ctx, local, x, role=None):
     return b.add("act", local, {"fn": ctx.act}, [x], c.span, role)
 
 
+@contextmanager
+def shortcut_path(b: Builder):
+    """Nodes added inside belong to the block's own shortcut, which instances of
+    one definition may have or not (the template's optional part)."""
+    b.in_shortcut = True
+    try:
+        yield
+    finally:
+        b.in_shortcut = False
+
+
 def shortcut(b: Builder, c: BlockCall, ctx: Ctx, x: str, out_channels: int, stride: int,
              norm_after: bool, source: str | None = None) -> tuple[str | None, str]:
     """Build the shortcut path; returns (node or None, kind built).
@@ -86,6 +115,11 @@ def shortcut(b: Builder, c: BlockCall, ctx: Ctx, x: str, out_channels: int, stri
     stride-only change instead (keras.applications V2). zeropad: the paper's
     parameter-free option A. identity: the input as is, subsampled if strided.
     """
+    with shortcut_path(b):
+        return _shortcut(b, c, ctx, x, out_channels, stride, norm_after, source)
+
+
+def _shortcut(b, c, ctx, x, out_channels, stride, norm_after, source):
     mode, changes_channels = c.shortcut, out_channels != c.in_channels
     if mode == "none":
         return None, "none"
@@ -95,7 +129,7 @@ def shortcut(b: Builder, c: BlockCall, ctx: Ctx, x: str, out_channels: int, stri
         # would skip, then a stride-1 projection; timm's layout, an Identity at stride 1.
         y = source or x
         if needs_stride:
-            y = b.add("avgpool", "downsample.0", {"kernel": (2, 2), "stride": (stride, stride), "_op": "avgpool",
+            y = b.add("avgpool", "downsample.0", {"kernel": (2, 2), "stride": (stride, stride),
                                                   "padding_mode": "explicit", "padding": (0, 0, 0, 0),
                                                   "ceil_mode": True, "count_include_pad": False},
                       [y], c.shortcut_span, "shortcut")
@@ -115,7 +149,7 @@ def shortcut(b: Builder, c: BlockCall, ctx: Ctx, x: str, out_channels: int, stri
         y = b.add("subsample", "downsample.0", {"stride": stride}, [y], c.shortcut_span, "shortcut")
         kind = "subsample"
     if mode == "zeropad" and out_channels > c.in_channels:
-        extra = out_channels - c.in_channels
+        extra = b.let("extra_channels", out_channels - c.in_channels)
         y = b.add("channel_pad", f"downsample.{int(needs_stride)}",
                   {"before": extra // 2, "after": extra - extra // 2}, [y], c.shortcut_span, "shortcut")
         kind = "zeropad"
@@ -137,15 +171,23 @@ def attend(b, c: BlockCall, ctx: Ctx, y: str, channels: int) -> str:
 
 def drop_path(b, c: BlockCall, y: str, span=None) -> str:
     """Stochastic depth (Huang et al. 2016) on the residual branch, just before the
-    addition, as timm's `drop_path`; no node at all when the rate is 0."""
-    if c.drop_path <= 0:
+    addition, as timm's `drop_path`. Every block of a network with a drop-path rate
+    has the node (the first one at rate 0), so all blocks share one definition."""
+    if c.drop_path is None:
         return y
     return b.add("drop_path", "drop_path", {"rate": c.drop_path}, [y], span or c.span)
 
 
-def _finish(b, c, ctx, y, sc, post_act: bool) -> str:
+def residual_add(b: Builder, y: str, sc: str, kind: str, span) -> str:
+    """The block's addition of its main path `y` and its shortcut `sc`."""
+    out = b.add("add", "add", {"shortcut": kind}, [y, sc], span)
+    b.mark_shortcut_add(out, kind)
+    return out
+
+
+def _finish(b, c, ctx, y, sc, kind, post_act: bool) -> str:
     if sc is not None:
-        y = b.add("add", "add", {}, [drop_path(b, c, y), sc], c.shortcut_span)
+        y = residual_add(b, drop_path(b, c, y), sc, kind, c.shortcut_span)
     return act(b, c, ctx, "act_out", y) if post_act else y
 
 
@@ -154,22 +196,28 @@ def _strides(c: BlockCall) -> tuple[int, int]:
     return (c.stride, 1) if c.stride_on == "1x1" else (1, c.stride)
 
 
-@block("basic", expansion=1, description="two 3x3 convs (ResNet-18/34, the paper's CIFAR nets)")
+def _width(b: Builder, c: BlockCall) -> int:
+    """torchvision's bottleneck width: int(planes * (base_width / 64.)) * groups."""
+    return b.let("width", trunc(c.filters * (c.width_per_group / 64.0)) * c.groups)
+
+
+@block("basic", expansion=1)
 def basic(b: Builder, c: BlockCall, ctx: Ctx):
-    out = c.filters * (c.expansion or 1)
+    c = declare(b, c, 1)
+    out = b.let("out_channels", c.filters * c.expansion)
     y = conv(b, c, ctx, "conv1", c.x, c.filters, 3, c.stride)
     y = act(b, c, ctx, "act1", norm(b, c, ctx, "bn1", y))
     y = conv(b, c, ctx, "conv2", y, out, 3)
     y = attend(b, c, ctx, norm(b, c, ctx, "bn2", y, zero=c.zero_init_last), out)
     sc, kind = shortcut(b, c, ctx, c.x, out, c.stride, norm_after=True)
-    args = {"in_channels": c.in_channels, "filters": c.filters, "out_channels": out, "stride": c.stride}
-    return _finish(b, c, ctx, y, sc, True), out, args, kind
+    return _finish(b, c, ctx, y, sc, kind, True), out, kind
 
 
-@block("bottleneck", expansion=4, description="1x1 reduce, 3x3 (grouped), 1x1 expand (ResNet-50+, ResNeXt, Wide)")
+@block("bottleneck", expansion=4)
 def bottleneck(b: Builder, c: BlockCall, ctx: Ctx):
-    out = c.filters * (c.expansion or 4)
-    width = int(c.filters * (c.width_per_group / 64.0)) * c.groups  # torchvision's rule
+    c = declare(b, c, 4)
+    out = b.let("out_channels", c.filters * c.expansion)
+    width = _width(b, c)
     s1, s3 = _strides(c)
     y = conv(b, c, ctx, "conv1", c.x, width, 1, s1)
     y = act(b, c, ctx, "act1", norm(b, c, ctx, "bn1", y))
@@ -178,9 +226,7 @@ def bottleneck(b: Builder, c: BlockCall, ctx: Ctx):
     y = conv(b, c, ctx, "conv3", y, out, 1)
     y = attend(b, c, ctx, norm(b, c, ctx, "bn3", y, zero=c.zero_init_last), out)
     sc, kind = shortcut(b, c, ctx, c.x, out, c.stride, norm_after=True)
-    args = {"in_channels": c.in_channels, "filters": c.filters, "width": width, "out_channels": out,
-            "stride": c.stride, "groups": c.groups}
-    return _finish(b, c, ctx, y, sc, True), out, args, kind
+    return _finish(b, c, ctx, y, sc, kind, True), out, kind
 
 
 def _preact(b, c, ctx):
@@ -191,22 +237,23 @@ def _preact(b, c, ctx):
 # bias; the conv feeding the addition and a projection follow `defaults.conv.bias`
 # (keras.applications V2 has a bias exactly there). The projection reads the
 # pre-activated input and has no norm: the next block's pre-activation provides it.
-@block("preact_basic", expansion=1, description="pre-activation basic block (ResNet V2)")
+@block("preact_basic", expansion=1)
 def preact_basic(b: Builder, c: BlockCall, ctx: Ctx):
-    out = c.filters * (c.expansion or 1)
+    c = declare(b, c, 1)
+    out = b.let("out_channels", c.filters * c.expansion)
     pre = _preact(b, c, ctx)
     y = conv(b, c, ctx, "conv1", pre, c.filters, 3, c.stride, bias=False)
     y = act(b, c, ctx, "act1", norm(b, c, ctx, "bn1", y))
     y = attend(b, c, ctx, conv(b, c, ctx, "conv2", y, out, 3), out)
     sc, kind = shortcut(b, c, ctx, c.x, out, c.stride, norm_after=False, source=pre)
-    args = {"in_channels": c.in_channels, "filters": c.filters, "out_channels": out, "stride": c.stride}
-    return _finish(b, c, ctx, y, sc, False), out, args, kind
+    return _finish(b, c, ctx, y, sc, kind, False), out, kind
 
 
-@block("preact_bottleneck", expansion=4, description="pre-activation bottleneck (ResNet V2)")
+@block("preact_bottleneck", expansion=4)
 def preact_bottleneck(b: Builder, c: BlockCall, ctx: Ctx):
-    out = c.filters * (c.expansion or 4)
-    width = int(c.filters * (c.width_per_group / 64.0)) * c.groups
+    c = declare(b, c, 4)
+    out = b.let("out_channels", c.filters * c.expansion)
+    width = _width(b, c)
     s1, s3 = _strides(c)
     pre = _preact(b, c, ctx)
     y = conv(b, c, ctx, "conv1", pre, width, 1, s1, bias=False)
@@ -215,6 +262,4 @@ def preact_bottleneck(b: Builder, c: BlockCall, ctx: Ctx):
     y = act(b, c, ctx, "act2", norm(b, c, ctx, "bn2", y))
     y = attend(b, c, ctx, conv(b, c, ctx, "conv3", y, out, 1), out)
     sc, kind = shortcut(b, c, ctx, c.x, out, c.stride, norm_after=False, source=pre)
-    args = {"in_channels": c.in_channels, "filters": c.filters, "width": width, "out_channels": out,
-            "stride": c.stride, "groups": c.groups}
-    return _finish(b, c, ctx, y, sc, False), out, args, kind
+    return _finish(b, c, ctx, y, sc, kind, False), out, kind

@@ -1,10 +1,19 @@
 """The IR container and the builder that lowering functions write through.
 
-The graph is a networkx DiGraph keyed by structural name (`layer2.0.conv1`).
-Each node holds: op, attrs, section ('input'|'stem'|'stage'|'head'), stage,
-block, local (name inside its block), role ('main'|'shortcut'|'after'), span;
-the passes add shape, params, buffers and macs. Edges into an `add` carry
-`port` (0 main path, 1 shortcut) and `role`.
+Two levels, both written by lowering:
+
+- the flat op graph, a networkx DiGraph keyed by structural name
+  (`layer2.0.conv1`), which shapes and counts are computed on. Each node holds:
+  op, attrs (a typed, frozen `ir.attrs` object), section
+  ('input'|'stem'|'stage'|'head'), stage, block, local (name inside its block),
+  role ('main'|'shortcut'|'after'), span; the passes add shape, params, buffers
+  and macs. Edges into an `add` carry `port` (0 main path, 1 shortcut) and `role`.
+- block definitions (`BlockDef`, see ir/templates.py): each distinct block once,
+  as a template whose attributes are expressions of named parameters
+  (`filters * expansion`), and per block instance its definition and
+  arguments (`BlockInfo.block_def`, `.args`); each stage lists its runs of
+  identical instances (`StageInfo.runs`). Emitters and the renderer read these
+  instead of regrouping the flat graph.
 """
 from __future__ import annotations
 
@@ -13,7 +22,50 @@ from dataclasses import dataclass, field
 import networkx as nx
 
 from ..errors import Span, SpecError
-from .ops import Shape
+from .expr import is_symbolic, plain, sym
+from .ops import OPS, Shape
+
+
+@dataclass(frozen=True)
+class TemplateNode:
+    """One op of a block definition. Attribute values may be symbolic (ir.expr):
+    their text is an expression of the definition's parameters."""
+
+    local: str                # name inside the block: "conv1", "downsample.0"
+    op: str
+    attrs: object             # ir.attrs object, possibly with symbolic values
+    inputs: tuple[str, ...]   # locals it reads; "x" is the block's input, SHORTCUT the shortcut's result
+    role: str                 # main | shortcut | after
+
+
+SHORTCUT = "<shortcut>"  # the residual addition's second input in a definition: x, or the shortcut's output
+
+
+@dataclass
+class BlockDef:
+    """A distinct block: the template an emitter writes as one class/function.
+
+    `variants` are the optional shortcut paths (by shortcut kind): an instance
+    uses one of them or none (the identity), chosen by the `downsample`
+    parameter, as torchvision's `downsample=None` and keras.applications'
+    `conv_shortcut=False`. `params` lists the constructor parameters in order;
+    `defaults` holds those that are equal in every instance."""
+
+    name: str                                     # "Bottleneck"
+    kind: str                                     # "bottleneck", or a user block's name
+    params: list[str]
+    defaults: dict
+    lets: list[tuple[str, str]]                   # derived values: (name, expression), in order
+    nodes: list[TemplateNode]                     # everything but the optional shortcut, in order
+    variants: dict[str, list[TemplateNode]]       # shortcut kind -> its nodes
+    optional: bool                                # some instances have no shortcut nodes
+    output: str                                   # local of the block's last node
+    instances: list[str] = field(default_factory=list)
+
+    @property
+    def shortcut_param(self) -> str | None:
+        """The parameter choosing the shortcut path, if instances differ in it."""
+        return "downsample" if self.optional or len(self.variants) > 1 else None
 
 
 @dataclass(frozen=True)
@@ -22,11 +74,23 @@ class BlockInfo:
     stage: str            # "layer2"
     index: int            # position in the stage
     kind: str             # "bottleneck", or a user block's name
-    args: dict            # resolved arguments: in_channels, filters, stride, ...
-    shortcut: str         # what was built: identity|projection|subsample|zeropad|none|custom
+    args: dict            # its definition's parameters -> values (filters, stride, ...)
+    shortcut: str         # what was built: identity|projection|subsample|zeropad|avg_down|none|custom
     input: str            # node feeding the block
     output: str           # the block's last node
     span: Span
+    block_def: str = ""   # name of its BlockDef
+    variant: str | None = None  # the shortcut variant it uses (None: identity or no shortcut)
+
+
+@dataclass(frozen=True)
+class Run:
+    """Consecutive blocks of a stage with the same definition, arguments and shortcut."""
+
+    block_def: str
+    variant: str | None
+    args: dict
+    blocks: tuple[str, ...]
 
 
 @dataclass(frozen=True)
@@ -37,6 +101,7 @@ class StageInfo:
     stride: int
     blocks: tuple[str, ...]
     span: Span
+    runs: tuple[Run, ...] = ()
 
 
 @dataclass
@@ -51,6 +116,7 @@ class Resolved:
     blocks: list[BlockInfo]
     stages: list[StageInfo]
     spec: object = None  # the LoadedSpec it came from
+    defs: dict[str, BlockDef] = field(default_factory=dict)  # block definitions by name, in first-use order
 
     @property
     def output_shape(self) -> Shape:
@@ -91,15 +157,78 @@ class Resolved:
 
 
 @dataclass
+class Recording:
+    """What lowering one block instance wrote, as a template (see ir/templates.py)."""
+
+    kind: str
+    prefix: str                       # "layer2.0."
+    input: str                        # the node feeding the block
+    params: dict = field(default_factory=dict)            # name -> value, in declaration order
+    lets: list = field(default_factory=list)              # (name, expression text)
+    nodes: list[TemplateNode] = field(default_factory=list)
+    optional: set = field(default_factory=set)            # locals of the block's own shortcut path
+    shortcut_add: str | None = None                       # local of the addition that takes it
+    shortcut_kind: str = "none"
+
+
+@dataclass
 class Builder:
-    """Appends nodes in execution order; used by stem, stage and head lowering."""
+    """Appends nodes in execution order; used by stem, stage and head lowering.
+    Inside a block (between `begin_block` and `end_block`) it also records the
+    block's template."""
 
     graph: nx.DiGraph
     source_text: str | None = None
     max_nodes: int = 500_000
     scope: dict = field(default_factory=dict)  # section, stage, block, role, prefix
     groups: set = field(default_factory=set)   # every dotted prefix of a node name
+    recording: Recording | None = None
+    in_shortcut: bool = False                  # adding the block's own (optional) shortcut path
 
+    # -- block templates --------------------------------------------------------
+    def begin_block(self, kind: str, input_node: str) -> None:
+        self.recording = Recording(kind, self.scope.get("prefix", ""), input_node)
+
+    def end_block(self) -> Recording:
+        rec, self.recording = self.recording, None
+        return rec
+
+    def param(self, name: str, value):
+        """Declare a parameter of the block being lowered; returns it as a symbolic
+        value (plain where nothing is recorded, or for non-numbers)."""
+        if self.recording is None or isinstance(value, (bool, str)) or value is None:
+            return value
+        self.recording.params.setdefault(name, plain(value))
+        return sym(plain(value), name)
+
+    def let(self, name: str, value):
+        """A derived value of the block (`width = ...`): later uses read `name`."""
+        if self.recording is None or not is_symbolic(value):
+            return value
+        self.recording.lets.append((name, value.text))
+        return sym(plain(value), name)
+
+    def _record(self, name: str, op: str, attrs, inputs: list[str], role: str) -> None:
+        rec = self.recording
+        local = name[len(rec.prefix):]
+
+        def rel(u: str) -> str:
+            if u == rec.input:
+                return "x"
+            assert u.startswith(rec.prefix), f"{name} reads {u} from outside its block"
+            return u[len(rec.prefix):]
+        ins = tuple(rel(u) for u in inputs)
+        if self.in_shortcut:
+            rec.optional.add(local)
+        rec.nodes.append(TemplateNode(local, op, attrs, ins, role))
+
+    def mark_shortcut_add(self, node: str, kind: str) -> None:
+        """The block's residual addition, whose second input is its shortcut."""
+        if self.recording is not None:
+            self.recording.shortcut_add = node[len(self.recording.prefix):]
+            self.recording.shortcut_kind = kind
+
+    # -- nodes --------------------------------------------------------------------
     def add(self, op: str, local: str, attrs: dict, inputs: list[str], span: Span,
             role: str | None = None) -> str:
         prefix = self.scope.get("prefix", "")
@@ -115,6 +244,10 @@ class Builder:
         role = role or self.scope.get("role", "main")
         parts = name.split(".")
         self.groups.update(".".join(parts[:i]) for i in range(1, len(parts)))
+        kind = OPS[op].attrs
+        if self.recording is not None:
+            self._record(name, op, kind(**attrs), inputs, role)
+        attrs = kind(**plain(attrs))
         self.graph.add_node(name, op=op, attrs=attrs, local=local, span=span, role=role,
                             section=self.scope.get("section"), stage=self.scope.get("stage"),
                             block=self.scope.get("block"))

@@ -119,7 +119,7 @@ def lower_layer(b: Builder, item, x: str, ctx: Ctx, span: Span, namer: Namer, ch
         if op in ("maxpool", "avgpool"):
             size = pair(val(p.size))
             stride = pair(val(p.stride)) if p.stride is not None else size
-            attrs = {"kernel": size, "stride": stride, "_op": op, **padding_attrs(val(p.padding))}
+            attrs = {"kernel": size, "stride": stride, **padding_attrs(val(p.padding))}
             if op == "avgpool" and (p.ceil_mode or not p.count_include_pad):  # defaults stay implicit
                 attrs.update(ceil_mode=p.ceil_mode, count_include_pad=p.count_include_pad)
             return b.add(op, name, attrs, [x], span, role), None, stride[0]

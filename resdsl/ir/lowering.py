@@ -8,7 +8,7 @@ import networkx as nx
 from ..errors import SpecError
 from ..spec.load import LoadedSpec
 from .blocks import BLOCKS, BlockCall
-from .graph import BlockInfo, Builder, StageInfo
+from .graph import BlockInfo, Builder, Recording, StageInfo
 from .layers import Ctx, Namer, lower_layers
 from .userblocks import UserBlockLowering
 
@@ -33,7 +33,7 @@ def stage_ctx(ctx: Ctx, stage) -> Ctx:
     )
 
 
-def lower(spec: LoadedSpec) -> tuple[nx.DiGraph, str, list[BlockInfo], list[StageInfo]]:
+def lower(spec: LoadedSpec) -> tuple[nx.DiGraph, str, list[BlockInfo], list[StageInfo], list[Recording]]:
     m, span = spec.model, spec.span
     g = nx.DiGraph()
     b = Builder(g, spec.source.text, spec.limits.max_graph_nodes)
@@ -49,7 +49,9 @@ def lower(spec: LoadedSpec) -> tuple[nx.DiGraph, str, list[BlockInfo], list[Stag
 
     blocks: list[BlockInfo] = []
     stages: list[StageInfo] = []
-    rates = iter(drop_path_rates(m.drop_path_rate, sum(st.repeat for st in m.stages)))
+    recordings = []
+    n_blocks = sum(st.repeat for st in m.stages)
+    rates = iter(drop_path_rates(m.drop_path_rate, n_blocks) if m.drop_path_rate > 0 else [None] * n_blocks)
     for si, stage in enumerate(m.stages):
         sname = stage.name or f"layer{si + 1}"
         sctx = stage_ctx(ctx, stage)
@@ -72,26 +74,29 @@ def lower(spec: LoadedSpec) -> tuple[nx.DiGraph, str, list[BlockInfo], list[Stag
                 drop_path=next(rates),
                 shortcut_span=span(("stages", si, "shortcut")) if "shortcut" in stage.model_fields_set
                 else span(("stages", si)))
+            b.begin_block(stage.block, x)
             if stage.block in BLOCKS:
                 if stage.filters is None:
                     raise spec.error(("stages", si), "missing-key",
                                      f"stage '{sname}' needs `filters` for a '{stage.block}' block")
-                y, out, args, kind = BLOCKS[stage.block].lower(b, call, sctx)
+                y, out, kind = BLOCKS[stage.block].lower(b, call, sctx)
             else:
                 env = user.env_for(stage.block, stage.filters, stride, stage.args, sctx,
                                    span(("stages", si, "args")) if stage.args else span(("stages", si)))
                 explicit = "shortcut" in stage.model_fields_set
-                call = BlockCall(**{**call.__dict__, "shortcut": stage.shortcut if explicit else None})
-                y, out, args, kind, _ = user.lower(b, stage.block, call, sctx, env, ("blocks", stage.block))
-            blocks.append(BlockInfo(bname, sname, j, stage.block, args, kind, x, y, call.span))
+                env, call = user.declare(b, env, BlockCall(**{**call.__dict__,
+                                                              "shortcut": stage.shortcut if explicit else None}))
+                y, out, kind, _ = user.lower(b, stage.block, call, sctx, env, ("blocks", stage.block))
+            recordings.append(b.end_block())
+            blocks.append(BlockInfo(bname, sname, j, stage.block, {}, kind, x, y, call.span))
             names.append(bname)
-            x, channels = y, out
+            x, channels = y, int(out)
         stages.append(StageInfo(sname, stage.block, stage.repeat, stage.stride, tuple(names),
                                 span(("stages", si))))
 
     b.scope = {"section": "head", "prefix": ""}
     x, _, _ = lower_layers(b, m.head, x, ctx, ("head",), span, top_names, channels)
-    return g, x, blocks, stages
+    return g, x, blocks, stages, recordings
 
 
 def drop_path_rates(rate: float, blocks: int) -> list[float]:

@@ -12,6 +12,24 @@ import math
 from dataclasses import dataclass
 from typing import Callable
 
+from .attrs import (
+    ActAttrs,
+    AddAttrs,
+    Attrs,
+    ChannelConvAttrs,
+    ChannelPadAttrs,
+    ConvAttrs,
+    DenseAttrs,
+    GlobalPoolAttrs,
+    InputAttrs,
+    NoAttrs,
+    NormAttrs,
+    PadAttrs,
+    PoolAttrs,
+    RateAttrs,
+    SubsampleAttrs,
+)
+
 Shape = tuple[int, ...]
 
 
@@ -82,8 +100,10 @@ def _same(a: dict, ins: list[Shape]) -> Shape:
     return ins[0]
 
 
-def _pool_shape(a: dict, ins: list[Shape]) -> Shape:
-    return _spatial(a.get("_op", "pool"), a, ins[0])
+def _pool_shape(op: str):
+    def shape(a: dict, ins: list[Shape]) -> Shape:
+        return _spatial(op, a, ins[0])
+    return shape
 
 
 def _gap_shape(a: dict, ins: list[Shape]) -> Shape:
@@ -158,39 +178,59 @@ def _zero(*_) -> int:
     return 0
 
 
+def _norm_buffers(a: dict, ins: list[Shape]) -> int:
+    """BatchNorm keeps running mean and variance; group norm keeps nothing."""
+    return 2 * ins[0][0] if a["type"] == "batchnorm" else 0
+
+
+def _pass_channels(a, chans: list):
+    return chans[0]
+
+
 @dataclass(frozen=True)
 class OpDef:
+    """One op of the IR: its attribute type and how it transforms shapes and counts.
+
+    `channels` maps the input channel counts to the output's: it runs on plain
+    ints in the shape pass and on symbolic ones (ir.expr) when a block's
+    definition is written out, so the emitters know a layer's input width as
+    an expression (`filters * 4`) without re-deriving it."""
+
+    attrs: type[Attrs]
     shape: Callable[[dict, list[Shape]], Shape]
     params: Callable[[dict, list[Shape]], int] = _zero
     buffers: Callable[[dict, list[Shape]], int] = _zero
     macs: Callable[[dict, list[Shape], Shape], int] = _zero
     arity: int = 1
+    channels: Callable[[Attrs, list], object] = _pass_channels
 
 
 OPS: dict[str, OpDef] = {
-    "input": OpDef(shape=lambda a, ins: tuple(a["shape"]), arity=0),
-    "conv": OpDef(_conv_shape, _conv_params, macs=_conv_macs),
-    "norm": OpDef(_same, params=lambda a, ins: 2 * ins[0][0], buffers=lambda a, ins: 2 * ins[0][0]),
-    "act": OpDef(_same),
-    "maxpool": OpDef(_pool_shape),
-    "avgpool": OpDef(_pool_shape),
-    "global_avgpool": OpDef(_gap_shape),
-    "global_maxpool": OpDef(_gap_shape),
-    "global_avgmaxpool": OpDef(_gap_shape),  # timm's 'avgmax': (mean + max) / 2
-    "dropout": OpDef(_same),
-    "drop_path": OpDef(_same),  # stochastic depth: drops a whole sample's residual branch
-    "identity": OpDef(_same),  # a placeholder that keeps timm's indices (ResNet-D's stride-1 downsample.0)
-    "multiply": OpDef(_multiply_shape, arity=2),
-    "channel_conv": OpDef(_channel_conv_shape, params=lambda a, ins: a["kernel"] + int(a["bias"]),
+    "input": OpDef(InputAttrs, shape=lambda a, ins: tuple(a["shape"]), arity=0,
+                   channels=lambda a, chans: a["shape"][0]),
+    "conv": OpDef(ConvAttrs, _conv_shape, _conv_params, macs=_conv_macs, channels=lambda a, chans: a["filters"]),
+    "norm": OpDef(NormAttrs, _same, params=lambda a, ins: 2 * ins[0][0], buffers=_norm_buffers),
+    "act": OpDef(ActAttrs, _same),
+    "maxpool": OpDef(PoolAttrs, _pool_shape("maxpool")),
+    "avgpool": OpDef(PoolAttrs, _pool_shape("avgpool")),
+    "global_avgpool": OpDef(GlobalPoolAttrs, _gap_shape),
+    "global_maxpool": OpDef(GlobalPoolAttrs, _gap_shape),
+    "global_avgmaxpool": OpDef(GlobalPoolAttrs, _gap_shape),  # timm's 'avgmax': (mean + max) / 2
+    "dropout": OpDef(RateAttrs, _same),
+    "drop_path": OpDef(RateAttrs, _same),  # stochastic depth: drops a whole sample's residual branch
+    "identity": OpDef(NoAttrs, _same),  # a placeholder that keeps timm's indices (ResNet-D's stride-1 downsample.0)
+    "multiply": OpDef(NoAttrs, _multiply_shape, arity=2),
+    "channel_conv": OpDef(ChannelConvAttrs, _channel_conv_shape, params=lambda a, ins: a["kernel"] + int(a["bias"]),
                           macs=lambda a, ins, out: ins[0][0] * a["kernel"]),
-    "zeropad": OpDef(_pad_shape),
-    "subsample": OpDef(_subsample_shape),
-    "channel_pad": OpDef(_channel_pad_shape),
-    "add": OpDef(_add_shape, arity=2),
-    "flatten": OpDef(_flatten_shape),
-    "dense": OpDef(_dense_shape,
+    "zeropad": OpDef(PadAttrs, _pad_shape),
+    "subsample": OpDef(SubsampleAttrs, _subsample_shape),
+    "channel_pad": OpDef(ChannelPadAttrs, _channel_pad_shape,
+                         channels=lambda a, chans: chans[0] + a["before"] + a["after"]),
+    "add": OpDef(AddAttrs, _add_shape, arity=2),
+    "flatten": OpDef(NoAttrs, _flatten_shape, channels=lambda a, chans: None),
+    "dense": OpDef(DenseAttrs, _dense_shape,
                    params=lambda a, ins: ins[0][0] * a["units"] + (a["units"] if a["bias"] else 0),
-                   macs=lambda a, ins, out: ins[0][0] * a["units"]),
+                   macs=lambda a, ins, out: ins[0][0] * a["units"], channels=lambda a, chans: a["units"]),
 }
 
 

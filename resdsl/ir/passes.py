@@ -29,7 +29,7 @@ def resolve_padding_and_shapes(g: nx.DiGraph, text: str | None = None) -> nx.DiG
                 (kh, kw), (sh, sw) = attrs["kernel"], attrs["stride"]
                 t, bt = same_padding(x[1], kh, sh)
                 left, r = same_padding(x[2], kw, sw)
-                attrs = dict(attrs, padding=(t, bt, left, r))
+                attrs = attrs.replace(padding=(t, bt, left, r))
                 d["attrs"] = attrs
             d["shape"] = OPS[d["op"]].shape(attrs, ins)
             d["in_shapes"] = ins

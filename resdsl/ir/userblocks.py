@@ -4,7 +4,7 @@ seed-000 block (conv -> ReLU -> BN) with no Python."""
 from __future__ import annotations
 
 from ..errors import did_you_mean
-from .blocks import BlockCall, drop_path, shortcut
+from .blocks import BlockCall, _shortcut, drop_path, residual_add, shortcut
 from .graph import Builder
 from .layers import Ctx, Namer, lower_layers
 
@@ -31,9 +31,16 @@ class UserBlockLowering:
             env[key] = ctx.value(value, span)
         return env
 
+    def declare(self, b: Builder, env: dict, c: BlockCall) -> tuple[dict, BlockCall]:
+        """A stage's use of a user block: its parameters become the definition's
+        (symbolic, so `filters: $filters` stays `filters` in emitted code)."""
+        env = {k: b.param(k, v) for k, v in env.items()}
+        return env, BlockCall(**{**c.__dict__, "in_channels": b.param("in_channels", c.in_channels),
+                                 "drop_path": b.param("drop_path_rate", c.drop_path)})
+
     def lower(self, b: Builder, bname: str, c: BlockCall, ctx: Ctx, env: dict,
-              path: tuple) -> tuple[str, int, dict, str, int]:
-        """Returns (output node, out channels, args, shortcut kind, total stride)."""
+              path: tuple) -> tuple[str, int, str, int]:
+        """Returns (output node, out channels, shortcut kind, total stride)."""
         self.depth += 1
         if self.depth > self.max_nesting:
             raise ctx.error(c.span, "too-deep", f"user blocks nest more than {self.max_nesting} levels")
@@ -41,25 +48,36 @@ class UserBlockLowering:
             block = self.spec.model.blocks[bname]
             ctx = ctx.with_env(env)
             spans, namer = self.spec.span, Namer()
+            top = self.depth == 1  # only a stage's block has a shortcut its definition may leave out
             y, channels, stride = lower_layers(b, block.main, c.x, ctx, path + ("main",), spans, namer,
                                                c.in_channels, nested=self.nested)
             mode = c.shortcut or block.shortcut  # a stage's explicit `shortcut:` wins
             if isinstance(mode, list):
                 prefix = b.scope.get("prefix", "")
                 b.scope["prefix"] = prefix + "shortcut."
-                sc, _, _ = lower_layers(b, block.shortcut, c.x, ctx, path + ("shortcut",), spans,
-                                        Namer(), c.in_channels, role="shortcut", nested=self.nested)
-                b.scope["prefix"] = prefix
+                b.in_shortcut = top
+                try:
+                    sc, _, _ = lower_layers(b, block.shortcut, c.x, ctx, path + ("shortcut",), spans,
+                                            Namer(), c.in_channels, role="shortcut", nested=self.nested)
+                finally:
+                    b.scope["prefix"], b.in_shortcut = prefix, False
                 kind = "custom"
             else:
                 call = BlockCall(**{**c.__dict__, "shortcut": mode,
                                     "shortcut_span": c.shortcut_span if c.shortcut else spans(path + ("shortcut",))})
-                sc, kind = shortcut(b, call, ctx, c.x, channels, stride, norm_after=block.projection_norm)
+                if top:
+                    sc, kind = shortcut(b, call, ctx, c.x, channels, stride, norm_after=block.projection_norm)
+                else:
+                    sc, kind = _shortcut(b, call, ctx, c.x, channels, stride, block.projection_norm, None)
             if sc is not None:
-                y = b.add("add", "add", {}, [drop_path(b, c, y), sc], spans(path + ("shortcut",)))
+                span = spans(path + ("shortcut",))
+                if top:
+                    y = residual_add(b, drop_path(b, c, y), sc, kind, span)
+                else:
+                    y = b.add("add", "add", {"shortcut": kind}, [y, sc], span)
             y, channels, _ = lower_layers(b, block.after, y, ctx, path + ("after",), spans, namer,
                                           channels, nested=self.nested)
-            return y, channels, dict(env, in_channels=c.in_channels, out_channels=channels), kind, stride
+            return y, channels, kind, stride
         finally:
             self.depth -= 1
 
@@ -75,7 +93,7 @@ class UserBlockLowering:
                       groups=1, width_per_group=64, stride_on="3x3", shortcut=None,
                       projection_on="shape", zero_init_last=False, span=span, shortcut_span=span)
         try:
-            y, out, _, _, total_stride = self.lower(b, p.type, c, ctx, env, ("blocks", p.type))
+            y, out, _, total_stride = self.lower(b, p.type, c, ctx, env, ("blocks", p.type))
         finally:
             b.scope["prefix"] = prefix
         return y, out, total_stride

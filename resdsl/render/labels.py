@@ -92,7 +92,7 @@ def op_details(op: str, a: dict) -> list[str]:
 
 
 def op_tooltip(name: str, d: dict) -> str:
-    a = {k: v for k, v in d["attrs"].items() if not k.startswith("_") and k != "padding_mode"}
+    a = {k: v for k, v in d["attrs"].described().items() if k != "padding_mode"}
     parts = [name, f"{d['op']} {a}" if a else d["op"], f"output {fmt(d['shape'])}"]
     if d.get("params"):
         parts.append(f"params {d['params']:,}")

@@ -15,10 +15,9 @@ from dataclasses import dataclass, field
 
 from ..ir import Resolved, fmt
 from ..ir.graph import BlockInfo
+from ..vocab import LEVELS
 from .labels import conv_short, counted, human, op_details, op_title, op_tooltip, shortcut_path, stride_of
 from .style import SHORTCUTS
-
-LEVELS = ("stage", "block", "layer")
 
 
 @dataclass
@@ -80,7 +79,7 @@ def count_nodes(r: Resolved, level: str, expand: bool = False) -> int:
         return len(r.graph)
     if level == "stage":
         return top + len(r.stages)
-    return top + sum(len(_runs(r, st.blocks, expand)) for st in r.stages)
+    return top + sum(len(_runs(st, expand)) for st in r.stages)
 
 
 def build_view(r: Resolved, level: str, expand: bool = False) -> View:
@@ -98,7 +97,7 @@ def build_view(r: Resolved, level: str, expand: bool = False) -> View:
         if level == "stage":
             groups[st.name] = blocks
         elif level == "block":
-            for run in _runs(r, st.blocks, expand):
+            for run in _runs(st, expand):
                 groups[_run_id(run)] = [binfo[n] for n in run]
         if level != "stage":  # at stage level the stage node says it all
             view.clusters[st.name] = VCluster(f"cluster-{st.name}", _stage_label(r, st), "stage")
@@ -148,25 +147,12 @@ def _layer_node(n: str, d: dict, level: str) -> VNode:
                  tooltip=op_tooltip(n, d))
 
 
-def _signature(r: Resolved, b: BlockInfo) -> tuple:
-    g = r.graph
-    return (b.kind, b.shortcut, tuple(sorted(b.args.items())), g.nodes[b.input]["shape"],
-            g.nodes[b.output]["shape"])
-
-
-def _runs(r: Resolved, names, expand: bool) -> list[list[str]]:
-    """Consecutive blocks with the same kind, arguments, shortcut and shapes."""
-    binfo = {b.name: b for b in r.blocks}
-    runs: list[list[str]] = []
-    last = None
-    for n in names:
-        sig = _signature(r, binfo[n])
-        if runs and not expand and sig == last:
-            runs[-1].append(n)
-        else:
-            runs.append([n])
-        last = sig
-    return runs
+def _runs(st, expand: bool) -> list[list[str]]:
+    """The stage's runs of identical blocks (same definition, arguments and
+    shortcut, as the IR groups them), or every block on its own."""
+    if expand:
+        return [[n] for n in st.blocks]
+    return [list(run.blocks) for run in st.runs]
 
 
 def _run_id(run: list[str]) -> str:
@@ -220,19 +206,11 @@ def _adder(r: Resolved, b: BlockInfo) -> tuple[str, list[str]] | None:
     return add, _shortcut_path(r.graph, add)
 
 
-# What a shortcut path's ops make it, for adds of user blocks nested in user
-# blocks (BlockInfo describes only the outer block).
-_KIND_OF_OPS = {(): "identity", ("conv",): "projection", ("conv", "norm"): "projection",
-                ("subsample",): "subsample", ("subsample", "channel_pad"): "zeropad",
-                ("channel_pad",): "zeropad"}
-
-
-def _add_kind(r: Resolved, add: str, binfo: dict) -> str:
-    b = binfo.get(r.graph.nodes[add].get("block"))
-    if b is not None and add == f"{b.name}.add":
-        return _kind(b)
-    ops = tuple(r.graph.nodes[n]["op"] for n in _shortcut_path(r.graph, add))
-    return _KIND_OF_OPS.get(ops, "custom")
+def _add_kind(r: Resolved, add: str) -> str:
+    """What the addition's shortcut is; lowering says so on every add (nested
+    user blocks' too)."""
+    kind = r.graph.nodes[add]["attrs"]["shortcut"]
+    return kind if kind in SHORTCUTS else "custom"
 
 
 def _next_add(g, n: str) -> str:
@@ -253,7 +231,7 @@ def _edges(r: Resolved, view: View, owner: dict, groups: dict, binfo: dict) -> N
         seen.add((a, b, e["role"]))
         edge = VEdge(a, b, g.nodes[u]["shape"], e["role"])
         if e["role"] == "shortcut":
-            edge.kind = _add_kind(r, _next_add(g, v), binfo)
+            edge.kind = _add_kind(r, _next_add(g, v))
             if g.nodes[v]["op"] == "add":
                 edge.note = SHORTCUTS[edge.kind].label.split(" (")[0]
         view.edges.append(edge)

@@ -10,6 +10,8 @@ from typing import Annotated, Any, Literal, Union
 
 from pydantic import BaseModel, ConfigDict, Discriminator, Field, StrictBool, StrictInt, Tag, model_validator
 
+from ..vocab import ACTIVATIONS, DENSE_ACTIVATIONS, NORMS
+
 IDENT = r"^[A-Za-z_][A-Za-z0-9_]*$"
 Name = Annotated[str, Field(pattern=IDENT, max_length=64)]
 # A layer's name may end in sequence indices (`conv1.0`, `conv1.3`), so a spec can
@@ -22,8 +24,9 @@ IntOrRef = Union[PosInt, Ref]
 Size2 = Union[IntOrRef, Annotated[list[IntOrRef], Field(min_length=2, max_length=2)]]
 Padding = Union[Literal["same", "valid"], NonNegInt, Ref,
                 Annotated[list[Union[NonNegInt, Ref]], Field(min_length=2, max_length=4)]]
-ActName = Literal["relu", "relu6", "sigmoid", "hard_sigmoid", "tanh", "silu", "gelu", "linear"]
-DenseAct = Literal["relu", "relu6", "sigmoid", "hard_sigmoid", "tanh", "silu", "gelu", "linear", "softmax"]
+ActName = Literal[ACTIVATIONS]
+DenseAct = Literal[DENSE_ACTIVATIONS]
+NormName = Literal[NORMS]
 GateName = Literal["sigmoid", "hard_sigmoid"]
 Rate = Annotated[float, Field(ge=0, lt=1)]
 Init = Literal["torch_default", "kaiming_normal_fan_out", "kaiming_normal_fan_in",
@@ -46,7 +49,7 @@ class ConvLayer(Strict):
 
 
 class NormLayer(Strict):
-    type: Literal["batchnorm"] = "batchnorm"
+    type: NormName = "batchnorm"
     eps: Annotated[float, Field(gt=0, lt=1)] | None = None
     momentum: Annotated[float, Field(gt=0, le=1)] | None = None
     zero_init: StrictBool = Field(False, description="start gamma at 0")

@@ -9,10 +9,11 @@ from typing import Annotated, Literal
 
 from pydantic import Field, StrictBool, StrictInt
 
-from .layers import IDENT, ActName, ECALayer, Init, IntOrRef, Layer, Name, PosInt, SELayer, Strict
+from ..vocab import BLOCKS
+from .layers import IDENT, ActName, ECALayer, Init, IntOrRef, Layer, Name, NormName, PosInt, SELayer, Strict
 
 ShortcutKind = Literal["identity", "projection", "avg_down", "zeropad", "none"]
-BUILTIN_BLOCKS = ("basic", "bottleneck", "preact_basic", "preact_bottleneck")
+BUILTIN_BLOCKS = tuple(BLOCKS)
 
 
 class InputSpec(Strict):
@@ -27,7 +28,7 @@ class ConvDefaults(Strict):
 
 
 class NormDefaults(Strict):
-    type: Literal["batchnorm"] = "batchnorm"
+    type: NormName = "batchnorm"
     eps: Annotated[float, Field(gt=0, lt=1)] = 1e-5
     momentum: Annotated[float, Field(gt=0, le=1)] = Field(
         0.1, description="PyTorch convention: weight of the new batch (Keras momentum = 1 - this)")

@@ -16,7 +16,7 @@ import pytest
 
 import resdsl
 from resdsl.backends import get_backend
-from resdsl.backends.common import block_kinds, fingerprint
+from resdsl.backends.common import fingerprint
 
 torch_backend = get_backend("torch")
 GOLDEN = Path(__file__).parents[1] / "golden" / "torch"
@@ -40,6 +40,13 @@ def test_emitting_needs_no_torch():
     subprocess.run([sys.executable, "-c", code], check=True, timeout=120)
 
 
+# Block classes each spec's module has: one per definition, the shortcut optional inside it
+# (torchvision's `downsample=None`); resnet50v2's stride-last blocks subsample the
+# block input, not the pre-activation its projections read, so they are a second class.
+CLASSES = {"resnet50": ["Bottleneck"], "cifar_resnet20": ["Basic"], "cifar10_resnet30": ["ResidualBlock"],
+           "resnet50v2": ["PreactBottleneck", "PreactBottleneck2"]}
+
+
 @pytest.mark.parametrize("name", ["resnet50", "cifar_resnet20", "resnet50v2", "cifar10_resnet30"])
 def test_layout_reads_like_a_module(name):
     r = resdsl.resolve(name)
@@ -55,11 +62,11 @@ def test_layout_reads_like_a_module(name):
     consts = {n.targets[0].id: n.value.value for n in tree.body
               if isinstance(n, ast.Assign) and isinstance(n.value, ast.Constant)}
     assert consts == {"RESDSL_SPEC": name, "RESDSL_FINGERPRINT": fingerprint(r)}
-    # One nn.Module class per distinct block kind, and the network class.
-    kinds, _ = block_kinds(r)
+    # One nn.Module class per block definition, and the network class.
     classes = [n.name for n in tree.body if isinstance(n, ast.ClassDef)]
-    for info in kinds:
-        assert classes.count(info.class_name) == 1
+    assert list(r.defs) == CLASSES[name]
+    for cls in CLASSES[name]:
+        assert classes.count(cls) == 1
     functions = {n.name for n in tree.body if isinstance(n, ast.FunctionDef)}
     assert "build_model" in functions
     # The network's forward is straight-line code: no loops, no graph walking.
@@ -80,7 +87,7 @@ def test_build_runs_the_emitted_code():
     model = torch_backend.build(r)
     src = torch_backend.emit(r)
     ours = {type(m) for m in model.modules() if not type(m).__module__.startswith("torch")}
-    assert {"CifarResnet20", "Basic", "BasicZeropad", "Add"} <= {c.__name__ for c in ours}
+    assert {"CifarResnet20", "Basic", "Add"} <= {c.__name__ for c in ours}
     for cls in ours:
         assert inspect.getsource(cls) in src, cls.__name__
     assert (model.resdsl_spec, model.resdsl_fingerprint) == ("cifar_resnet20", fingerprint(r))
@@ -141,3 +148,21 @@ def test_golden_source(name, opts):
         path.write_text(src, encoding="utf-8")
     assert path.exists(), f"no golden file {path}; run with RESDSL_UPDATE_GOLDEN=1"
     assert src == path.read_text(encoding="utf-8")
+
+
+def test_blocks_take_torchvisions_arguments():
+    """One Bottleneck with an optional downsample, widths written as torchvision
+    computes them, and stages that pass only what differs from the defaults."""
+    src = torch_backend.emit(resdsl.resolve("resnext50_32x4d"))
+    tree = ast.parse(src)
+    (cls,) = [n for n in tree.body if isinstance(n, ast.ClassDef) and n.name == "Bottleneck"]
+    init = next(n for n in cls.body if isinstance(n, ast.FunctionDef) and n.name == "__init__")
+    args = [a.arg for a in init.args.args[1:]]
+    defaults = dict(zip(args[len(args) - len(init.args.defaults):], (ast.literal_eval(d) for d in init.args.defaults)))
+    assert args[:3] == ["in_channels", "filters", "stride"] and "downsample" in args
+    assert defaults == {"stride": 1, "groups": 32, "width_per_group": 4, "expansion": 4, "downsample": False}
+    body = ast.get_source_segment(src, init)
+    assert "width = int(filters * (width_per_group / 64.0)) * groups" in body
+    assert "out_channels = filters * expansion" in body
+    assert '(Bottleneck, 2, {"in_channels": 256, "filters": 64}),' in src
+    assert '(Bottleneck, 1, {"in_channels": 256, "filters": 128, "stride": 2, "downsample": True}),' in src

@@ -3,6 +3,7 @@ SpecError naming op, backend and place; an output that cannot be written is a
 clear message, exit 1 and no file, partial or otherwise."""
 from __future__ import annotations
 
+import dataclasses
 import os
 
 import pytest
@@ -39,10 +40,13 @@ def test_an_op_the_backend_cannot_express(op, attr, value, words):
     r = resdsl.resolve(spec())
     node = "layer1.0.act1"
     d = r.graph.nodes[node]
-    attrs = dict(r.graph.nodes["layer1.0.bn1"]["attrs"] if op == "norm" else d["attrs"])
+    attrs = r.graph.nodes["layer1.0.bn1"]["attrs"] if op == "norm" else d["attrs"]
     if attr:
-        attrs[attr] = value
+        attrs = attrs.replace(**{attr: value})
     d["op"], d["attrs"] = op, attrs
+    # The emitters read the block's definition: change the node there too.
+    block = r.defs["Basic"]
+    block.nodes = [dataclasses.replace(n, op=op, attrs=attrs) if n.local == "act1" else n for n in block.nodes]
     for emit_or_build in (backend.emit, backend.build):
         with pytest.raises(resdsl.SpecError) as exc:
             emit_or_build(r)

@@ -2,6 +2,7 @@
 import pytest
 
 import resdsl
+from resdsl import vocab
 from resdsl.ir import PASSES
 from resdsl.ir.blocks import BLOCKS, block
 from resdsl.ir.ops import same_padding
@@ -85,8 +86,11 @@ def test_passes_are_pure():
 
 def test_registering_a_block_twice_is_an_error():
     with pytest.raises(ValueError, match="registered twice"):
-        block("basic", expansion=1, description="again")(lambda *a: None)
-    assert set(BLOCKS) >= {"basic", "bottleneck", "preact_basic", "preact_bottleneck"}
+        block("basic", expansion=1)(lambda *a: None)
+    with pytest.raises(ValueError, match="not in resdsl.vocab"):
+        block("no_such_block", expansion=1)(lambda *a: None)
+    # One list of names: every built-in block the language knows has a lowering, and no other.
+    assert set(BLOCKS) == set(vocab.BLOCKS) >= {"basic", "bottleneck", "preact_basic", "preact_bottleneck"}
 
 
 def test_preact_basic_and_user_nested_blocks(tiny_text):

@@ -9,13 +9,14 @@ conv gets a bias and consumers read the conv.
 from __future__ import annotations
 
 from ...ir import Resolved
+from ...vocab import DENSE_ACTIVATIONS
 from ..common import node_inputs, unsupported
 
 BACKEND = "keras"
 SUPPORTED = {"input", "conv", "norm", "act", "maxpool", "avgpool", "global_avgpool", "zeropad", "subsample",
              "channel_pad", "add", "flatten", "dense", "global_maxpool", "global_avgmaxpool", "dropout", "multiply",
              "channel_conv", "identity", "drop_path"}
-ACTIVATIONS = {"relu", "relu6", "sigmoid", "hard_sigmoid", "tanh", "silu", "gelu", "linear", "softmax"}
+ACTIVATIONS = set(DENSE_ACTIVATIONS)
 
 
 def _jsonable(v):

@@ -12,16 +12,19 @@ import ast
 import keyword
 import re
 import textwrap
+from dataclasses import replace
 from functools import lru_cache
 from pathlib import Path
 
 from ...errors import SpecError
 from ...io import MARKER
-from ...ir import Resolved
+from ...ir import SHORTCUT, BlockDef, Resolved, TemplateNode
+from ...ir.expr import is_symbolic, plain, sym
+from ...ir.templates import channels as def_channels
 from ...version import __version__
-from ..common import BlockKindInfo, _attrs, _camel, block_kinds, fingerprint, stage_runs, unsupported
+from ..common import _attrs, _camel, fingerprint, unsupported
 from .ops import FRESH_OPS, INPLACE_ACTS, Attrs, Unsupported, constructor, literal_value, reserved_why
-from .scope import Layer, NameClash, Scope
+from .scope import Layer, NameClash, Scope, access
 
 BACKEND = "torch"
 RUNTIME = Path(__file__).with_name("runtime.py")
@@ -112,9 +115,49 @@ def _node_attrs(r: Resolved, node: str, scope_nodes: set[str], params: dict) -> 
     return Attrs(_attrs(d), params, inplace, len(d["in_shapes"][0]) if d["in_shapes"] else 3)
 
 
-def _ctor(r: Resolved, node: str, attrs: Attrs) -> str:
+def _code(v, names: dict[str, str]) -> str | None:
+    """Code for a symbolic value (its expression, with parameters under their
+    Python names), or None for a plain one."""
+    if is_symbolic(v):
+        return _rename(v.text, names)
+    if isinstance(v, tuple) and any(is_symbolic(x) for x in v):
+        parts = [_code(x, names) or literal_value(x) for x in v]
+        return parts[0] if all(p == parts[0] for p in parts) else f"({', '.join(parts)})"
+    return None
+
+
+def _template_attrs(d: BlockDef, n: TemplateNode, chans: dict, users: dict, rank: int,
+                    names: dict[str, str]) -> Attrs:
+    """A definition's node as the op handlers see it: plain values to decide on,
+    and code for the attributes that are expressions of the parameters."""
+    values, params = {}, {}
+    for k, v in n.attrs.items():
+        values[k] = plain(v)
+        code = _code(v, names)
+        if code is not None:
+            params[k] = code
+    if n.op in ("conv", "norm", "dense"):
+        width = chans[n.inputs[0]]
+        values["in_channels"] = plain(width)
+        code = _code(width, names)
+        if code is not None:
+            params["in_channels"] = code
+    src = next((m for m in d.nodes + [m for ns in d.variants.values() for m in ns]
+                if n.inputs and m.local == n.inputs[0]), None)
+    fresh = (src is not None and src.op in FRESH_OPS and users.get(src.local) == 1
+             and src.attrs.get("activation", "linear") == "linear")
+    inplace = fresh and (n.op == "add" or (n.op == "act" and values["fn"] in INPLACE_ACTS))
+    return Attrs(values, params, inplace, rank)
+
+
+def _rename(text: str, names: dict[str, str]) -> str:
+    """An expression with its parameters under their Python names."""
+    return re.sub(r"[A-Za-z_][A-Za-z0-9_]*", lambda m: names.get(m.group(0), m.group(0)), text)
+
+
+def _ctor(r: Resolved, node: str, attrs: Attrs, op: str | None = None) -> str:
     try:
-        return constructor(r.graph.nodes[node]["op"], attrs)
+        return constructor(op or r.graph.nodes[node]["op"], attrs)
     except Unsupported as exc:
         raise unsupported(BACKEND, r, node, str(exc)) from None
 
@@ -166,16 +209,16 @@ def _scope(r: Resolved, layers: list[Layer], owner_node: dict[str, str]) -> Scop
                      "rename one of the layers with `name:`") from None
 
 
-def _fuse_attr(scope: Scope, fuse_bn: bool) -> list[str]:
+def _fuse_attr(fuse: list[tuple[str, str]], fuse_bn: bool) -> list[str]:
     """The (conv, norm) pairs `fold_batchnorm` folds, as a class attribute."""
-    pairs = [f"({literal_value(c)}, {literal_value(n)})" for c, n in scope.fuse_pairs()] if fuse_bn else []
+    pairs = [f"({literal_value(c)}, {literal_value(n)})" for c, n in fuse] if fuse_bn else []
     if not pairs:
         return []
     one = f"FUSE = ({', '.join(pairs)}{',' if len(pairs) == 1 else ''})"
     if len(one) <= 112:
         return [one]
     lines = ["FUSE = ("]
-    for (c, n), text in zip(scope.fuse_pairs(), pairs):
+    for (c, n), text in zip(fuse, pairs):
         if len(text) <= 110:
             lines.append(f"    {text},")
         else:
@@ -186,14 +229,19 @@ def _fuse_attr(scope: Scope, fuse_bn: bool) -> list[str]:
 class _Emitter:
     def __init__(self, r: Resolved, fuse_bn: bool):
         self.r, self.fuse_bn = r, fuse_bn
-        self.kinds, self.of_block = block_kinds(r)
         self.taken = set(_runtime()) | {"torch", "nn", "F", "self", "super", "x", "build_model", "STAGES",
                                         "RESDSL_SPEC", "RESDSL_FINGERPRINT"}
-        self.class_of: dict[int, str] = {}
-        for info in self.kinds:
-            self.class_of[id(info)] = self._class_name(info.class_name, "Block")
+        self.class_of = {name: self._class_name(name, "Block") for name in r.defs}
         self.net_name = self._class_name(_camel(r.name), "Net")
-        self.args: dict[int, dict[str, str]] = {id(info): self._args(info) for info in self.kinds}
+        self.names = {name: self._args(d) for name, d in r.defs.items()}
+        # where each definition node sits in the graph (its first instance), for errors and shapes
+        self.where: dict[tuple[str, str, str], str] = {}  # (definition, variant or "", local) -> node
+        for b in r.blocks:
+            d = r.defs[b.block_def]
+            for n in d.nodes:
+                self.where.setdefault((d.name, "", n.local), f"{b.name}.{n.local}")
+            for n in d.variants.get(b.variant, []):
+                self.where.setdefault((d.name, b.variant, n.local), f"{b.name}.{n.local}")
 
     def _class_name(self, name: str, fallback: str) -> str:
         if not name or not name.isidentifier():
@@ -203,46 +251,130 @@ class _Emitter:
         self.taken.add(name)
         return name
 
-    def _args(self, info: BlockKindInfo) -> dict[str, str]:
-        """Constructor parameter -> its Python name, in signature order."""
-        names = list(dict.fromkeys(info.params.values()))
-        names.sort(key=lambda n: ARG_ORDER.index(n) if n in ARG_ORDER else len(ARG_ORDER))
+    def _args(self, d: BlockDef) -> dict[str, str]:
+        """Parameter -> its Python name: the derived values (`width`) are locals of __init__ too."""
         taken = set(self.taken)
-        return {n: _py_name(n, taken) for n in names}
+        return {n: _py_name(n, taken) for n in d.params + [k for k, _ in d.lets]}
 
-    def block_class(self, info: BlockKindInfo) -> str:
-        r, first, py = self.r, info.instances[0], self.args[id(info)]
-        nodes = {f"{first}.{local}" for local in info.locals}
-        layers, owner = [], {}
-        for local in info.locals:
-            node = f"{first}.{local}"
-            _check_name(r, node, local)
-            params = {attr: py[p] for (loc, attr), p in info.params.items() if loc == local}
-            ctor = _ctor(r, node, _node_attrs(r, node, nodes, params))
-            layers.append(Layer(local, info.ops[local], ctor, info.inputs[local], r.graph.nodes[node]["role"]))
-            owner[local] = node
-        scope = _scope(r, layers, owner)
-        n = len(info.instances)
-        where = ", ".join(info.instances[:3]) + (f", ... ({n} blocks)" if n > 3 else "")
-        doc = doc_text(f"A '{info.kind}' block with {SHORTCUT_TEXT.get(info.shortcut, 'a shortcut')}: {where}.")
-        sig = "".join(f", {p}" for p in py.values())
-        return _class(self.class_of[id(info)], doc, sig, _fuse_attr(scope, self.fuse_bn), scope.init_lines(),
+    def _layer(self, d: BlockDef, n: TemplateNode, chans: dict, users: dict, variant: str = "") -> Layer:
+        node = self.where[(d.name, variant, n.local)]
+        _check_name(self.r, node, n.local)
+        d_node = self.r.graph.nodes[node]
+        rank = len(d_node["in_shapes"][0]) if d_node["in_shapes"] else 3
+        ctor = _ctor(self.r, node, _template_attrs(d, n, chans, users, rank, self.names[d.name]), n.op)
+        return Layer(n.local, n.op, ctor, list(n.inputs), n.role)
+
+    def block_class(self, d: BlockDef) -> str:
+        names = self.names[d.name]
+        first = next(b for b in self.r.blocks if b.block_def == d.name)
+        chans = def_channels(d, sym(first.args["in_channels"], "in_channels"))
+        everything = d.nodes + [n for ns in d.variants.values() for n in ns]
+        users: dict[str, int] = {}
+        for n in everything:
+            for u in n.inputs:
+                users[u] = users.get(u, 0) + 1
+        layers = [self._layer(d, n, chans, users) for n in d.nodes]
+        shortcut = None
+        if not d.variants:  # the identity, or no addition at all
+            layers = [replace(la, inputs=["x" if u == SHORTCUT else u for u in la.inputs]) for la in layers]
+        elif d.shortcut_param is None:  # every instance has the one shortcut path: plain layers
+            (vname, nodes), = d.variants.items()
+            pos = next(i for i, la in enumerate(layers) if SHORTCUT in la.inputs)
+            layers[pos:pos] = [self._layer(d, n, chans, users, vname) for n in nodes]
+            for la in layers:
+                la.inputs = [nodes[-1].local if u == SHORTCUT else u for u in la.inputs]
+        else:
+            shortcut = self._shortcut(d, chans, users)
+            pos = next(i for i, la in enumerate(layers) if SHORTCUT in la.inputs)
+            layers.insert(pos, shortcut)
+        owner = {la.path: self.where[(d.name, "", la.path)] for la in layers if (d.name, "", la.path) in self.where}
+        scope = _scope(self.r, layers, owner)
+        n = len(d.instances)
+        where = ", ".join(d.instances[:3]) + (f", ... ({n} blocks)" if n > 3 else "")
+        kinds = " or ".join(dict.fromkeys(SHORTCUT_TEXT.get(v if v in SHORTCUT_TEXT else v.rsplit("_", 1)[0], v)
+                                          for v in d.variants))
+        if d.optional:
+            kinds = (kinds + " where the shape changes, else " if kinds else "") + SHORTCUT_TEXT["identity"]
+        has_add = any(x.op == "add" for x in d.nodes)
+        text = kinds if has_add else SHORTCUT_TEXT["none"]
+        doc = doc_text(f"A '{d.kind}' block with {text}: {where}.")
+        sig = "".join(f", {names[p]}" + (f"={literal_value(d.defaults[p])}" if p in d.defaults else "")
+                      for p in d.params)
+        lets = [f"{names[k]} = {_rename(t, names)}" for k, t in d.lets]
+        init = lets + scope.init_lines()
+        fuse = scope.fuse_pairs() + (shortcut.fuse if shortcut is not None else [])
+        return _class(self.class_of[d.name], doc, sig, _fuse_attr(fuse, self.fuse_bn), init,
                       scope.forward_lines({"main": "y", "shortcut": "s"}))
 
+    def _shortcut(self, d: BlockDef, chans: dict, users: dict) -> Layer:
+        """The optional shortcut path as one module, built only by the instances that
+        have one (`downsample`), and the addition's second input: the block input
+        where it is None. A chain is an nn.Sequential; other paths get a class."""
+        inits, top, source, fuse = [], None, None, []
+        names = self.names[d.name]
+        for vname, nodes in d.variants.items():
+            sub = [self._layer(d, n, chans, users, vname) for n in nodes]
+            tops = {la.path.split(".")[0] for la in sub}
+            sub_scope = _scope(self.r, sub, {la.path: self.where[(d.name, vname, la.path)] for la in sub})
+            top, source = tops.pop(), nodes[0].inputs[0]
+            if len(tops) or len(sub_scope.collapsed()) != 1:
+                first = self.where[(d.name, vname, nodes[0].local)]
+                if len(d.variants) > 1 or tops or any(len(la.inputs) != 1 for la in sub):
+                    raise _error(self.r, first, "unsupported-shortcut",
+                                 f"the {BACKEND} backend needs a block's optional shortcut under one name "
+                                 f"(`downsample.0`, `downsample.1`, ... or `shortcut.conv`, ...)")
+                inits.append((vname, [self._shortcut_class(d, top, sub, names)]))  # folds its own norms
+            else:
+                inits.append((vname, sub_scope.init_lines(indent=12)))
+                fuse += [p for p in sub_scope.fuse_pairs() if p not in fuse]
+        flag = names["downsample"]
+        if len(inits) == 1:
+            lines = [f"if {flag}:"] + [f"    {x}" for x in inits[0][1]] + ["else:", f"    {access(top)} = None"]
+            if len(inits[0][1]) == 1 and len(inits[0][1][0]) + len(f" if {flag} else None") <= 112:
+                lines = [f"{inits[0][1][0]} if {flag} else None"]
+        else:
+            lines = []
+            for i, (vname, body) in enumerate(inits):
+                lines += [f"{'elif' if i else 'if'} {flag} == {literal_value(vname)}:"] + [f"    {x}" for x in body]
+            lines += ["else:", f"    {access(top)} = None"]
+        call = f"{access(top)}({{1}})"
+        code = f"{{0}} if {access(top)} is None else {call}" if d.optional else call
+        return Layer(SHORTCUT, "shortcut", None, ["x", source], "shortcut", False, init_code=lines, code=code,
+                     fuse=fuse)
+
+    def _shortcut_class(self, d: BlockDef, top: str, sub: list[Layer], names: dict[str, str]) -> str:
+        """A shortcut path that is not a chain, as a small nn.Module of its own (its
+        layers keep their names under `top`, so weights keep theirs); returns the
+        line that builds it."""
+        inner = [replace(la, path=la.path[len(top) + 1:],
+                         inputs=["x" if u not in {m.path for m in sub} else u[len(top) + 1:] for u in la.inputs])
+                 for la in sub]
+        scope = _scope(self.r, inner, {})
+        used = set(re.findall(r"[A-Za-z_][A-Za-z0-9_]*", " ".join(la.ctor for la in inner)))
+        args = [names[p] for p in d.params + [k for k, _ in d.lets] if names[p] in used]
+        cls = self._class_name(f"{self.class_of[d.name]}{_camel(top)}", "Path")
+        doc = doc_text(f"The '{top}' path of {self.class_of[d.name]} blocks that have one.")
+        fuse = _fuse_attr(scope.fuse_pairs(), self.fuse_bn)
+        self.extra.append(_class(cls, doc, "".join(f", {a}" for a in args), fuse, scope.init_lines(),
+                                 scope.forward_lines({"main": "y", "shortcut": "y"})))
+        return f"{access(top)} = {cls}({', '.join(args)})"
+
     def stages(self) -> str:
-        runs = stage_runs(self.r, self.of_block)
         lines = ["# Each stage: its name and runs of identical blocks (block class, how many, constructor arguments).",
                  "STAGES = ["]
-        for stage, stage_runs_ in runs.items():
-            lines.append(f"    ({literal_value(stage)}, [")
-            for run in stage_runs_:
-                py = self.args[id(run.kind)]
-                items = [f'"{py[k]}": {literal_value(run.values[k])}' for k in py]
-                one = f"        ({self.class_of[id(run.kind)]}, {run.count}, {{{', '.join(items)}}}),"
+        for st in self.r.stages:
+            lines.append(f"    ({literal_value(st.name)}, [")
+            for run in st.runs:
+                d = self.r.defs[run.block_def]
+                py = self.names[d.name]
+                items = [f'"{py[k]}": {literal_value(run.args[k])}' for k in d.params
+                         if k not in d.defaults or run.args[k] != d.defaults[k]]
+                cls = self.class_of[d.name]
+                one = f"        ({cls}, {len(run.blocks)}, {{{', '.join(items)}}}),"
                 if len(one) <= 120:
                     lines.append(one)
                 else:
-                    lines += [f"        ({self.class_of[id(run.kind)]}, {run.count}, {{"]
+                    lines += [f"        ({cls}, {len(run.blocks)}, {{"]
                     lines += [f"            {item}," for item in items] + ["        }),"]
             lines.append("    ]),")
         return "\n".join(lines + ["]"])
@@ -280,7 +412,7 @@ class _Emitter:
         scope = _scope(r, layers, owner)
         attrs = ["resdsl_spec = RESDSL_SPEC", "resdsl_fingerprint = RESDSL_FINGERPRINT"]
         attrs += _backbone_attrs(r, layers)
-        attrs += _fuse_attr(scope, self.fuse_bn)
+        attrs += _fuse_attr(scope.fuse_pairs(), self.fuse_bn)
         doc = f"The '{doc_text(r.name)}' network (see the module docstring)."
         return _class(self.net_name, doc, "", attrs, scope.init_lines(), scope.forward_lines({"main": "x"}),
                       base="Backbone")
@@ -325,7 +457,11 @@ class _Emitter:
         return "\n".join(lines)
 
     def source(self) -> str:
-        body = [self.block_class(info) for info in self.kinds]
+        body = []
+        for d in self.r.defs.values():
+            self.extra = []
+            cls = self.block_class(d)
+            body += self.extra + [cls]
         if self.r.stages:
             body.append(self.stages())
         body += [self.network_class(), self.build_model()]

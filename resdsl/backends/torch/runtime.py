@@ -314,7 +314,14 @@ def fold_batchnorm(model):
     model.eval()
     for owner in list(model.modules()):
         for conv_name, norm_name in getattr(owner, "FUSE", ()):
-            layer, bn = owner.get_submodule(conv_name), owner.get_submodule(norm_name)
+            # A block without its optional shortcut has no `downsample.*` pair, and shortcut
+            # variants may put other layers at those names: fold only a conv and its norm.
+            try:
+                layer, bn = owner.get_submodule(conv_name), owner.get_submodule(norm_name)
+            except AttributeError:
+                continue
+            if not (isinstance(layer, nn.Conv2d) and isinstance(bn, nn.modules.batchnorm._BatchNorm)):
+                continue
             with torch.no_grad():
                 # Per-channel factors in float64, so each weight is rounded once.
                 scale = bn.weight.double() / torch.sqrt(bn.running_var.double() + bn.eps)

@@ -38,6 +38,8 @@ class Layer:
     inline: bool = True        # may be written inside its consumer's call
     members: list[Layer] = field(default_factory=list)  # a chain called as one Sequential
     init_code: list[str] = field(default_factory=list)     # __init__ lines when ctor is None
+    code: str | None = None    # forward expression with {0}, {1}... for the inputs, instead of a call
+    fuse: list = field(default_factory=list)               # (conv, norm) pairs inside it
 
 
 def access(path: str) -> str:
@@ -72,7 +74,7 @@ class Scope:
         out["x"] = []
         for la in layers:
             for u in la.inputs:
-                out[u].append(la.path)
+                out.setdefault(u, []).append(la.path)
         return out
 
     def fuse_pairs(self) -> list[tuple[str, str]]:
@@ -87,7 +89,7 @@ class Scope:
         return pairs
 
     # -- __init__ -------------------------------------------------------------
-    def init_lines(self) -> list[str]:
+    def init_lines(self, indent: int = 8) -> list[str]:
         lines: list[str] = []
         made: set[str] = set()
         for la in self.layers:
@@ -103,13 +105,13 @@ class Scope:
                     made.add(prefix)
                     if in_seq:  # the whole Sequential, at its first member
                         members = [self.by_path[f"{prefix}.{j}"].ctor for j in range(self._seq_len(prefix))]
-                        lines += fit(f"{access(prefix)} = ", f"nn.Sequential({', '.join(members)})")
+                        lines += fit(f"{access(prefix)} = ", f"nn.Sequential({', '.join(members)})", indent)
                     else:
                         lines.append(f"{access(prefix)} = nn.Module()")
                 if in_seq:
                     break
             if not in_seq:
-                lines += fit(f"{access(la.path)} = ", la.ctor)
+                lines += fit(f"{access(la.path)} = ", la.ctor, indent)
         return lines
 
     def _seq_len(self, prefix: str) -> int:
@@ -156,7 +158,7 @@ class Scope:
                     depth = max(depth, d)
                 else:
                     args.append(var_of[u])
-            expr = f"{access(la.path)}({', '.join(args)})"
+            expr = la.code.format(*args) if la.code is not None else f"{access(la.path)}({', '.join(args)})"
             if i == len(layers) - 1:
                 lines += fit("return ", expr)
                 break

@@ -1,0 +1,169 @@
+"""Typed attributes of the IR's ops: one frozen dataclass per op kind.
+
+A node's `attrs` is one of these. Fields are checked when the node is made (a
+misspelt attribute is a TypeError in lowering, not a silent default in a
+backend) and nothing downstream can change them in place. They also read like
+the mappings they replace (`attrs["filters"]`, `attrs.get("ceil_mode")`), so
+the shape functions, emitters and renderer index them by name.
+
+Padding is always four explicit amounts (top, bottom, left, right) once the
+shape pass has run; before it, a 'same' padding is `padding_mode="same"` with
+`padding=None`.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, fields, replace
+from typing import Any, Iterator
+
+Pad = tuple[int, int, int, int]
+
+
+class Attrs:
+    """Mapping-style reading of a frozen dataclass's fields."""
+
+    def __getitem__(self, key: str) -> Any:
+        if key not in self._names():
+            raise KeyError(key)
+        return getattr(self, key)
+
+    def get(self, key: str, default: Any = None) -> Any:
+        return getattr(self, key) if key in self._names() else default
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._names()
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._names())
+
+    def __len__(self) -> int:
+        return len(self._names())
+
+    def keys(self):
+        return self._names()
+
+    def items(self):
+        return [(k, getattr(self, k)) for k in self._names()]
+
+    def values(self):
+        return [getattr(self, k) for k in self._names()]
+
+    def replace(self, **changes) -> "Attrs":
+        return replace(self, **changes)
+
+    # Fields left out of descriptions (tooltips, summaries) while at their default:
+    # options most layers never set.
+    QUIET: tuple[str, ...] = ()
+
+    def described(self) -> dict:
+        """The fields worth showing a reader."""
+        defaults = {f.name: f.default for f in fields(self)}
+        return {k: v for k, v in self.items() if not (k in self.QUIET and v == defaults[k])}
+
+    @classmethod
+    def _names(cls) -> tuple[str, ...]:
+        names = cls.__dict__.get("_field_names")
+        if names is None:
+            names = tuple(f.name for f in fields(cls))
+            cls._field_names = names
+        return names
+
+
+@dataclass(frozen=True)
+class NoAttrs(Attrs):
+    """identity, multiply, flatten."""
+
+
+@dataclass(frozen=True)
+class InputAttrs(Attrs):
+    shape: tuple
+
+
+@dataclass(frozen=True)
+class ConvAttrs(Attrs):
+    filters: int
+    kernel: tuple[int, int]
+    stride: tuple[int, int]
+    groups: int = 1
+    bias: bool = False
+    init: str = "kaiming_normal_fan_out"
+    padding: Pad | None = (0, 0, 0, 0)
+    padding_mode: str = "explicit"  # "same": resolved by the shape pass
+
+
+@dataclass(frozen=True)
+class NormAttrs(Attrs):
+    type: str = "batchnorm"
+    eps: float = 1e-5
+    momentum: float = 0.1     # PyTorch's convention: the weight of the new batch (Keras: 1 - this)
+    gamma_init: str = "ones"  # "zeros": the block starts as the identity (Goyal et al. 2017)
+
+
+@dataclass(frozen=True)
+class ActAttrs(Attrs):
+    fn: str
+
+
+@dataclass(frozen=True)
+class PoolAttrs(Attrs):
+    """maxpool and avgpool; `ceil_mode` and `count_include_pad` as PyTorch's AvgPool2d."""
+
+    kernel: tuple[int, int]
+    stride: tuple[int, int]
+    padding: Pad | None = (0, 0, 0, 0)
+    padding_mode: str = "explicit"
+    ceil_mode: bool = False
+    count_include_pad: bool = True
+
+    QUIET = ("ceil_mode", "count_include_pad")
+
+
+@dataclass(frozen=True)
+class GlobalPoolAttrs(Attrs):
+    keepdims: bool = False  # C×1×1 instead of C (a gate's squeeze)
+
+    QUIET = ("keepdims",)
+
+
+@dataclass(frozen=True)
+class RateAttrs(Attrs):
+    """dropout and drop_path: the probability of dropping."""
+
+    rate: float
+
+
+@dataclass(frozen=True)
+class ChannelConvAttrs(Attrs):
+    kernel: int
+    bias: bool = False
+
+
+@dataclass(frozen=True)
+class PadAttrs(Attrs):
+    padding: Pad
+
+
+@dataclass(frozen=True)
+class SubsampleAttrs(Attrs):
+    stride: int
+
+
+@dataclass(frozen=True)
+class ChannelPadAttrs(Attrs):
+    before: int
+    after: int
+
+
+@dataclass(frozen=True)
+class AddAttrs(Attrs):
+    """The residual addition; `shortcut` names what its second input is (identity,
+    projection, zeropad, subsample, avg_down, custom), for pictures and docs."""
+
+    shortcut: str = "identity"
+
+
+@dataclass(frozen=True)
+class DenseAttrs(Attrs):
+    units: int
+    activation: str = "linear"
+    bias: bool = True
+    init: str = "torch_default"

@@ -1,0 +1,31 @@
+"""The names the language and the tools share, each listed once.
+
+The spec models (what a spec may say), the IR (what it lowers), the backends
+(what they build), the CLI (its choices) and the docs tests all read these
+tuples, so a new name is added in one place. This module imports nothing, so
+every layer may use it.
+"""
+from __future__ import annotations
+
+# Built-in residual blocks: name -> what it is. Each has one lowering function in
+# resdsl/ir/blocks.py, registered under the same name (a test checks both ways).
+BLOCKS: dict[str, str] = {
+    "basic": "two 3x3 convs (ResNet-18/34, the paper's CIFAR nets)",
+    "bottleneck": "1x1 reduce, 3x3 (grouped), 1x1 expand (ResNet-50+, ResNeXt, Wide)",
+    "preact_basic": "pre-activation basic block (ResNet V2)",
+    "preact_bottleneck": "pre-activation bottleneck (ResNet V2)",
+}
+
+# Activation functions, by the name a spec uses; `DENSE_ACTIVATIONS` adds what
+# only makes sense on a classifier's output.
+ACTIVATIONS: tuple[str, ...] = ("relu", "relu6", "sigmoid", "hard_sigmoid", "tanh", "silu", "gelu", "linear")
+DENSE_ACTIVATIONS: tuple[str, ...] = ACTIVATIONS + ("softmax",)
+
+# Normalisations: BatchNorm (running statistics; momentum in PyTorch's convention).
+NORMS: tuple[str, ...] = ("batchnorm",)
+
+# How much of a network a picture or a summary shows.
+LEVELS: tuple[str, ...] = ("stage", "block", "layer")
+
+# Framework backends, each a package resdsl/backends/<name>/.
+BACKENDS: tuple[str, ...] = ("torch", "keras")
