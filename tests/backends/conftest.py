@@ -52,10 +52,12 @@ head: [global_avgpool, {dense: {units: 3, activation: sigmoid}}]
 
 
 def _resolve_small(name: str, size: int = 64):
-    """A shipped spec with its 224x224 input shrunk to size x size: the ImageNet
+    """A shipped spec with its ImageNet-sized input (over 128 pixels: 224, and timm's
+    native 176 and 160 for resnet10t and resnetrs50) shrunk to size x size: those
     specs' stages and heads do not depend on the input size (global pooling)."""
     text = shipped_path(name).read_text(encoding="utf-8")
-    text = re.sub(r"input: \{height: 224, width: 224", f"input: {{height: {size}, width: {size}", text)
+    text = re.sub(r"input: \{height: (\d+), width: \d+",
+                  lambda m: f"input: {{height: {size}, width: {size}" if int(m[1]) > 128 else m[0], text)
     return resdsl.resolve(text)
 
 

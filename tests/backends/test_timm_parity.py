@@ -13,9 +13,14 @@ timm = pytest.importorskip("timm")
 
 import resdsl
 
-# spec name -> (timm model name, test input size: the stages do not depend on it)
+# spec name -> (timm model name, input size of the output check). 64 keeps it cheap (the
+# layers do not depend on the input size); resnet10t runs at its native 176, where layer3
+# leaves an odd 11x11 map that layer4's shortcut pools with ceil_mode: 6x6, not 5x5, and a
+# last window of one row or column. (Without padding, count_include_pad=False changes
+# nothing in PyTorch: a ceil-mode window's part past the input never counts.)
 TIMM_SPECS = {name: (name, 64) for name in ("seresnet50", "seresnext50_32x4d", "resnet18d", "resnet26d", "resnet50d",
-                                              "ecaresnet50d")}
+                                              "ecaresnet50d", "resnetrs50")}
+TIMM_SPECS["resnet10t"] = ("resnet10t", 176)
 
 
 def _randomise(model) -> None:
@@ -53,8 +58,11 @@ def test_spec_is_timms_network(spec):
     _randomise(reference)
     r = resdsl.resolve(spec)
     assert r.params == sum(p.numel() for p in reference.parameters())
-    assert r.input_shape == (3, 224, 224)
-    assert r.macs == _macs(reference, 224)
+    # The spec's input is the one timm's default config trains these weights at
+    # (224; resnet10t 176, resnetrs50 160), and the MACs are counted there.
+    native = tuple(reference.pretrained_cfg["input_size"])
+    assert r.input_shape == native
+    assert r.macs == _macs(reference, native[1])
 
     ours = resdsl.build(r, backend="torch").eval()
     result = ours.load_state_dict(reference.state_dict(), strict=True)
@@ -63,3 +71,13 @@ def test_spec_is_timms_network(spec):
     with torch.no_grad():
         worst = float((ours(x) - reference(x)).abs().max())
     assert worst <= 1e-5, f"{spec}: outputs differ by {worst:.2e}"
+
+
+def test_resnet10t_output_check_pools_an_odd_map():
+    """The 176x176 check above means something only if layer4's shortcut pools an odd
+    map, keeping a last partial window (ceil_mode): 11x11 -> 6x6."""
+    r = resdsl.resolve("resnet10t")
+    pool = r.graph.nodes["layer4.0.downsample.0"]
+    (source,) = r.graph.predecessors("layer4.0.downsample.0")
+    assert pool["op"] == "avgpool" and pool["attrs"]["ceil_mode"] and not pool["attrs"]["count_include_pad"]
+    assert r.graph.nodes[source]["shape"] == (256, 11, 11) and pool["shape"] == (256, 6, 6)

@@ -1,4 +1,6 @@
-"""The README's example spec and error message are real."""
+"""The README's example spec and error message are real, and its list of shipped
+networks is complete."""
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -44,3 +46,15 @@ def test_readme_spec_is_resnet20_and_its_error_example_is_exact(tmp_path):
                           capture_output=True, text=True)
     shown = next(b for b in blocks("") if "error:" in b)
     assert proc.stderr == shown
+
+
+def test_readme_lists_every_shipped_network():
+    """By name, or inside a written range of one family (`cifar_resnet20` … `cifar_resnet1202`),
+    with the right total."""
+    section = README.split("## Shipped networks", 1)[1].split("\n## ", 1)[0]
+    names = resdsl.shipped_names()
+    assert f"{len(names)} specs" in section
+    family = lambda name: re.sub(r"\d+", "#", name)  # noqa: E731
+    ranges = {family(a) for a, b in re.findall(r"`(\w+)` …\s+`(\w+)`", section) if family(a) == family(b)}
+    missing = [n for n in names if f"`{n}`" not in section and family(n) not in ranges]
+    assert not missing, f"README's 'Shipped networks' does not name {missing}"
