@@ -15,7 +15,7 @@ keras = pytest.importorskip("keras")
 
 import resdsl
 from resdsl.backends.keras import initializers as keras_init
-from resdsl.backends.keras import layer_map
+from resdsl.backends.keras import layer_map, rules
 
 # What the IR's init names mean in Keras terms: the reference Draw must match.
 REFERENCE = {"torch_default": lambda: keras.initializers.VarianceScaling(1 / 3, "fan_in", "uniform", seed=1),
@@ -27,7 +27,15 @@ REFERENCE = {"torch_default": lambda: keras.initializers.VarianceScaling(1 / 3, 
              "glorot_normal": lambda: keras.initializers.GlorotNormal(seed=1)}
 
 
-@pytest.mark.parametrize("init", sorted(keras_init.KERNEL))
+def test_every_init_has_a_reference():
+    """Emitted modules draw with VarianceScaling(*rules.KERNEL_INIT[init]): the reference's arguments."""
+    assert set(REFERENCE) == set(rules.KERNEL_INIT)
+    for init, (scale, mode, distribution) in rules.KERNEL_INIT.items():
+        ref = REFERENCE[init]()  # GlorotUniform and GlorotNormal are VarianceScaling too
+        assert (ref.scale, ref.mode, ref.distribution) == (pytest.approx(scale), mode, distribution), init
+
+
+@pytest.mark.parametrize("init", sorted(rules.KERNEL_INIT))
 @pytest.mark.parametrize("shape", [(3, 3, 32, 64), (256, 96)])
 def test_draw_follows_the_keras_initializer(init, shape):
     ours = keras_init.Draw(init, seed=3)(shape, dtype="float32")

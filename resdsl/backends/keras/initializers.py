@@ -20,20 +20,13 @@ import random
 import keras
 import numpy as np
 
+from .rules import KERNEL_INIT, bias_bound
+
 PACKAGE = "resdsl"
 
 # Keras' truncated normal keeps draws within two standard deviations and
 # rescales so the truncated distribution has the requested deviation.
 _TRUNCATED_STD = 0.87962566103423978
-
-# IR init name -> (scale, fan mode, distribution), as keras.initializers
-# defines them (GlorotNormal is Keras' truncated variant). PyTorch's default
-# kaiming_uniform(a=sqrt(5)) is a uniform limit of sqrt(1/fan_in): scale 1/3.
-KERNEL = {"torch_default": (1 / 3, "fan_in", "uniform"),
-          "kaiming_normal_fan_out": (2.0, "fan_out", "normal"),
-          "kaiming_normal_fan_in": (2.0, "fan_in", "normal"),
-          "glorot_uniform": (1.0, "fan_avg", "uniform"),
-          "glorot_normal": (1.0, "fan_avg", "truncated_normal")}
 
 
 def fans(shape) -> tuple[int, int]:
@@ -47,11 +40,12 @@ def fans(shape) -> tuple[int, int]:
 
 @keras.saving.register_keras_serializable(package=PACKAGE)
 class Draw(keras.initializers.Initializer):
-    """`init`: an IR kernel init (see KERNEL), or 'uniform' with `bound` for
-    U(-bound, bound) (PyTorch's default bias)."""
+    """`init`: an IR kernel init (see rules.KERNEL_INIT, whose VarianceScaling
+    arguments this follows), or 'uniform' with `bound` for U(-bound, bound)
+    (PyTorch's default bias)."""
 
     def __init__(self, init: str, bound: float | None = None, seed: int | None = None):
-        if init != "uniform" and init not in KERNEL:
+        if init != "uniform" and init not in KERNEL_INIT:
             raise ValueError(f"resdsl keras: unknown init '{init}'")
         self.init, self.bound = init, bound
         self.seed = random.randint(1, 10**9) if seed is None else int(seed)
@@ -62,7 +56,7 @@ class Draw(keras.initializers.Initializer):
         if self.init == "uniform":
             scale, dist = float(self.bound), "uniform"
         else:
-            factor, mode, dist = KERNEL[self.init]
+            factor, mode, dist = KERNEL_INIT[self.init]
             fan_in, fan_out = fans(shape)
             n = {"fan_in": fan_in, "fan_out": fan_out}.get(mode, (fan_in + fan_out) / 2)
             # A uniform U(-l, l) has variance l^2/3.
@@ -70,7 +64,7 @@ class Draw(keras.initializers.Initializer):
         if dist == "uniform":
             values = rng.random(shape, dtype=np.float32)
             values = (values * 2 - 1) * np.float32(scale)
-        else:
+        else:  # untruncated_normal or truncated_normal
             values = rng.standard_normal(shape, dtype=np.float32)
             if dist == "truncated_normal":
                 scale /= _TRUNCATED_STD
@@ -119,7 +113,6 @@ def kernel(init: str) -> Draw:
 
 
 def bias(init: str, fan_in: int):
-    """PyTorch draws biases from U(-1/sqrt(fan_in), 1/sqrt(fan_in)); the other inits start at zero."""
-    if init == "torch_default":
-        return Draw("uniform", bound=1 / math.sqrt(fan_in))
-    return "zeros"
+    """U(-bound, bound) where the init draws biases (rules.bias_bound), else zeros."""
+    bound = bias_bound(init, fan_in)
+    return "zeros" if bound is None else Draw("uniform", bound=bound)
