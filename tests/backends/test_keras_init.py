@@ -15,7 +15,7 @@ keras = pytest.importorskip("keras")
 
 import resdsl
 from resdsl.backends.keras import initializers as keras_init
-from resdsl.backends.keras import layer_map
+from resdsl.backends.keras import layer_map, rules
 
 # What the IR's init names mean in Keras terms: the reference Draw must match.
 REFERENCE = {"torch_default": lambda: keras.initializers.VarianceScaling(1 / 3, "fan_in", "uniform", seed=1),
@@ -27,7 +27,15 @@ REFERENCE = {"torch_default": lambda: keras.initializers.VarianceScaling(1 / 3, 
              "glorot_normal": lambda: keras.initializers.GlorotNormal(seed=1)}
 
 
-@pytest.mark.parametrize("init", sorted(keras_init.KERNEL))
+def test_every_init_has_a_reference():
+    """Emitted modules draw with VarianceScaling(*rules.KERNEL_INIT[init]): the reference's arguments."""
+    assert set(REFERENCE) == set(rules.KERNEL_INIT)
+    for init, (scale, mode, distribution) in rules.KERNEL_INIT.items():
+        ref = REFERENCE[init]()  # GlorotUniform and GlorotNormal are VarianceScaling too
+        assert (ref.scale, ref.mode, ref.distribution) == (pytest.approx(scale), mode, distribution), init
+
+
+@pytest.mark.parametrize("init", sorted(rules.KERNEL_INIT))
 @pytest.mark.parametrize("shape", [(3, 3, 32, 64), (256, 96)])
 def test_draw_follows_the_keras_initializer(init, shape):
     ours = keras_init.Draw(init, seed=3)(shape, dtype="float32")
@@ -109,5 +117,19 @@ def test_batch_norm_starts_at_the_identity_or_at_zero():
     assert set(np.unique(got["gamma"])) == {1.0} and set(np.unique(got["moving_variance"])) == {1.0}
     assert not got["beta"].any() and not got["moving_mean"].any()
     init = keras_init.norm("zeros")
-    assert not init["gamma_initializer"]((8,), "float32").any()
-    assert init["moving_variance_initializer"]((8,), "float32").tolist() == [1.0] * 8
+    assert not keras.ops.convert_to_numpy(init["gamma_initializer"]((8,), "float32")).any()
+    assert keras.ops.convert_to_numpy(init["moving_variance_initializer"]((8,), "float32")).tolist() == [1.0] * 8
+
+
+def test_variables_made_from_one_cached_constant_stay_apart():
+    """On TensorFlow every moving mean starts from one cached tensor: updating one
+    variable must change neither the others nor the next model's."""
+    model = resdsl.build("cifar_resnet20", backend="keras")
+    a, b = layer_map(model)["layer1.0.bn1"], layer_map(model)["layer1.1.bn1"]
+    a.moving_mean.assign(a.moving_mean + 1.0)
+    assert not keras.ops.convert_to_numpy(b.moving_mean).any()
+    x = np.random.default_rng(0).normal(size=(4, 32, 32, 3)).astype("float32")
+    model(x, training=True)  # batch norms update their statistics in place
+    again = layer_map(resdsl.build("cifar_resnet20", backend="keras"))["layer1.0.bn1"]
+    assert not keras.ops.convert_to_numpy(again.moving_mean).any()
+    assert set(np.unique(keras.ops.convert_to_numpy(again.moving_variance))) == {1.0}

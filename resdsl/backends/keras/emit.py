@@ -2,129 +2,111 @@
 write Keras ResNets — one function per block kind (their `identity_block` /
 `convolutional_block`), stages as a loop over data, `build_model()`.
 
-Pure text generation from the IR: no framework is imported here. The layers
-and padding decisions are those of `build` (keras.layers), so the emitted
-model equals the built one, layer names included.
+Pure text generation from the IR: no framework is imported here. Which layers
+a node becomes is decided by keras.rules, as in `build`, and the module carries
+the text of the rules, layers and helpers it uses (copied from rules.py,
+extra.py and helpers.py), so the emitted model computes what the built one
+does, layer names included (tests/backends/test_keras_emit.py checks outputs).
 """
 from __future__ import annotations
 
 import ast
+import io
 import json
 import keyword
 import re
+import textwrap
+import tokenize
 from functools import lru_cache
 from pathlib import Path
 
 from ...ir import Resolved
 from ...version import __version__
 from ..common import block_kinds, fingerprint, stage_runs, unsupported
+from . import rules
 from .plan import BACKEND, fused_norms, plan
 
-HELPERS = {
-    "named": '''
-def named(name):
-    """Layer names are resdsl's structural names (`layer2.0.conv1`). Keras on PyTorch
-    registers weights as torch parameters, which refuse dots: there a look-alike
-    dot (U+2024) stands in."""
-    return name.replace(".", "\\u2024") if keras.backend.backend() == "torch" else name
-''',
-    "conv": '''
-def conv(x, filters, kernel, stride, padding, name, use_bias, groups=1, init="glorot_uniform"):
-    """Conv2D with explicit (top, bottom, left, right) padding. 'same' only where
-    it is identical (stride 1, symmetric k//2): at stride 2 Keras pads after."""
-    kernel, stride = pair(kernel), pair(stride)
-    top, bottom, left, right = padding = (padding,) * 4 if isinstance(padding, int) else tuple(padding)
-    mode = "valid"
-    if stride == (1, 1) and kernel[0] % 2 and kernel[1] % 2 and top == bottom == kernel[0] // 2 \\
-            and left == right == kernel[1] // 2:
-        mode = "same"
-    elif any(padding):
-        x = layers.ZeroPadding2D(((top, bottom), (left, right)), name=name + "_pad")(x)
-    fan_in = kernel[0] * kernel[1] * x.shape[-1] // groups
-    return layers.Conv2D(filters, kernel, strides=stride, padding=mode, groups=groups, use_bias=use_bias,
-                         kernel_initializer=kernel_init(init), bias_initializer=bias_init(init, fan_in),
-                         name=name)(x)
-''',
-    "pair": '''
-def pair(v):
-    return (v, v) if isinstance(v, int) else tuple(v)
-''',
-    "dense": '''
-def dense(x, units, activation, name, use_bias, init="glorot_uniform"):
-    return layers.Dense(units, activation=activation, use_bias=use_bias, kernel_initializer=kernel_init(init),
-                        bias_initializer=bias_init(init, x.shape[-1]), name=name)(x)
-''',
-    "init": '''
-def kernel_init(init):
-    # PyTorch's default init is kaiming_uniform(a=sqrt(5)) = VarianceScaling(1/3, fan_in, uniform).
-    return {"torch_default": keras.initializers.VarianceScaling(1 / 3, "fan_in", "uniform"),
-            "kaiming_normal_fan_out": keras.initializers.VarianceScaling(2.0, "fan_out", "untruncated_normal"),
-            "kaiming_normal_fan_in": keras.initializers.VarianceScaling(2.0, "fan_in", "untruncated_normal"),
-            "glorot_uniform": keras.initializers.GlorotUniform(),
-            "glorot_normal": keras.initializers.GlorotNormal()}[init]
-
-
-def bias_init(init, fan_in):
-    if init == "torch_default":  # PyTorch: U(-1/sqrt(fan_in), 1/sqrt(fan_in))
-        return keras.initializers.RandomUniform(-fan_in ** -0.5, fan_in ** -0.5)
-    return "zeros"
-''',
-    "maxpool": '''
-class NegInfPadding2D(layers.Layer):
-    """Pads with -inf, so padding never wins a max-pool (PyTorch's max-pool padding)."""
-
-    def __init__(self, padding, **kwargs):
-        super().__init__(**kwargs)
-        self.padding = tuple(padding)
-
-    def call(self, x):
-        top, bottom, left, right = self.padding
-        return ops.pad(x, [[0, 0], [top, bottom], [left, right], [0, 0]], constant_values=float("-inf"))
-
-    def compute_output_shape(self, s):
-        top, bottom, left, right = self.padding
-        return (s[0], s[1] + top + bottom, s[2] + left + right, s[3])
-
-    def get_config(self):
-        return {**super().get_config(), "padding": list(self.padding)}
-
-
-def max_pool(x, kernel, stride, padding, name):
-    if any(padding):
-        x = NegInfPadding2D(padding, name=name + "_pad")(x)
-    return layers.MaxPooling2D(kernel, stride, padding="valid", name=name)(x)
-''',
-    "channel_pad": '''
-class ChannelPad(layers.Layer):
-    """Adds zero channels: the parameter-free option-A shortcut of He et al. (2016)."""
-
-    def __init__(self, before, after, **kwargs):
-        super().__init__(**kwargs)
-        self.before, self.after = before, after
-
-    def call(self, x):
-        return ops.pad(x, [[0, 0], [0, 0], [0, 0], [self.before, self.after]])
-
-    def compute_output_shape(self, s):
-        return (*s[:3], s[3] + self.before + self.after)
-
-    def get_config(self):
-        return {**super().get_config(), "before": self.before, "after": self.after}
-''',
-}
-
-
-EXTRA = Path(__file__).with_name("extra.py")
-# op -> the keras.extra definitions its emitted code needs, in file order
-EXTRA_FOR = {"avgpool": ("window_count", "AvgPool2DPad"), "global_avgmaxpool": ("GlobalAvgMaxPool",),
-             "channel_conv": ("ChannelConv",), "drop_path": ("DropPath",)}
+# Where the emitted module's helpers come from: their text is copied, so the
+# module decides and builds as `build` does (rules.py: the decisions; extra.py:
+# layers Keras lacks; helpers.py: the layers of a conv or max-pool, and the
+# functions an emitted module calls).
+SOURCES = tuple(Path(__file__).with_name(f) for f in ("rules.py", "extra.py", "helpers.py"))
+# The names an emitted module imports.
+IMPORTED = {"keras", "layers", "ops", "random", "np"}
+# Ops whose layer takes its inputs as a list.
+MERGES = {"add", "multiply"}
 
 
 @lru_cache(maxsize=1)
-def _extra_defs() -> dict[str, str]:
-    text = EXTRA.read_text(encoding="utf-8")
-    return {n.name: ast.get_source_segment(text, n) for n in ast.parse(text).body
-            if isinstance(n, (ast.FunctionDef, ast.ClassDef))}
+def _definitions() -> dict[str, tuple[str, frozenset]]:
+    """Top-level definitions of SOURCES: name -> (text, with the comment lines
+    just above it, and the names it uses), in file order."""
+    out = {}
+    for path in SOURCES:
+        text = path.read_text(encoding="utf-8")
+        lines = text.splitlines()
+        for node in ast.parse(text).body:
+            if isinstance(node, (ast.FunctionDef, ast.ClassDef)):
+                name = node.name
+            elif isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name):
+                name = node.targets[0].id
+            else:
+                continue
+            start = node.lineno - 1
+            while start and lines[start - 1].startswith("#"):
+                start -= 1
+            out[name] = ("\n".join(lines[start:node.end_lineno]), _names(node))
+    return out
+
+
+def _names(tree) -> frozenset:
+    return frozenset(n.id for n in ast.walk(tree) if isinstance(n, ast.Name))
+
+
+def _needed(code: str) -> list[str]:
+    """The definitions `code` uses, and those they use, in file order."""
+    defs = _definitions()
+    todo, seen = set(_names(ast.parse(code)) & defs.keys()), set()
+    while todo:
+        name = todo.pop()
+        seen.add(name)
+        todo |= (defs[name][1] & defs.keys()) - seen
+    return [n for n in defs if n in seen]
+
+
+def _fit(line: str, width: int = 120) -> str:
+    """A long line of emitted code broken inside its brackets, after a comma where
+    one fits (else after an opening bracket)."""
+    if len(line) <= width:
+        return line
+    try:
+        tokens = list(tokenize.generate_tokens(io.StringIO(line + "\n").readline))
+    except (tokenize.TokenError, SyntaxError):  # not a line of code on its own
+        return line
+    depth, cuts = 0, []  # (column after the cut, 1 after a comma, 0 after an opening bracket)
+    for t in tokens:
+        if t.type == tokenize.OP and t.string in "([{":
+            depth += 1
+            cuts.append((t.end[1], 0))
+        elif t.type == tokenize.OP and t.string in ")]}":
+            depth -= 1
+        elif t.type == tokenize.OP and t.string == "," and depth:
+            cuts.append((t.end[1], 1))
+    # A def's parameters continue eight columns in, apart from its body.
+    indent = " " * (len(line) - len(line.lstrip()) + (8 if line.lstrip().startswith("def ") else 4))
+    out, start = [], 0
+
+    def piece(end):  # the text of a line from `start` to `end`
+        return (indent + line[start:end].strip()) if start else line[:end].rstrip()
+    while len(piece(len(line))) > width:
+        ahead = [(c, kind) for c, kind in cuts if c > start]
+        if not ahead:
+            break
+        fits = [(kind, c) for c, kind in ahead if len(piece(c)) <= width]
+        cut = max(fits)[1] if fits else ahead[0][0]
+        out.append(piece(cut))
+        start = cut
+    return "\n".join([*out, piece(len(line))])
 
 
 def _safe_text(s: str) -> str:
@@ -136,73 +118,56 @@ def _safe_text(s: str) -> str:
 def _var(local: str, taken: set[str]) -> str:
     v = re.sub(r"\W", "_", local)
     # A layer named `class` or `conv` must not become `class = ...` or shadow a helper.
-    if not v.isidentifier() or keyword.iskeyword(v) or v in taken or v in {"keras", "layers", "ops", *HELPERS} \
+    if not v.isidentifier() or keyword.iskeyword(v) or v in taken or v in IMPORTED or v in _definitions() \
             or v[0].isdigit():
         v = f"t_{v}"
     return v
 
 
-def _momentum(expr: str, value) -> str:
-    # Keras' momentum weighs the running average; the IR's (PyTorch's) weighs the batch.
-    return f"1 - {expr}" if not isinstance(value, (int, float)) else repr(round(1.0 - value, 12))
-
-
-# One IR node as Keras code: op -> template. `{x}` is the input expression,
-# `{name}` the layer-name expression, other fields the node's attributes.
-TEMPLATES = {
-    "conv": "conv({x}, {filters}, {kernel}, {stride}, {padding}, {name}, use_bias={bias}, groups={groups}, "
-            "init={init})",
-    "act": "layers.Activation({fn}, name={name})({x})",
-    "maxpool": "max_pool({x}, {kernel}, {stride}, {padding}, {name})",
-    "avgpool": "layers.AveragePooling2D({kernel}, {stride}, name={name})({x})",
-    "global_avgpool": "layers.GlobalAveragePooling2D(name={name})({x})",
-    "subsample": "layers.MaxPooling2D(1, strides={stride}, name={name})({x})",  # = x[:, ::s, ::s]
-    "channel_pad": "ChannelPad({before}, {after}, name={name})({x})",
-    "add": "layers.Add(name={name})([{x}])",
-    "flatten": "layers.Flatten(name={name})({x})",
-    "global_maxpool": "layers.GlobalMaxPooling2D(keepdims={keepdims}, name={name})({x})",
-    "global_avgmaxpool": "GlobalAvgMaxPool({keepdims}, name={name})({x})",
-    "dropout": "layers.Dropout({rate}, name={name})({x})",
-    "identity": "layers.Identity(name={name})({x})",
-    "drop_path": "DropPath({rate}, name={name})({x})",
-    "multiply": "layers.Multiply(name={name})([{x}])",  # broadcasts a (1, 1, C) gate
-    "channel_conv": "ChannelConv({kernel}, {bias}, name={name})({x})",
-    "dense": "dense({x}, {units}, {activation}, {name}, use_bias={bias}, init={init})",
-}
-
-
-class _Fields(dict):
-    def __init__(self, a, **fixed):
-        super().__init__(fixed)
-        self.a = a
-
-    def __missing__(self, key):
-        return self.a(key)
-
-
 def _layer(op: str, a, x: str, name: str) -> str:
-    """One IR node as Keras code; `a(key)` gives an attribute as an expression."""
+    """One IR node as Keras code, deciding with keras.rules as make_layers does;
+    `a(key)` gives an attribute as an expression."""
+    if op == "conv":
+        kw = _keywords(a, use_bias=("bias", False), groups=("groups", 1), init=("init", "glorot_uniform"))
+        return f"conv({', '.join([x, a('filters'), *_sizes(a), name, *kw])})"
+    if op == "maxpool":
+        return f"max_pool({', '.join([x, *_sizes(a), name])})"
+    if op == "dense":
+        kw = _keywords(a, activation=("activation", "linear"), use_bias=("bias", True), init=("init", "glorot_uniform"))
+        return f"dense({', '.join([x, a('units'), name, *kw])})"
     if op == "norm":
-        gamma = "" if a("gamma_init") == "'ones'" else f", gamma_initializer={a('gamma_init')}"
-        return (f"layers.BatchNormalization(epsilon={a('eps')}, momentum={_momentum(a('momentum'), a.raw('momentum'))}"
-                f"{gamma}, name={name})({x})")
+        m = a("momentum")
+        momentum = f"keras_momentum({m})" if a.is_param("momentum") else repr(rules.keras_momentum(a.raw("momentum")))
+        kw = _keywords(a, gamma_initializer=("gamma_init", "ones"))
+        parts = [f"epsilon={a('eps')}", f"momentum={momentum}", *kw, f"name={name}"]
+        return f"layers.BatchNormalization({', '.join(parts)})({x})"
     if op == "zeropad":
-        p, e = a.raw("padding"), a("padding")
-        pairs = f"(({p[0]}, {p[1]}), ({p[2]}, {p[3]}))" if isinstance(p, tuple) else \
-            f"(({e}[0], {e}[1]), ({e}[2], {e}[3]))"
-        return f"layers.ZeroPadding2D({pairs}, name={name})({x})"
+        p = a("padding")
+        pad = f"pad_pairs({p})" if a.is_param("padding") else repr(rules.pad_pairs(a.raw("padding")))
+        return f"layers.ZeroPadding2D({pad}, name={name})({x})"
     if op == "avgpool" and _padded_pool(a):
-        return (f"AvgPool2DPad({a('kernel')}, {a('stride')}, {a('padding')}, {a('ceil_mode')}, "
-                f"{a('count_include_pad')}, name={name})({x})")
-    if op == "global_avgpool" and a.raw("keepdims"):
-        return f"layers.GlobalAveragePooling2D(keepdims={a('keepdims')}, name={name})({x})"
-    return TEMPLATES[op].format_map(_Fields(a, x=x, name=name))
+        op = "avgpool_padded"
+    cls, args, kwargs = rules.LAYERS[op]
+    call = [a(k) if isinstance(k, str) else repr(k) for k in args] + _keywords(a, **kwargs) + [f"name={name}"]
+    module = "" if cls in _definitions() else "layers."
+    return f"{module}{cls}({', '.join(call)})({f'[{x}]' if op in MERGES else x})"
+
+
+def _sizes(a) -> list[str]:
+    return [a.short("kernel"), a.short("stride"), a.short("padding")]
+
+
+def _keywords(a, **spec) -> list[str]:
+    """`keyword=value` for each keyword -> (attribute,) or (attribute, default),
+    leaving out a constant that equals its default."""
+    return [f"{kw}={a(attr[0])}" for kw, attr in spec.items()
+            if len(attr) == 1 or a.is_param(attr[0]) or a.raw(attr[0], attr[1]) != attr[1]]
 
 
 def _padded_pool(a) -> bool:
     """Whether an avgpool needs AvgPool2DPad (padding or ceil_mode, or either set per block)."""
-    pad, ceil = a.raw("padding"), a.raw("ceil_mode")
-    return isinstance(pad, str) or isinstance(ceil, str) or any(pad) or bool(ceil)
+    return a.is_param("padding") or a.is_param("ceil_mode") or \
+        rules.avg_pool_padded(a.raw("padding"), a.raw("ceil_mode", False))
 
 
 class _Attrs:
@@ -211,16 +176,25 @@ class _Attrs:
     def __init__(self, attrs: dict, params: dict | None = None, fused: bool = False):
         self.attrs, self.params, self.fused = attrs, params or {}, fused
 
-    def raw(self, key):
-        return self.params.get(key, self.attrs.get(key))
+    def is_param(self, key) -> bool:
+        return key in self.params
+
+    def raw(self, key, default=None):
+        """A constant attribute (True for the bias of a conv that a norm folds into)."""
+        if key == "bias" and self.fused:
+            return True
+        v = self.attrs.get(key, default)
+        return tuple(v) if isinstance(v, list) else v
 
     def __call__(self, key) -> str:
-        if key in self.params:
-            return self.params[key]
-        if key == "bias" and self.fused:
-            return "True"
-        fallback = {"gamma_init": "ones", "keepdims": False, "ceil_mode": False, "count_include_pad": True}
-        return repr(self.attrs.get(key, fallback.get(key, "linear")))
+        return self.params[key] if key in self.params else repr(self.raw(key))
+
+    def short(self, key) -> str:
+        """A size as one int where every side is the same: `3` for (3, 3)."""
+        v = self.raw(key)
+        if key in self.params or not isinstance(v, tuple) or len(set(v)) != 1:
+            return self(key)
+        return repr(v[0])
 
 
 def _block_function(resolved: Resolved, info, fname: str, folds: dict[str, str]) -> tuple[str, list[str]]:
@@ -249,19 +223,11 @@ def _block_function(resolved: Resolved, info, fname: str, folds: dict[str, str])
     return f"def {fname}({sig}):\n{doc}\n{body}\n    return {var[local_folds.get(out_local, out_local)]}\n", params
 
 
-def _helpers(ops_used: set[str]) -> list[str]:
-    """The helper functions and layers the emitted module needs, in order."""
-    out = ["init"] if ops_used & {"conv", "dense"} else []
-    out += ["pair", "conv"] if "conv" in ops_used else []
-    out += [op for op in ("dense", "maxpool", "channel_pad") if op in ops_used]
-    return out
-
-
 def _docstring(resolved: Resolved, fuse_bn: bool) -> list[str]:
     c, h, w = resolved.input_shape
     doc = [f'"""{_safe_text(resolved.name)}: {_safe_text(resolved.description)}', "",
-           (f"Generated by resdsl {__version__} (Keras 3 backend) from spec '{_safe_text(resolved.name)}'."
-            " Edit the spec and recompile rather than this file."),
+           f"Generated by resdsl {__version__} (Keras 3 backend) from spec '{_safe_text(resolved.name)}'.",
+           "Edit the spec and recompile rather than this file.",
            f"{resolved.params:,} parameters, {resolved.buffers:,} batch-norm statistics, "
            f"{resolved.macs / 1e9:.2f} G multiply-accumulates at {h}x{w}x{c}" +
            (" (counted before folding batch norm into the convs)." if fuse_bn else "."),
@@ -270,7 +236,8 @@ def _docstring(resolved: Resolved, fuse_bn: bool) -> list[str]:
     if len(resolved.graph) > 1500:
         doc += ["", "Functional Keras recurses once per layer while wiring a model: at this depth call",
                 "sys.setrecursionlimit(20000) before build_model(), or use resdsl.build(..., backend='keras')."]
-    return doc + ['"""']
+    # Within 120 columns, whatever the lengths of the spec's name and description.
+    return [wrapped for line in doc for wrapped in (textwrap.wrap(line, 120) or [""])] + ['"""']
 
 
 def emit(resolved: Resolved, fuse_bn: bool = False) -> str:
@@ -279,7 +246,6 @@ def emit(resolved: Resolved, fuse_bn: bool = False) -> str:
     g = resolved.graph
     kinds, of_block = block_kinds(resolved)
     runs = stage_runs(resolved, of_block)
-    ops_used = {d["op"] for _, d in g.nodes(data=True)}
     fnames, functions = {}, []
     for info in kinds:
         snake = re.sub(r"(?<!^)(?=[A-Z])", "_", info.class_name).lower()
@@ -323,31 +289,24 @@ def emit(resolved: Resolved, fuse_bn: bool = False) -> str:
         prev = top[last_stage]["output"]
     head, _ = chain(head_items, prev)
 
-    helpers = _helpers(ops_used)
-    extra_ops = {d["op"] for _, d in g.nodes(data=True)
-                 if d["op"] != "avgpool" or any(d["attrs"]["padding"]) or d["attrs"].get("ceil_mode")}
-    extra = [n for n in _extra_defs() if any(n in EXTRA_FOR.get(op, ()) for op in extra_ops)]
-    needs_ops = bool({"maxpool", "channel_pad"} & ops_used or extra)
-    needs_random = "DropPath" in extra
     c, h, w = resolved.input_shape
-    doc = _docstring(resolved, fuse_bn)
-    out = doc + ["import keras"] + (["import numpy as np"] if "AvgPool2DPad" in extra else []) + [
-                 "from keras import layers" + (", ops" if needs_ops else "") + (", random" if needs_random else ""), "",
-                 f"RESDSL_SPEC = {resolved.name!r}", f"RESDSL_FINGERPRINT = {fingerprint(resolved)!r}", "",
-                 HELPERS["named"]]
-    for hname in helpers:
-        out.append(HELPERS[hname].rstrip("\n") + "\n")
-    for ename in extra:
-        out += ["", _extra_defs()[ename] + "\n"]
-    for src, _ in functions:
-        out += ["", src]
-    out += ["", "# (stage, block function, index of the first block, number of blocks, arguments)",
-            "STAGES = [", *stage_rows, "]", "", "",
-            "def build_model():",
-            f"    inputs = keras.Input(shape=({h}, {w}, {c}), name=\"input\")",
-            "    x = inputs", *stem,
-            "    for stage, block, first, count, kwargs in STAGES:",
-            "        for i in range(first, first + count):",
-            "            x = block(x, f\"{stage}.{i}\", **kwargs)" if stage_rows else "            pass",
-            *head, f"    return keras.Model(inputs, x, name={resolved.name!r})", ""]
-    return "\n".join(out)
+    program = [src.rstrip("\n") for src, _ in functions] + [
+        "\n".join(["# (stage, block function, index of the first block, number of blocks, arguments)",
+                   "STAGES = [", *stage_rows, "]"]),
+        "\n".join(["def build_model():",
+                   f"    inputs = keras.Input(shape=({h}, {w}, {c}), name=\"input\")",
+                   "    x = inputs", *stem,
+                   "    for stage, block, first, count, kwargs in STAGES:",
+                   "        for i in range(first, first + count):",
+                   "            x = block(x, f\"{stage}.{i}\", **kwargs)" if stage_rows else "            pass",
+                   *head, f"    return keras.Model(inputs, x, name={resolved.name!r})"])]
+    program = ["\n".join(_fit(line) for line in part.splitlines()) for part in program]
+    defs = [_definitions()[n][0] for n in _needed("\n".join(program))]
+    used = _names(ast.parse("\n".join(defs + program)))
+    imports = ["import keras"] + (["import numpy as np"] if "np" in used else []) + \
+        ["from keras import " + ", ".join(m for m in ("layers", "ops", "random") if m in used)]
+    out = [*_docstring(resolved, fuse_bn), *imports, "",
+           f"RESDSL_SPEC = {resolved.name!r}", f"RESDSL_FINGERPRINT = {fingerprint(resolved)!r}"]
+    for part in defs + program:
+        out += ["", "", part]
+    return "\n".join(out) + "\n"

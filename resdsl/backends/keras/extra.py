@@ -1,10 +1,56 @@
-"""Keras layers for ops Keras has no layer for, shared by `build` and emitted
+"""Keras layers for what Keras has no layer for, shared by `build` and emitted
 source: `keras.emit` copies a class's text from this file into a module that
 uses it (so the two cannot drift), and `keras.layers` registers them for
-saving. Plain keras only (`layers`, `ops`, numpy): no resdsl import.
+saving under the package "resdsl". Plain keras only (`layers`, `ops`, numpy):
+no resdsl import.
 """
 import numpy as np
 from keras import layers, ops, random
+
+
+class ConstantPad2D(layers.Layer):
+    """Pads height and width by (top, bottom, left, right) with a constant; with
+    -inf before a max-pool, padding never wins the max (PyTorch's max-pool
+    padding, which zero padding gets wrong after a negative activation)."""
+
+    def __init__(self, padding, value=0.0, **kwargs):
+        super().__init__(**kwargs)
+        self.padding = tuple(int(p) for p in padding)
+        self.value = float(value)
+
+    def call(self, x):
+        top, bottom, left, right = self.padding
+        return ops.pad(x, [[0, 0], [top, bottom], [left, right], [0, 0]], constant_values=self.value)
+
+    def compute_output_shape(self, s):
+        top, bottom, left, right = self.padding
+
+        def grow(d, n):
+            return None if d is None else d + n
+        return (s[0], grow(s[1], top + bottom), grow(s[2], left + right), s[3])
+
+    def get_config(self):
+        # JSON has no -inf; a string keeps saved configs portable (float() reads it back).
+        value = str(self.value) if self.value in (float("inf"), float("-inf")) else self.value
+        return {**super().get_config(), "padding": list(self.padding), "value": value}
+
+
+class ChannelPad(layers.Layer):
+    """Adds `before` and `after` zero channels: the parameter-free option-A
+    shortcut of He et al. (2016)."""
+
+    def __init__(self, before, after, **kwargs):
+        super().__init__(**kwargs)
+        self.before, self.after = int(before), int(after)
+
+    def call(self, x):
+        return ops.pad(x, [[0, 0], [0, 0], [0, 0], [self.before, self.after]])
+
+    def compute_output_shape(self, s):
+        return (*s[:3], None if s[3] is None else s[3] + self.before + self.after)
+
+    def get_config(self):
+        return {**super().get_config(), "before": self.before, "after": self.after}
 
 
 def window_count(size, kernel, stride, before, after, ceil_mode):

@@ -14,26 +14,20 @@ of the saved config.
 """
 from __future__ import annotations
 
+import functools
 import math
 import random
 
 import keras
 import numpy as np
 
+from .rules import KERNEL_INIT, bias_bound
+
 PACKAGE = "resdsl"
 
 # Keras' truncated normal keeps draws within two standard deviations and
 # rescales so the truncated distribution has the requested deviation.
 _TRUNCATED_STD = 0.87962566103423978
-
-# IR init name -> (scale, fan mode, distribution), as keras.initializers
-# defines them (GlorotNormal is Keras' truncated variant). PyTorch's default
-# kaiming_uniform(a=sqrt(5)) is a uniform limit of sqrt(1/fan_in): scale 1/3.
-KERNEL = {"torch_default": (1 / 3, "fan_in", "uniform"),
-          "kaiming_normal_fan_out": (2.0, "fan_out", "normal"),
-          "kaiming_normal_fan_in": (2.0, "fan_in", "normal"),
-          "glorot_uniform": (1.0, "fan_avg", "uniform"),
-          "glorot_normal": (1.0, "fan_avg", "truncated_normal")}
 
 
 def fans(shape) -> tuple[int, int]:
@@ -47,11 +41,12 @@ def fans(shape) -> tuple[int, int]:
 
 @keras.saving.register_keras_serializable(package=PACKAGE)
 class Draw(keras.initializers.Initializer):
-    """`init`: an IR kernel init (see KERNEL), or 'uniform' with `bound` for
-    U(-bound, bound) (PyTorch's default bias)."""
+    """`init`: an IR kernel init (see rules.KERNEL_INIT, whose VarianceScaling
+    arguments this follows), or 'uniform' with `bound` for U(-bound, bound)
+    (PyTorch's default bias)."""
 
     def __init__(self, init: str, bound: float | None = None, seed: int | None = None):
-        if init != "uniform" and init not in KERNEL:
+        if init != "uniform" and init not in KERNEL_INIT:
             raise ValueError(f"resdsl keras: unknown init '{init}'")
         self.init, self.bound = init, bound
         self.seed = random.randint(1, 10**9) if seed is None else int(seed)
@@ -62,7 +57,7 @@ class Draw(keras.initializers.Initializer):
         if self.init == "uniform":
             scale, dist = float(self.bound), "uniform"
         else:
-            factor, mode, dist = KERNEL[self.init]
+            factor, mode, dist = KERNEL_INIT[self.init]
             fan_in, fan_out = fans(shape)
             n = {"fan_in": fan_in, "fan_out": fan_out}.get(mode, (fan_in + fan_out) / 2)
             # A uniform U(-l, l) has variance l^2/3.
@@ -70,7 +65,7 @@ class Draw(keras.initializers.Initializer):
         if dist == "uniform":
             values = rng.random(shape, dtype=np.float32)
             values = (values * 2 - 1) * np.float32(scale)
-        else:
+        else:  # untruncated_normal or truncated_normal
             values = rng.standard_normal(shape, dtype=np.float32)
             if dist == "truncated_normal":
                 scale /= _TRUNCATED_STD
@@ -87,17 +82,35 @@ class Draw(keras.initializers.Initializer):
 
 @keras.saving.register_keras_serializable(package=PACKAGE)
 class Fill(keras.initializers.Initializer):
-    """A constant as a numpy array (BatchNorm's ones and zeros): Keras' Zeros
-    and Ones run a TensorFlow fill op per variable, four per BatchNorm."""
+    """A constant (BatchNorm's ones and zeros) without an op per variable:
+    Keras' Zeros and Ones run a TensorFlow fill op per variable, four per
+    BatchNorm. On TensorFlow the value is one cached tensor per shape, value
+    and dtype: a variable made from a tensor skips converting a fresh numpy
+    array inside TensorFlow's variable constructor (a fifth of its time), and
+    copies the value into a buffer of its own, since TensorFlow does not take
+    over a buffer that is still referenced."""
 
     def __init__(self, value: float):
         self.value = float(value)
 
     def __call__(self, shape, dtype=None):
-        return _as(np.full(tuple(int(d) for d in shape), self.value, np.float32), dtype)
+        shape, dtype = tuple(int(d) for d in shape), keras.backend.standardize_dtype(dtype)
+        if keras.backend.backend() == "tensorflow":
+            return _constant(shape, self.value, dtype)
+        return _as(np.full(shape, self.value, np.float32), dtype)
 
     def get_config(self):
         return {"value": self.value}
+
+
+@functools.lru_cache(maxsize=256)
+def _constant(shape: tuple, value: float, dtype: str):
+    import tensorflow as tf
+
+    # Eager (never a tensor of a tf.function being traced) and in host memory,
+    # as the numpy array it replaces would be.
+    with tf.init_scope(), tf.device("CPU:0"):
+        return tf.constant(_as(np.full(shape, value, np.float32), dtype))
 
 
 def _as(values: np.ndarray, dtype):
@@ -119,7 +132,6 @@ def kernel(init: str) -> Draw:
 
 
 def bias(init: str, fan_in: int):
-    """PyTorch draws biases from U(-1/sqrt(fan_in), 1/sqrt(fan_in)); the other inits start at zero."""
-    if init == "torch_default":
-        return Draw("uniform", bound=1 / math.sqrt(fan_in))
-    return "zeros"
+    """U(-bound, bound) where the init draws biases (rules.bias_bound), else zeros."""
+    bound = bias_bound(init, fan_in)
+    return "zeros" if bound is None else Draw("uniform", bound=bound)

@@ -1,12 +1,10 @@
 """The Keras layers behind `resdsl.build(..., backend="keras")`.
 
-Standard Keras layers do almost everything; three small layers fill the gaps:
-
-- `ConstantPad2D(value=-inf)` gives PyTorch's max-pool padding (padding never
-  wins the max), which ZeroPadding2D gets wrong after a negative activation and
-  'same' gets wrong whenever the padding is not TensorFlow's;
-- `ChannelPad` adds zero channels (option-A shortcuts of the CIFAR ResNets);
-- `Block` and `Stage` hold a residual block's layers and a stage's blocks.
+Standard Keras layers do almost everything; keras.extra holds the layers that
+fill the gaps (`ConstantPad2D` with -inf for PyTorch's max-pool padding,
+`ChannelPad` for option-A shortcuts, ...), keras.rules decides which layers an
+IR node becomes (the emitted source decides with the same rules), and here
+`Block` and `Stage` hold a residual block's layers and a stage's blocks.
 
 Why nest: Keras' functional API walks its graph recursively (once per layer
 when building, again when serialising), so a flat cifar_resnet1202 (~4,000
@@ -25,17 +23,17 @@ from __future__ import annotations
 
 import contextlib
 import difflib
-import math
 from types import SimpleNamespace
 
 import keras
 from keras import layers as L
-from keras import ops
 
-from . import extra, initializers
+from . import extra, helpers, initializers, rules
 
 PACKAGE = "resdsl"
-for _cls in (extra.AvgPool2DPad, extra.GlobalAvgMaxPool, extra.ChannelConv, extra.DropPath):
+# Registered by class name ("resdsl>ChannelPad"), which saved files refer to: keep the names.
+for _cls in (extra.ConstantPad2D, extra.ChannelPad, extra.AvgPool2DPad, extra.GlobalAvgMaxPool, extra.ChannelConv,
+             extra.DropPath):
     keras.saving.register_keras_serializable(package=PACKAGE)(_cls)
 
 
@@ -45,128 +43,34 @@ def nhwc(shape) -> tuple:
     return (None,) + (shape[1:] + shape[:1] if len(shape) == 3 else shape)
 
 
-@keras.saving.register_keras_serializable(package=PACKAGE)
-class ConstantPad2D(L.Layer):
-    """Pads height and width by (top, bottom, left, right) with a constant."""
-
-    def __init__(self, padding, value=0.0, **kwargs):
-        super().__init__(**kwargs)
-        self.padding = tuple(int(p) for p in padding)
-        self.value = float(value)
-
-    def call(self, x):
-        top, bottom, left, right = self.padding
-        return ops.pad(x, [[0, 0], [top, bottom], [left, right], [0, 0]], constant_values=self.value)
-
-    def compute_output_shape(self, s):
-        top, bottom, left, right = self.padding
-
-        def grow(d, n):
-            return None if d is None else d + n
-        return (s[0], grow(s[1], top + bottom), grow(s[2], left + right), s[3])
-
-    def get_config(self):
-        # JSON has no -inf; keep it as a string so saved configs stay portable.
-        value = "-inf" if self.value == -math.inf else self.value
-        return {**super().get_config(), "padding": list(self.padding), "value": value}
-
-
-@keras.saving.register_keras_serializable(package=PACKAGE)
-class ChannelPad(L.Layer):
-    """Adds `before` and `after` zero channels (He et al.'s option-A shortcut)."""
-
-    def __init__(self, before, after, **kwargs):
-        super().__init__(**kwargs)
-        self.before, self.after = int(before), int(after)
-
-    def call(self, x):
-        return ops.pad(x, [[0, 0], [0, 0], [0, 0], [self.before, self.after]])
-
-    def compute_output_shape(self, s):
-        return (*s[:3], None if s[3] is None else s[3] + self.before + self.after)
-
-    def get_config(self):
-        return {**super().get_config(), "before": self.before, "after": self.after}
-
-
-def _same_is_exact(a: dict) -> bool:
-    """'same' equals explicit padding only at stride 1 with symmetric k//2
-    padding; at stride 2 TensorFlow pads after, PyTorch on both sides."""
-    (kh, kw), (sh, sw) = a["kernel"], a["stride"]
-    top, bottom, left, right = a["padding"]
-    return (sh, sw) == (1, 1) and kh % 2 == kw % 2 == 1 and top == bottom == kh // 2 and left == right == kw // 2
-
-
 def make_layers(node: dict) -> list:
-    """The Keras layers for one IR node (see keras.plan.entry); the last one
-    carries the node's name, a padding layer before it `<name>_pad`."""
+    """The Keras layers for one IR node (see keras.plan.entry), as keras.rules
+    decides; the last one carries the node's name, a padding layer before it
+    `<name>_pad`."""
     op, a, name = node["op"], node["attrs"], node["name"]
-    if op in ("conv", "maxpool"):
-        a = {**a, "kernel": tuple(a["kernel"]), "stride": tuple(a["stride"]), "padding": tuple(a["padding"])}
-    pre = []
     if op == "conv":
-        mode = "valid"
-        if any(a["padding"]):
-            if _same_is_exact(a):
-                mode = "same"
-            else:
-                top, bottom, left, right = a["padding"]
-                pre.append(L.ZeroPadding2D(((top, bottom), (left, right)), name=name + "_pad"))
-        fan_in = a["kernel"][0] * a["kernel"][1] * node["in_shape"][0] // a["groups"]
-        layer = L.Conv2D(a["filters"], a["kernel"], strides=a["stride"], padding=mode, groups=a["groups"],
-                         use_bias=a["bias"], kernel_initializer=initializers.kernel(a["init"]),
-                         bias_initializer=initializers.bias(a["init"], fan_in), name=name)
-    elif op == "norm":
-        # The IR keeps PyTorch's momentum (weight of the new batch); Keras weighs the old average.
-        layer = L.BatchNormalization(axis=-1, epsilon=a["eps"], momentum=1.0 - a["momentum"],
-                                     name=name, **initializers.norm(a.get("gamma_init", "ones")))
-    elif op == "act":
-        layer = L.Activation(a["fn"], name=name)
-    elif op == "maxpool":
-        if any(a["padding"]):
-            pre.append(ConstantPad2D(a["padding"], -math.inf, name=name + "_pad"))
-        layer = L.MaxPooling2D(a["kernel"], a["stride"], padding="valid", name=name)
-    elif op == "avgpool":
-        if any(a["padding"]) or a.get("ceil_mode"):
-            layer = extra.AvgPool2DPad(a["kernel"], a["stride"], a["padding"], a.get("ceil_mode", False),
-                                             a.get("count_include_pad", True), name=name)
-        else:
-            layer = L.AveragePooling2D(tuple(a["kernel"]), tuple(a["stride"]), padding="valid", name=name)
-    elif op == "global_avgpool":
-        layer = L.GlobalAveragePooling2D(keepdims=a.get("keepdims", False), name=name)
-    elif op == "global_maxpool":
-        layer = L.GlobalMaxPooling2D(keepdims=a.get("keepdims", False), name=name)
-    elif op == "global_avgmaxpool":
-        layer = extra.GlobalAvgMaxPool(a.get("keepdims", False), name=name)
-    elif op == "drop_path":
-        layer = extra.DropPath(a["rate"], name=name)
-    elif op == "identity":
-        layer = L.Identity(name=name)
-    elif op == "dropout":
-        layer = L.Dropout(a["rate"], name=name)
-    elif op == "multiply":  # broadcasts a (1, 1, C) gate over the map
-        layer = L.Multiply(name=name)
-    elif op == "channel_conv":
-        layer = extra.ChannelConv(a["kernel"], a["bias"], name=name)
-    elif op == "zeropad":
-        top, bottom, left, right = a["padding"]
-        layer = L.ZeroPadding2D(((top, bottom), (left, right)), name=name)
-    elif op == "subsample":
-        # A 1x1 max-pool with stride s is exactly x[:, ::s, ::s] (keras.applications' V2 shortcut).
-        layer = L.MaxPooling2D(1, strides=a["stride"], name=name)
-    elif op == "channel_pad":
-        layer = ChannelPad(a["before"], a["after"], name=name)
-    elif op == "add":
-        layer = L.Add(name=name)
-    elif op == "flatten":
-        layer = L.Flatten(name=name)
-    elif op == "dense":
-        layer = L.Dense(a["units"], activation=a.get("activation", "linear"), use_bias=a["bias"],
+        fan_in = rules.conv_fan_in(a["kernel"], node["in_shape"][0], a["groups"])
+        return helpers.conv_layers(a["filters"], a["kernel"], a["stride"], a["padding"], name, a["bias"], a["groups"],
+                                   initializers.kernel(a["init"]), initializers.bias(a["init"], fan_in))
+    if op == "maxpool":
+        return helpers.max_pool_layers(a["kernel"], a["stride"], a["padding"], name)
+    if op == "norm":
+        return [L.BatchNormalization(axis=-1, epsilon=a["eps"], momentum=rules.keras_momentum(a["momentum"]),
+                                     name=name, **initializers.norm(a.get("gamma_init", "ones")))]
+    if op == "dense":
+        return [L.Dense(a["units"], activation=a.get("activation", "linear"), use_bias=a["bias"],
                         kernel_initializer=initializers.kernel(a["init"]),
-                        bias_initializer=initializers.bias(a["init"], node["in_shape"][0]), name=name)
-    else:  # keras.plan checks ops up front; this guards a hand-edited config
+                        bias_initializer=initializers.bias(a["init"], node["in_shape"][0]), name=name)]
+    if op == "zeropad":
+        return [L.ZeroPadding2D(rules.pad_pairs(a["padding"]), name=name)]
+    if op == "avgpool" and rules.avg_pool_padded(a["padding"], a.get("ceil_mode", False)):
+        op = "avgpool_padded"
+    if op not in rules.LAYERS:  # keras.plan checks ops up front; this guards a hand-edited config
         raise ValueError(f"resdsl keras: no layer for op '{op}' (layer '{name}')")
-    return pre + [layer]
+    cls, args, kwargs = rules.LAYERS[op]
+    args = [a[k] if isinstance(k, str) else k for k in args]
+    kwargs = {kw: a.get(attr[0], *attr[1:]) for kw, attr in kwargs.items()}
+    return [(getattr(extra, cls, None) or getattr(L, cls))(*args, **kwargs, name=name)]
 
 
 @contextlib.contextmanager

@@ -1,0 +1,62 @@
+"""The Keras layers of the IR nodes that take a decision (a conv's padding, a
+max-pool's -inf padding), and the small functions an emitted module calls.
+
+`conv_layers` and `max_pool_layers` are what `build` uses (keras.layers), and
+`keras.emit` copies their text, with the rules and layers they use, into a
+module that needs them: the emitted `conv`, `max_pool` and `dense` apply them
+to a tensor, with keras.initializers drawn from the same table that `build`'s
+faster initializers follow. Plain keras only: the names imported from this
+package below are copied along, never imported by an emitted module.
+"""
+import keras
+from keras import layers
+
+from .extra import ConstantPad2D
+from .rules import KERNEL_INIT, bias_bound, conv_fan_in, conv_padding, pair, sides
+
+
+def conv_layers(filters, kernel, stride, padding, name, use_bias, groups, kernel_initializer, bias_initializer):
+    """PyTorch's Conv2d: Conv2D, after ZeroPadding2D `<name>_pad` where 'same' is not its padding."""
+    mode, pad = conv_padding(kernel, stride, padding)
+    layer = layers.Conv2D(filters, pair(kernel), strides=pair(stride), padding=mode, groups=groups, use_bias=use_bias,
+                          kernel_initializer=kernel_initializer, bias_initializer=bias_initializer, name=name)
+    return [layer] if pad is None else [layers.ZeroPadding2D(pad, name=name + "_pad"), layer]
+
+
+def max_pool_layers(kernel, stride, padding, name):
+    """PyTorch's MaxPool2d: padding with -inf (`<name>_pad`), which never wins the max, then a 'valid' pool."""
+    pool = layers.MaxPooling2D(pair(kernel), pair(stride), padding="valid", name=name)
+    return [ConstantPad2D(sides(padding), float("-inf"), name=name + "_pad"), pool] if any(sides(padding)) else [pool]
+
+
+def named(name):
+    """Layer names are resdsl's structural names (`layer2.0.conv1`). Keras on PyTorch
+    registers weights as torch parameters, which refuse dots: there a look-alike
+    dot (U+2024) stands in."""
+    return name.replace(".", "\u2024") if keras.backend.backend() == "torch" else name
+
+
+def initializers_for(init, fan_in):
+    """(kernel, bias) initializers for the IR's `init` (see KERNEL_INIT)."""
+    bound = bias_bound(init, fan_in)
+    bias = "zeros" if bound is None else keras.initializers.RandomUniform(-bound, bound)
+    return keras.initializers.VarianceScaling(*KERNEL_INIT[init]), bias
+
+
+def conv(x, filters, kernel, stride, padding, name, use_bias=False, groups=1, init="glorot_uniform"):
+    kernel_init, bias_init = initializers_for(init, conv_fan_in(kernel, x.shape[-1], groups))
+    for layer in conv_layers(filters, kernel, stride, padding, name, use_bias, groups, kernel_init, bias_init):
+        x = layer(x)
+    return x
+
+
+def max_pool(x, kernel, stride, padding, name):
+    for layer in max_pool_layers(kernel, stride, padding, name):
+        x = layer(x)
+    return x
+
+
+def dense(x, units, name, activation="linear", use_bias=True, init="glorot_uniform"):
+    kernel_init, bias_init = initializers_for(init, x.shape[-1])
+    return layers.Dense(units, activation=activation, use_bias=use_bias, kernel_initializer=kernel_init,
+                        bias_initializer=bias_init, name=name)(x)
