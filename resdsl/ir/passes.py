@@ -10,16 +10,38 @@ from ..errors import SpecError
 from .ops import OPS, ShapeError, same_padding
 
 
-def _inputs(g: nx.DiGraph, n: str) -> list[str]:
-    return [u for u, _, _ in sorted(g.in_edges(n, data="port"), key=lambda e: e[2])]
+def _for_annotation(g: nx.DiGraph) -> nx.DiGraph:
+    """A new graph with g's nodes and edges, for a pass that writes node attributes.
+
+    Each node gets its own attribute dict (what the passes write), and the new
+    graph its own adjacency, so adding or removing nodes and edges in either graph
+    never shows in the other. Edge attribute dicts (`port`, `role`, fixed at
+    lowering and never written after) are shared, as `g.copy()` shares attribute
+    values. Built from networkx's dict-of-dicts (whose setters keep `_succ` and
+    `_adj` one object): `g.copy()` re-adds every node and edge through
+    `add_nodes_from` / `add_edges_from`, about four times slower on the 4,210 ops
+    of cifar_resnet1202."""
+    h = g.__class__()
+    h.graph.update(g.graph)
+    h._node = {n: d.copy() for n, d in g._node.items()}
+    h._adj = {u: nbrs.copy() for u, nbrs in g._adj.items()}
+    h._pred = {v: nbrs.copy() for v, nbrs in g._pred.items()}
+    return h
+
+
+def _port(edge: tuple) -> int:
+    return edge[1]["port"]
 
 
 def resolve_padding_and_shapes(g: nx.DiGraph, text: str | None = None) -> nx.DiGraph:
     """Give every node its output shape, turning 'same' padding into four amounts."""
-    g = g.copy()
-    for n in g.nodes:  # insertion order is a topological order (lowering appends)
-        d = g.nodes[n]
-        ins = [g.nodes[u]["shape"] for u in _inputs(g, n)]
+    g = _for_annotation(g)
+    nodes, pred = g._node, g._pred
+    for n, d in nodes.items():  # insertion order is a topological order (lowering appends)
+        into = pred[n]
+        # Most ops have one input; only `add` and `multiply` need their inputs ordered by port.
+        sources = sorted(into.items(), key=_port) if len(into) > 1 else into.items()
+        ins = [nodes[u]["shape"] for u, _ in sources]
         attrs = d["attrs"]
         try:
             if attrs.get("padding_mode") == "same":
@@ -40,18 +62,18 @@ def resolve_padding_and_shapes(g: nx.DiGraph, text: str | None = None) -> nx.DiG
 
 def count(g: nx.DiGraph, text: str | None = None) -> nx.DiGraph:
     """Trainable parameters, non-trainable buffers (BN moving statistics) and MACs."""
-    g = g.copy()
-    for _, d in g.nodes(data=True):
-        op = OPS[d["op"]]
-        d["params"] = op.params(d["attrs"], d["in_shapes"])
-        d["buffers"] = op.buffers(d["attrs"], d["in_shapes"])
-        d["macs"] = op.macs(d["attrs"], d["in_shapes"], d["shape"])
+    g = _for_annotation(g)
+    for d in g._node.values():
+        op, attrs, ins = OPS[d["op"]], d["attrs"], d["in_shapes"]
+        d["params"] = op.params(attrs, ins)
+        d["buffers"] = op.buffers(attrs, ins)
+        d["macs"] = op.macs(attrs, ins, d["shape"])
     return g
 
 
 def check_single_output(g: nx.DiGraph, text: str | None = None) -> nx.DiGraph:
     """Every op but the last must feed something: a dangling op is a lowering bug."""
-    sinks = [n for n in g.nodes if g.out_degree(n) == 0]
+    sinks = [n for n, succ in g._adj.items() if not succ]
     if len(sinks) != 1:
         raise AssertionError(f"IR has {len(sinks)} outputs: {sinks[:5]}")
     return g
