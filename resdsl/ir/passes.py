@@ -10,38 +10,32 @@ from ..errors import SpecError
 from .ops import OPS, ShapeError, same_padding
 
 
-def _for_annotation(g: nx.DiGraph) -> nx.DiGraph:
-    """A new graph with g's nodes and edges, for a pass that writes node attributes.
+def _with_nodes(g: nx.DiGraph, nodes: dict) -> nx.DiGraph:
+    """A new graph with g's nodes and edges and the given node attribute dicts.
 
-    Each node gets its own attribute dict (what the passes write), and the new
-    graph its own adjacency, so adding or removing nodes and edges in either graph
-    never shows in the other. Edge attribute dicts (`port`, `role`, fixed at
-    lowering and never written after) are shared, as `g.copy()` shares attribute
-    values. Built from networkx's dict-of-dicts (whose setters keep `_succ` and
-    `_adj` one object): `g.copy()` re-adds every node and edge through
-    `add_nodes_from` / `add_edges_from`, about four times slower on the 4,210 ops
-    of cifar_resnet1202."""
+    The new graph has its own adjacency, so adding or removing nodes and edges in
+    either graph never shows in the other; edge attribute dicts (`port`, `role`,
+    fixed at lowering and never written after) are shared, as `g.copy()` shares
+    attribute values. Built from networkx's dict-of-dicts (whose setters keep
+    `_succ` and `_adj` one object): `g.copy()` re-adds every node and edge
+    through `add_nodes_from` / `add_edges_from`, which made copying most of the
+    passes' time on the 4,210 ops of cifar_resnet1202."""
     h = g.__class__()
     h.graph.update(g.graph)
-    h._node = {n: d.copy() for n, d in g._node.items()}
+    h._node = nodes
     h._adj = {u: nbrs.copy() for u, nbrs in g._adj.items()}
     h._pred = {v: nbrs.copy() for v, nbrs in g._pred.items()}
     return h
 
 
-def _port(edge: tuple) -> int:
-    return edge[1]["port"]
-
-
 def resolve_padding_and_shapes(g: nx.DiGraph, text: str | None = None) -> nx.DiGraph:
     """Give every node its output shape, turning 'same' padding into four amounts."""
-    g = _for_annotation(g)
-    nodes, pred = g._node, g._pred
-    for n, d in nodes.items():  # insertion order is a topological order (lowering appends)
+    nodes: dict = {}
+    pred = g._pred
+    for n, d in g._node.items():  # insertion order is a topological order (lowering appends)
         into = pred[n]
-        # Most ops have one input; only `add` and `multiply` need their inputs ordered by port.
-        sources = sorted(into.items(), key=_port) if len(into) > 1 else into.items()
-        ins = [nodes[u]["shape"] for u, _ in sources]
+        # Most ops have one input; `add` and `multiply` take theirs in port order.
+        ins = [nodes[u]["shape"] for u in (sorted(into, key=lambda u: into[u]["port"]) if len(into) > 1 else into)]
         attrs = d["attrs"]
         try:
             if attrs.get("padding_mode") == "same":
@@ -52,23 +46,20 @@ def resolve_padding_and_shapes(g: nx.DiGraph, text: str | None = None) -> nx.DiG
                 t, bt = same_padding(x[1], kh, sh)
                 left, r = same_padding(x[2], kw, sw)
                 attrs = dict(attrs, padding=(t, bt, left, r))
-                d["attrs"] = attrs
-            d["shape"] = OPS[d["op"]].shape(attrs, ins)
-            d["in_shapes"] = ins
+            nodes[n] = {**d, "attrs": attrs, "shape": OPS[d["op"]].shape(attrs, ins), "in_shapes": ins}
         except ShapeError as exc:
             raise SpecError.at(d["span"], exc.code, f"'{n}': {exc}", exc.hint, text) from None
-    return g
+    return _with_nodes(g, nodes)
 
 
 def count(g: nx.DiGraph, text: str | None = None) -> nx.DiGraph:
     """Trainable parameters, non-trainable buffers (BN moving statistics) and MACs."""
-    g = _for_annotation(g)
-    for d in g._node.values():
+    nodes = {}
+    for n, d in g._node.items():
         op, attrs, ins = OPS[d["op"]], d["attrs"], d["in_shapes"]
-        d["params"] = op.params(attrs, ins)
-        d["buffers"] = op.buffers(attrs, ins)
-        d["macs"] = op.macs(attrs, ins, d["shape"])
-    return g
+        nodes[n] = {**d, "params": op.params(attrs, ins), "buffers": op.buffers(attrs, ins),
+                    "macs": op.macs(attrs, ins, d["shape"])}
+    return _with_nodes(g, nodes)
 
 
 def check_single_output(g: nx.DiGraph, text: str | None = None) -> nx.DiGraph:
