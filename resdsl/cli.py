@@ -66,9 +66,10 @@ def cmd_validate(args) -> int:
     for spec in args.spec:
         try:
             r = _resolve(args, spec, **size)
-            records.append(validate_record(spec, r))
             if args.format == "text":
                 print(one_line(r))
+            else:
+                records.append(validate_record(spec, r))
             if args.print_spec:
                 print(_spec_yaml(r), end="")
         except SpecError as exc:
