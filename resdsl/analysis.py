@@ -45,8 +45,9 @@ def rows(r: Resolved, level: str = "layer") -> list[Row]:
 def one_line(r: Resolved) -> str:
     # Both conventions, labelled: PyTorch (torchinfo's "Total params") counts parameters
     # only; Keras' count_params() adds the BatchNorm moving statistics.
-    return (f"{r.name}: ok  params {r.params:,} trainable (PyTorch's total) + {r.buffers:,} non-trainable "
-            f"= {r.params + r.buffers:,} (Keras' total)  "
+    params, buffers = r.params, r.buffers  # each a sum over every node
+    return (f"{r.name}: ok  params {params:,} trainable (PyTorch's total) + {buffers:,} non-trainable "
+            f"= {params + buffers:,} (Keras' total)  "
             f"MACs {r.macs:,}  input {fmt(r.input_shape)} -> output {fmt(r.output_shape)}")
 
 

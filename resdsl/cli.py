@@ -1,17 +1,23 @@
 """The `resdsl` command. The only module that prints; every spec mistake ends as
-a located message and exit code 1, never a traceback."""
+a located message and exit code 1, never a traceback.
+
+Each command imports what it needs when it runs: `resdsl list` never builds
+the spec models, `validate` never loads a backend or the training code."""
 from __future__ import annotations
 
 import argparse
+import contextlib
+import gc
 import json
 import sys
+from typing import TYPE_CHECKING
 
-from .datasets.errors import DataError
 from .errors import OutputError, SpecError
-from .spec.limits import DEFAULT_LIMITS, Limits
-from .training.config import Interrupted, TrainError
 from .version import __version__
 from .vocab import BACKENDS, LEVELS
+
+if TYPE_CHECKING:
+    from .spec.limits import Limits
 
 
 class _Fail(Exception):
@@ -23,6 +29,7 @@ class _Fail(Exception):
 
 
 def _limits(args) -> Limits:
+    from .spec.limits import DEFAULT_LIMITS
     pairs = {}
     for item in getattr(args, "limit_top", []) + getattr(args, "limit", []):
         key, sep, value = item.partition("=")
@@ -60,9 +67,10 @@ def cmd_validate(args) -> int:
     for spec in args.spec:
         try:
             r = _resolve(args, spec, **size)
-            records.append(validate_record(spec, r))
             if args.format == "text":
                 print(one_line(r))
+            else:
+                records.append(validate_record(spec, r))
             if args.print_spec:
                 print(_spec_yaml(r), end="")
         except SpecError as exc:
@@ -300,9 +308,40 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
-def main(argv: list[str] | None = None) -> int:
+def _reads_specs_only(args) -> bool:
+    """Commands that read specs and write text, never loading a framework."""
+    return args.command in ("list", "validate", "summary", "schema", "render") or \
+        (args.command == "compile" and args.format == "py")
+
+
+@contextlib.contextmanager
+def _collector_off(off: bool, exiting: bool):
+    """Such a command allocates a few hundred thousand small objects (the spec
+    models, the IR) and no cycles worth collecting: the cyclic garbage collector
+    would walk them all again and again to free nothing, and once more when the
+    interpreter shuts down. As `resdsl`'s own process (`exiting`), freeze them
+    instead of re-enabling the collector: the shutdown collection skips frozen
+    objects; reference counting still frees them."""
+    was = gc.isenabled()
+    if off:
+        gc.disable()
+    try:
+        yield
+    finally:
+        if off and exiting:
+            gc.freeze()
+        elif was:
+            gc.enable()
+
+
+def main(argv: list[str] | None = None, *, exiting: bool = False) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    with _collector_off(_reads_specs_only(args), exiting):
+        return _run(args)
+
+
+def _run(args) -> int:
     try:
         return args.func(args)
     except SpecError as exc:
@@ -311,25 +350,32 @@ def main(argv: list[str] | None = None) -> int:
         else:
             print(exc.render(color=sys.stderr.isatty()), file=sys.stderr)
         return 1
-    except (OutputError, _Fail, DataError, TrainError) as exc:
-        if args.error_format == "json":
-            code = {OutputError: "output-error", DataError: "data-error"}.get(type(exc), "usage-error")
-            print(json.dumps([{"file": None, "line": None, "column": None, "end_line": None, "end_column": None,
-                               "code": code, "message": str(exc), "hint": exc.hint}], indent=2), file=sys.stderr)
-            return 130 if isinstance(exc, Interrupted) else 1
-        msg = f"resdsl: error: {exc}"
-        if exc.hint:
-            msg += f"\n  hint: {exc.hint}"
-        print(msg, file=sys.stderr)
-        return 130 if isinstance(exc, Interrupted) else 1
     except BrokenPipeError:
         return 1
     except KeyboardInterrupt:
         return 130
+    except Exception as exc:
+        # The data and training errors load with their modules, only here: a
+        # command that never imported them cannot have raised them.
+        from .datasets.errors import DataError
+        from .training.config import Interrupted, TrainError
+        if not isinstance(exc, (OutputError, _Fail, DataError, TrainError)):
+            raise
+        code = 130 if isinstance(exc, Interrupted) else 1
+        if args.error_format == "json":
+            kind = {OutputError: "output-error", DataError: "data-error"}.get(type(exc), "usage-error")
+            print(json.dumps([{"file": None, "line": None, "column": None, "end_line": None, "end_column": None,
+                               "code": kind, "message": str(exc), "hint": exc.hint}], indent=2), file=sys.stderr)
+            return code
+        msg = f"resdsl: error: {exc}"
+        if exc.hint:
+            msg += f"\n  hint: {exc.hint}"
+        print(msg, file=sys.stderr)
+        return code
 
 
 def entry() -> None:
-    sys.exit(main())
+    sys.exit(main(exiting=True))
 
 
 if __name__ == "__main__":

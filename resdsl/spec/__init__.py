@@ -1,9 +1,24 @@
 """The spec layer: YAML text -> validated pydantic models + source map.
-Never imports the IR."""
-from .limits import DEFAULT_LIMITS, Limits
-from .load import LoadedSpec, load_spec, loads
-from .models import Spec
-from .shipped import shipped_names, shipped_path
+Never imports the IR.
 
-__all__ = ["DEFAULT_LIMITS", "Limits", "LoadedSpec", "load_spec", "loads", "Spec",
-           "shipped_names", "shipped_path"]
+The names below load with their module on first use (PEP 562), so that reading
+a limit or listing the shipped specs does not build the pydantic models."""
+from __future__ import annotations
+
+import importlib
+
+_WHERE = {"DEFAULT_LIMITS": ".limits", "Limits": ".limits", "LoadedSpec": ".load", "load_spec": ".load",
+          "loads": ".load", "Spec": ".models", "shipped_names": ".shipped", "shipped_path": ".shipped"}
+__all__ = list(_WHERE)
+
+
+def __getattr__(name: str):
+    if name not in _WHERE:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(_WHERE[name], __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_WHERE))

@@ -34,7 +34,7 @@ Init = Literal["torch_default", "kaiming_normal_fan_out", "kaiming_normal_fan_in
 
 
 class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
 
 class ConvLayer(Strict):

@@ -9,7 +9,6 @@ from ..errors import Span, SpecError, did_you_mean
 from .derive import resolve_extends
 from .limits import DEFAULT_LIMITS, Limits
 from .models import Spec
-from .overrides import apply_overrides
 from .shipped import shipped_names, shipped_path
 from .sourcemap import SourceMap
 from .validate import validate_data
@@ -104,6 +103,7 @@ def load_spec(source: "str | os.PathLike | LoadedSpec", limits: Limits = DEFAULT
     `sets` are `--set PATH=VALUE` overrides; the keywords are timm's and
     keras.applications': num_classes, in_channels, input_size, include_top, pooling."""
     if list(sets) or any(v is not None for v in keywords.values()):
+        from .overrides import apply_overrides  # only here: most loads have no overrides
         base = load_spec(source, limits)
         data = base.data if base.data is not None else base.model.model_dump(exclude_unset=True)
         data, smap = apply_overrides(data, base.source, sets, base.limits, **keywords)
