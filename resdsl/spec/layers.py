@@ -14,10 +14,14 @@ from ..vocab import ACTIVATIONS, DENSE_ACTIVATIONS, NORMS
 
 IDENT = r"^[A-Za-z_][A-Za-z0-9_]*$"
 Name = Annotated[str, Field(pattern=IDENT, max_length=64)]
-# A layer's name may end in sequence indices (`conv1.0`, `conv1.3`), so a spec can
-# give modules timm's names: indices under one name become an nn.Sequential.
-LayerName = Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*(\.[0-9]{1,4})*$", max_length=64)]
-Ref = Annotated[str, Field(pattern=r"^\$[A-Za-z_][A-Za-z0-9_]*$", max_length=64)]
+# A layer's name may be a dotted path of identifiers and sequence indices (`conv1.0`,
+# `stem.conv`, `head.fc`), so a spec can give modules timm's names: the layers under one
+# prefix become one container (an nn.Sequential where the parts are indices).
+PATH = r"^[A-Za-z_][A-Za-z0-9_]*(\.([A-Za-z_][A-Za-z0-9_]*|[0-9]{1,4}))*$"
+LayerName = Annotated[str, Field(pattern=PATH, max_length=64)]
+# A parameter reference or an integer expression of parameters: `$filters`, `$filters * 4`,
+# `($width + 1) // 2` (checked and computed at lowering, never evaluated as Python).
+Ref = Annotated[str, Field(pattern=r"^[-+*/() 0-9A-Za-z_]*\$[-+*/() 0-9$A-Za-z_]*$", max_length=200)]
 PosInt = Annotated[StrictInt, Field(ge=1, le=1_000_000)]
 NonNegInt = Annotated[StrictInt, Field(ge=0, le=1_000_000)]
 IntOrRef = Union[PosInt, Ref]
@@ -136,7 +140,7 @@ class BlockLayer(Strict):
     type: Name
     filters: IntOrRef | None = None
     stride: IntOrRef = 1
-    args: dict[Name, IntOrRef] = {}
+    args: dict[Name, Union[NonNegInt, Ref]] = {}
     name: Name | None = None
 
 
