@@ -186,6 +186,7 @@ class Builder:
     groups: set = field(default_factory=set)   # every dotted prefix of a node name
     recording: Recording | None = None
     in_shortcut: bool = False                  # adding the block's own (optional) shortcut path
+    channels: dict = field(default_factory=dict)  # node -> its channel count, for layers that read it by name
 
     # -- block templates --------------------------------------------------------
     def begin_block(self, kind: str, input_node: str) -> None:

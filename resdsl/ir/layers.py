@@ -19,7 +19,7 @@ DEFAULT_PREFIX = {"conv": "conv", "norm": "bn", "act": "act", "maxpool": "maxpoo
                   "avgpool": "avgpool", "global_avgpool": "avgpool", "zeropad": "pad",
                   "flatten": "flatten", "dense": "fc", "block": "block", "global_maxpool": "maxpool",
                   "global_avgmaxpool": "pool", "dropout": "drop", "multiply": "mul", "channel_conv": "conv",
-                  "se": "se", "eca": "eca"}
+                  "se": "se", "eca": "eca", "add": "add"}
 
 
 @dataclass(frozen=True)
@@ -117,6 +117,8 @@ def lower_layer(b: Builder, item, x: str, ctx: Ctx, span: Span, namer: Namer, ch
             raise ctx.error(span, "misplaced-block", "a `block` layer can only appear inside a user block",
                             "use a stage to repeat blocks")
         return nested(b, p, x, ctx, span, namer, channels)
+    if getattr(p, "from_", None) is not None:  # a branch: read an earlier tensor, not the previous layer
+        x = same_block(b, ctx, p.from_, span, "read")
     name = p.name or namer(op)
     def val(v, what: str | None = None, minimum: int = 1):
         """A value of the layer; `what` names a field that must be at least `minimum`."""
@@ -154,6 +156,9 @@ def lower_layer(b: Builder, item, x: str, ctx: Ctx, span: Span, namer: Namer, ch
             return b.add(op, name, {"rate": p.rate}, [x], span, role), None, 1
         if op == "multiply":
             return b.add(op, name, {}, [same_block(b, ctx, p.with_, span), x], span, role), None, 1
+        if op == "add":
+            return b.add(op, name, {"shortcut": "custom"}, [x, same_block(b, ctx, p.with_, span, "add")], span,
+                         role), None, 1
         if op == "channel_conv":
             attrs = {"kernel": val(p.kernel, "the channel_conv kernel"), "bias": p.bias}
             return b.add(op, name, attrs, [x], span, role), None, 1
@@ -171,14 +176,14 @@ def lower_layer(b: Builder, item, x: str, ctx: Ctx, span: Span, namer: Namer, ch
     raise AssertionError(f"layer op {op!r} has no lowering")  # the spec models admit no other
 
 
-def same_block(b: Builder, ctx: Ctx, local: str, span: Span) -> str:
+def same_block(b: Builder, ctx: Ctx, local: str, span: Span, verb: str = "multiply with") -> str:
     """The node an earlier layer of the current block (or stem/head) is called `local`."""
     prefix, block = b.scope.get("prefix", ""), b.scope.get("block")
     node = f"{prefix}{local}"
     if node not in b.graph or b.graph.nodes[node].get("block") != block:
         known = [d["local"] for n, d in b.graph.nodes(data=True)
                  if d.get("block") == block and n.startswith(prefix) and d["op"] != "input"]
-        raise ctx.error(span, "unknown-tensor", f"no earlier layer named '{local}' here to multiply with",
+        raise ctx.error(span, "unknown-tensor", f"no earlier layer named '{local}' here to {verb}",
                         did_you_mean(local, known) or "name a layer that comes before, in the same block")
     return node
 
@@ -188,7 +193,11 @@ def lower_layers(b: Builder, items: list, x: str, ctx: Ctx, path: tuple, spans, 
     """Lower a list of layers; returns (last node, channels, total stride)."""
     stride = 1
     for i, item in enumerate(items):
+        p = layer_params(item)
+        if getattr(p, "from_", None) is not None and f"{b.scope.get('prefix', '')}{p.from_}" in b.channels:
+            channels = b.channels[f"{b.scope.get('prefix', '')}{p.from_}"]
         x, ch, s = lower_layer(b, item, x, ctx, spans(path + (i,)), namer, channels, role, nested)
         channels = ch if ch is not None else channels
+        b.channels[x] = channels
         stride *= s
     return x, channels, stride

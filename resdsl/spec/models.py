@@ -14,7 +14,7 @@ from .layers import (
     IDENT,
     PATH,
     ActName,
-    ECALayer,
+    ECAParams,
     Init,
     Layer,
     LayerName,
@@ -23,7 +23,7 @@ from .layers import (
     NormName,
     PosInt,
     Ref,
-    SELayer,
+    SEParams,
     Strict,
 )
 
@@ -74,11 +74,11 @@ class NormOverride(Strict):
 
 
 class SEAttention(Strict):
-    se: SELayer
+    se: SEParams
 
 
 class ECAAttention(Strict):
-    eca: ECALayer
+    eca: ECAParams
 
 
 Attention = SEAttention | ECAAttention

@@ -217,3 +217,43 @@ def test_a_mismatch_from_floor_rounding_says_so():
     assert err.code == "shape-mismatch" and "an odd size was rounded differently" in str(err)
     assert "padding k // 2" in err.first.hint and "projection" not in err.first.hint
     assert resdsl.resolve(ODD.replace("stride: $stride}", "stride: $stride, padding: 1}")).output_shape == (8,)
+
+
+# -- branches ------------------------------------------------------------------------------
+
+BRANCHES = """\
+      - conv: {filters: $filters, kernel: 3, stride: $stride, padding: 1, name: a}
+      - conv: {filters: $filters, kernel: 1, name: b1}
+      - conv: {from: a, filters: $filters, kernel: 3, padding: 1, name: b2}
+      - add: {with: b1, name: join}
+      - norm"""
+
+
+def test_layers_branch_from_a_named_tensor_and_join():
+    r = resdsl.resolve(spec(BRANCHES))
+    g = r.graph
+    assert list(g.predecessors("layer2.0.b2")) == ["layer2.0.a"]
+    ins = sorted(g.in_edges("layer2.0.join", data="port"), key=lambda e: e[2])
+    assert [u for u, _, _ in ins] == ["layer2.0.b2", "layer2.0.b1"]
+    torch = pytest.importorskip("torch")
+    model = resdsl.build(r).eval()
+    block = model.layer2[0]
+    x = torch.randn(2, 16, 32, 32)
+    with torch.no_grad():
+        a = block.a(x)
+        want = block.bn1(block.b2(a) + block.b1(a)) + block.downsample(x)
+        assert torch.allclose(block(x), want, atol=1e-5)
+    keras = pytest.importorskip("keras")
+    kmodel = resdsl.build(r, backend="keras")
+    resdsl.port_weights(model, kmodel)
+    image = torch.randn(2, 3, 32, 32)
+    with torch.no_grad():
+        expected = model(image).numpy()
+    got = keras.ops.convert_to_numpy(kmodel(image.permute(0, 2, 3, 1).numpy(), training=False))
+    assert abs(got - expected).max() <= 1e-4 * abs(expected).max()
+
+
+def test_a_branch_from_an_unknown_layer_is_located():
+    err = error(spec(BRANCHES.replace("from: a,", "from: aa,")))
+    assert err.code == "unknown-tensor" and "no earlier layer named 'aa' here to read" in str(err)
+    assert err.first.span.line == 10
