@@ -24,6 +24,17 @@ def unsupported(backend: str, resolved: Resolved, node: str, why: str = "") -> S
     return SpecError.at(d["span"], "unsupported-op", msg + (f": {why}" if why else ""), None, text)
 
 
+def check_block_names(backend: str, resolved: Resolved) -> None:
+    """A layer inside a block named 'x' would be the block input in emitted code."""
+    for d in resolved.defs.values():
+        if d.x_layer is not None:
+            text = resolved.spec.source.text if resolved.spec is not None else None
+            raise SpecError.at(resolved.graph.nodes[d.x_layer]["span"], "reserved-name",
+                               f"layer '{d.x_layer}': the {backend} backend cannot have a layer inside a block named "
+                               "'x' (the generated code's name for the block input)", "give the layer another `name`",
+                               text)
+
+
 def node_inputs(resolved: Resolved, node: str) -> list[str]:
     g = resolved.graph
     return [u for u, _, _ in sorted(g.in_edges(node, data="port"), key=lambda e: e[2])]

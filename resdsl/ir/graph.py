@@ -61,6 +61,7 @@ class BlockDef:
     optional: bool                                # some instances have no shortcut nodes
     output: str                                   # local of the block's last node
     instances: list[str] = field(default_factory=list)
+    x_layer: str | None = None    # a layer named 'x' (the definition's name for its input): emitters refuse it
 
     @property
     def shortcut_param(self) -> str | None:
@@ -169,6 +170,7 @@ class Recording:
     optional: set = field(default_factory=set)            # locals of the block's own shortcut path
     shortcut_add: str | None = None                       # local of the addition that takes it
     shortcut_kind: str = "none"
+    x_layer: str | None = None                            # a layer named 'x', which emitted code cannot have
 
 
 @dataclass
@@ -184,6 +186,7 @@ class Builder:
     groups: set = field(default_factory=set)   # every dotted prefix of a node name
     recording: Recording | None = None
     in_shortcut: bool = False                  # adding the block's own (optional) shortcut path
+    channels: dict = field(default_factory=dict)  # node -> its channel count, for layers that read it by name
 
     # -- block templates --------------------------------------------------------
     def begin_block(self, kind: str, input_node: str) -> None:
@@ -211,6 +214,8 @@ class Builder:
     def _record(self, name: str, op: str, attrs, inputs: list[str], role: str) -> None:
         rec = self.recording
         local = name[len(rec.prefix):]
+        if local == "x":  # the template's name for the block input; the emitters refuse this layer
+            rec.x_layer = name
 
         def rel(u: str) -> str:
             if u == rec.input:

@@ -6,10 +6,12 @@ nowhere else.
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field, replace
 
 from ..errors import Span, SpecError, did_you_mean
 from ..spec.layers import layer_op, layer_params
+from .arith import ExprError, evaluate
 from .attention import eca, se
 from .graph import Builder
 
@@ -17,7 +19,7 @@ DEFAULT_PREFIX = {"conv": "conv", "norm": "bn", "act": "act", "maxpool": "maxpoo
                   "avgpool": "avgpool", "global_avgpool": "avgpool", "zeropad": "pad",
                   "flatten": "flatten", "dense": "fc", "block": "block", "global_maxpool": "maxpool",
                   "global_avgmaxpool": "pool", "dropout": "drop", "multiply": "mul", "channel_conv": "conv",
-                  "se": "se", "eca": "eca"}
+                  "se": "se", "eca": "eca", "add": "add"}
 
 
 @dataclass(frozen=True)
@@ -36,23 +38,37 @@ class Ctx:
     def error(self, span: Span, code: str, msg: str, hint: str | None = None) -> SpecError:
         return SpecError.at(span, code, msg, hint, self.text)
 
-    def value(self, v, span: Span):
-        """Substitute a `$name` parameter reference."""
-        if isinstance(v, str) and v.startswith("$"):
-            key = v[1:]
-            if key not in self.env:
-                known = sorted(self.env)
-                hint = did_you_mean(key, known) or (
-                    f"known parameters: {', '.join('$' + k for k in known)}" if known
-                    else "parameter references work only inside user blocks")
-                raise self.error(span, "unknown-parameter", f"unknown parameter '{v}'", hint)
-            if self.env[key] is None:
-                raise self.error(span, "missing-parameter", f"parameter '{v}' has no value",
-                                 "give it in the stage: `filters:`, or `args: {name: value}`")
-            return self.env[key]
+    def value(self, v, span: Span, minimum: int | None = None, what: str = "the value"):
+        """Substitute a `$name` parameter reference or compute an expression of
+        parameters (`$filters * 4`); with `minimum`, check the result."""
+        if isinstance(v, str) and "$" in v:
+            text = v.strip()
+            if re.fullmatch(r"\$[A-Za-z_][A-Za-z0-9_]*", text):
+                out = self._lookup(text[1:], span)
+            else:
+                try:
+                    out = evaluate(text, lambda name, col: self._lookup(name, span))
+                except ExprError as exc:
+                    raise self.error(span, "bad-expression", str(exc), exc.hint) from None
+            if minimum is not None and out < minimum:
+                raise self.error(span, "bad-value", f"{what} must be at least {minimum}, but '{v}' gives {int(out)}",
+                                 "check the parameters the stage passes (`filters`, `stride`, `args`)")
+            return out
         if isinstance(v, list):
-            return [self.value(x, span) for x in v]
+            return [self.value(x, span, minimum, what) for x in v]
         return v
+
+    def _lookup(self, key: str, span: Span):
+        if key not in self.env:
+            known = sorted(self.env)
+            hint = did_you_mean(key, known) or (
+                f"known parameters: {', '.join('$' + k for k in known)}" if known
+                else "parameter references work only inside user blocks")
+            raise self.error(span, "unknown-parameter", f"unknown parameter '${key}'", hint)
+        if self.env[key] is None:
+            raise self.error(span, "missing-parameter", f"parameter '${key}' has no value",
+                             "give it in the stage: `filters:`, or `args: {name: value}`")
+        return self.env[key]
 
     def with_env(self, env: dict) -> "Ctx":
         return replace(self, env=env)
@@ -101,13 +117,18 @@ def lower_layer(b: Builder, item, x: str, ctx: Ctx, span: Span, namer: Namer, ch
             raise ctx.error(span, "misplaced-block", "a `block` layer can only appear inside a user block",
                             "use a stage to repeat blocks")
         return nested(b, p, x, ctx, span, namer, channels)
+    if getattr(p, "from_", None) is not None:  # a branch: read an earlier tensor, not the previous layer
+        x = same_block(b, ctx, p.from_, span, "read")
     name = p.name or namer(op)
-    val = lambda v: ctx.value(v, span)  # noqa: E731
+    def val(v, what: str | None = None, minimum: int = 1):
+        """A value of the layer; `what` names a field that must be at least `minimum`."""
+        return ctx.value(v, span, minimum if what else None, what or "")
     try:
         if op == "conv":
-            attrs = {"filters": val(p.filters), "kernel": pair(val(p.kernel)), "stride": pair(val(p.stride)),
-                     "groups": val(p.groups), "bias": ctx.conv_bias if p.bias is None else p.bias,
-                     "init": p.init or ctx.conv_init, **padding_attrs(val(p.padding))}
+            attrs = {"filters": val(p.filters, "conv filters"), "kernel": pair(val(p.kernel, "the conv kernel")),
+                     "stride": pair(val(p.stride, "the conv stride")), "groups": val(p.groups, "conv groups"),
+                     "bias": ctx.conv_bias if p.bias is None else p.bias,
+                     "init": p.init or ctx.conv_init, **padding_attrs(val(p.padding, "padding", 0))}
             return b.add(op, name, attrs, [x], span, role), attrs["filters"], attrs["stride"][0]
         if op == "norm":
             attrs = {"type": p.type, "eps": p.eps if p.eps is not None else ctx.eps,
@@ -117,14 +138,14 @@ def lower_layer(b: Builder, item, x: str, ctx: Ctx, span: Span, namer: Namer, ch
         if op == "act":
             return b.add(op, name, {"fn": p.fn or ctx.act}, [x], span, role), None, 1
         if op in ("maxpool", "avgpool"):
-            size = pair(val(p.size))
-            stride = pair(val(p.stride)) if p.stride is not None else size
-            attrs = {"kernel": size, "stride": stride, **padding_attrs(val(p.padding))}
+            size = pair(val(p.size, "the pool size"))
+            stride = pair(val(p.stride, "the pool stride")) if p.stride is not None else size
+            attrs = {"kernel": size, "stride": stride, **padding_attrs(val(p.padding, "padding", 0))}
             if op == "avgpool" and (p.ceil_mode or not p.count_include_pad):  # defaults stay implicit
                 attrs.update(ceil_mode=p.ceil_mode, count_include_pad=p.count_include_pad)
             return b.add(op, name, attrs, [x], span, role), None, stride[0]
         if op == "zeropad":
-            pad = padding_attrs(val(p.padding))["padding"]
+            pad = padding_attrs(val(p.padding, "padding", 0))["padding"]
             return b.add(op, name, {"padding": pad}, [x], span, role), None, 1
         if op == "flatten":
             return b.add(op, name, {}, [x], span, role), None, 1
@@ -135,16 +156,19 @@ def lower_layer(b: Builder, item, x: str, ctx: Ctx, span: Span, namer: Namer, ch
             return b.add(op, name, {"rate": p.rate}, [x], span, role), None, 1
         if op == "multiply":
             return b.add(op, name, {}, [same_block(b, ctx, p.with_, span), x], span, role), None, 1
+        if op == "add":
+            return b.add(op, name, {"shortcut": "custom"}, [x, same_block(b, ctx, p.with_, span, "add")], span,
+                         role), None, 1
         if op == "channel_conv":
-            attrs = {"kernel": val(p.kernel), "bias": p.bias}
+            attrs = {"kernel": val(p.kernel, "the channel_conv kernel"), "bias": p.bias}
             return b.add(op, name, attrs, [x], span, role), None, 1
         if op == "se":
             return se(b, x, channels, p, ctx, span, role, p.name or "se"), None, 1
         if op == "eca":
-            kernel = val(p.kernel) if p.kernel is not None else None
+            kernel = val(p.kernel, "the eca kernel") if p.kernel is not None else None
             return eca(b, x, channels, p, kernel, span, role, p.name or "eca"), None, 1
         if op == "dense":
-            attrs = {"units": val(p.units), "activation": p.activation or "linear",
+            attrs = {"units": val(p.units, "dense units"), "activation": p.activation or "linear",
                      "bias": ctx.dense_bias if p.bias is None else p.bias, "init": p.init or ctx.dense_init}
             return b.add(op, name, attrs, [x], span, role), attrs["units"], 1
     except ValueError as exc:
@@ -152,14 +176,14 @@ def lower_layer(b: Builder, item, x: str, ctx: Ctx, span: Span, namer: Namer, ch
     raise AssertionError(f"layer op {op!r} has no lowering")  # the spec models admit no other
 
 
-def same_block(b: Builder, ctx: Ctx, local: str, span: Span) -> str:
+def same_block(b: Builder, ctx: Ctx, local: str, span: Span, verb: str = "multiply with") -> str:
     """The node an earlier layer of the current block (or stem/head) is called `local`."""
     prefix, block = b.scope.get("prefix", ""), b.scope.get("block")
     node = f"{prefix}{local}"
     if node not in b.graph or b.graph.nodes[node].get("block") != block:
         known = [d["local"] for n, d in b.graph.nodes(data=True)
                  if d.get("block") == block and n.startswith(prefix) and d["op"] != "input"]
-        raise ctx.error(span, "unknown-tensor", f"no earlier layer named '{local}' here to multiply with",
+        raise ctx.error(span, "unknown-tensor", f"no earlier layer named '{local}' here to {verb}",
                         did_you_mean(local, known) or "name a layer that comes before, in the same block")
     return node
 
@@ -169,7 +193,11 @@ def lower_layers(b: Builder, items: list, x: str, ctx: Ctx, path: tuple, spans, 
     """Lower a list of layers; returns (last node, channels, total stride)."""
     stride = 1
     for i, item in enumerate(items):
+        p = layer_params(item)
+        if getattr(p, "from_", None) is not None and f"{b.scope.get('prefix', '')}{p.from_}" in b.channels:
+            channels = b.channels[f"{b.scope.get('prefix', '')}{p.from_}"]
         x, ch, s = lower_layer(b, item, x, ctx, spans(path + (i,)), namer, channels, role, nested)
         channels = ch if ch is not None else channels
+        b.channels[x] = channels
         stride *= s
     return x, channels, stride

@@ -153,13 +153,22 @@ def _channel_pad_shape(a: dict, ins: list[Shape]) -> Shape:
 def _add_shape(a: dict, ins: list[Shape]) -> Shape:
     first = ins[0]
     for other in ins[1:]:
-        if other != first:
-            if len(other) == len(first) == 3 and other[0] != first[0]:
-                msg = (f"shortcut carries {other[0]} channels but the main path gives {first[0]}")
-            else:
-                msg = f"shortcut gives {fmt(other)} but the main path gives {fmt(first)}"
-            raise ShapeError(msg, "use `shortcut: projection`, or keep channels and stride equal "
-                                  "across the block", code="shape-mismatch")
+        if other == first:
+            continue
+        if len(other) == len(first) == 3 and other[0] != first[0]:
+            raise ShapeError(f"shortcut carries {other[0]} channels but the main path gives {first[0]}",
+                             "use `shortcut: projection`, or keep channels and stride equal across the block",
+                             code="shape-mismatch")
+        msg = f"shortcut gives {fmt(other)} but the main path gives {fmt(first)}"
+        if len(other) == len(first) == 3 and max(abs(other[1] - first[1]), abs(other[2] - first[2])) == 1:
+            # Both paths stride by the same factor, but one rounds an odd size down and
+            # the other up: (n - k + 2p) // s + 1 differs from ceil(n / s) when n is odd.
+            raise ShapeError(msg + " (they differ by one: an odd size was rounded differently)",
+                             "a strided op floors an odd input size; give the strided conv padding k // 2 (or "
+                             "'same'), pool with `ceil_mode`, or use an input size divisible by the total stride",
+                             code="shape-mismatch")
+        raise ShapeError(msg, "use `shortcut: projection`, or keep channels and stride equal across the block",
+                         code="shape-mismatch")
     return first
 
 

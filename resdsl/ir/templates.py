@@ -182,8 +182,9 @@ def _define(g: nx.DiGraph, group: _Group, used_names: dict[str, int]) -> tuple[B
             defaults[p] = natural if p != "downsample" or len(variants) == 1 else None
     # Python wants the parameters with defaults last.
     params = [p for p in params if p not in defaults] + [p for p in params if p in defaults]
+    x_layer = next((m.rec.x_layer for m in group.members if m.rec.x_layer), None)
     d = BlockDef(name, rec.kind, params, defaults, lets, main, variants, optional, main[-1].local,
-                 [m.info.name for m in group.members])
+                 [m.info.name for m in group.members], x_layer)
     infos = [replace(m.info, args=a, block_def=name, variant=group.variant_of[id(m)])
              for m, a in zip(group.members, args)]
     return d, infos

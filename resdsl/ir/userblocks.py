@@ -4,9 +4,10 @@ seed-000 block (conv -> ReLU -> BN) with no Python."""
 from __future__ import annotations
 
 from ..errors import did_you_mean
+from ..spec.models import CustomShortcut
 from .blocks import BlockCall, _shortcut, drop_path, residual_add, shortcut
 from .graph import Builder
-from .layers import Ctx, Namer, lower_layers
+from .layers import Ctx, Namer, lower_layers, same_block
 
 
 class UserBlockLowering:
@@ -52,16 +53,8 @@ class UserBlockLowering:
             y, channels, stride = lower_layers(b, block.main, c.x, ctx, path + ("main",), spans, namer,
                                                c.in_channels, nested=self.nested)
             mode = c.shortcut or block.shortcut  # a stage's explicit `shortcut:` wins
-            if isinstance(mode, list):
-                prefix = b.scope.get("prefix", "")
-                b.scope["prefix"] = prefix + "shortcut."
-                b.in_shortcut = top
-                try:
-                    sc, _, _ = lower_layers(b, block.shortcut, c.x, ctx, path + ("shortcut",), spans,
-                                            Namer(), c.in_channels, role="shortcut", nested=self.nested)
-                finally:
-                    b.scope["prefix"], b.in_shortcut = prefix, False
-                kind = "custom"
+            if not isinstance(mode, str):
+                sc, kind = self._custom(b, block, mode, c, ctx, channels, stride, path, top)
             else:
                 call = BlockCall(**{**c.__dict__, "shortcut": mode,
                                     "shortcut_span": c.shortcut_span if c.shortcut else spans(path + ("shortcut",))})
@@ -81,11 +74,34 @@ class UserBlockLowering:
         finally:
             self.depth -= 1
 
+    def _custom(self, b: Builder, block, mode, c: BlockCall, ctx: Ctx, channels: int, stride: int, path: tuple,
+                top: bool) -> tuple[str, str]:
+        """A shortcut written as layers. Like a projection, it is built where the
+        block changes the shape (channels or stride) unless `when: always`; it reads
+        the block input, or the main-path layer named by `from` (ResNet V2's
+        projection reads the pre-activation), and its layers are `<name>.<layer>`."""
+        custom = mode if isinstance(mode, CustomShortcut) else CustomShortcut(layers=mode)
+        where = path + ("shortcut",) + (("layers",) if isinstance(mode, CustomShortcut) else ())
+        if custom.when == "shape_changes" and channels == c.in_channels and stride == 1:
+            return c.x, "identity"
+        source = c.x
+        if custom.from_ is not None:
+            source = same_block(b, ctx, custom.from_, self.spec.span(path + ("shortcut", "from")))
+        prefix = b.scope.get("prefix", "")
+        b.scope["prefix"] = f"{prefix}{custom.name}."
+        b.in_shortcut = top
+        try:
+            sc, _, _ = lower_layers(b, custom.layers, source, ctx, where, self.spec.span, Namer(), c.in_channels,
+                                    role="shortcut", nested=self.nested)
+        finally:
+            b.scope["prefix"], b.in_shortcut = prefix, False
+        return sc, "custom"
+
     def nested(self, b: Builder, p, x: str, ctx: Ctx, span, namer: Namer, channels: int):
         """A `- block: {type: ...}` layer inside another user block."""
         name = p.name or namer("block")
-        filters = ctx.value(p.filters, span) if p.filters is not None else None
-        stride = ctx.value(p.stride, span)
+        filters = ctx.value(p.filters, span, 1, "a nested block's filters") if p.filters is not None else None
+        stride = ctx.value(p.stride, span, 1, "a nested block's stride")
         env = self.env_for(p.type, filters, stride, p.args, ctx, span)
         prefix = b.scope.get("prefix", "")
         b.scope["prefix"] = f"{prefix}{name}."

@@ -14,10 +14,14 @@ from ..vocab import ACTIVATIONS, DENSE_ACTIVATIONS, NORMS
 
 IDENT = r"^[A-Za-z_][A-Za-z0-9_]*$"
 Name = Annotated[str, Field(pattern=IDENT, max_length=64)]
-# A layer's name may end in sequence indices (`conv1.0`, `conv1.3`), so a spec can
-# give modules timm's names: indices under one name become an nn.Sequential.
-LayerName = Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*(\.[0-9]{1,4})*$", max_length=64)]
-Ref = Annotated[str, Field(pattern=r"^\$[A-Za-z_][A-Za-z0-9_]*$", max_length=64)]
+# A layer's name may be a dotted path of identifiers and sequence indices (`conv1.0`,
+# `stem.conv`, `head.fc`), so a spec can give modules timm's names: the layers under one
+# prefix become one container (an nn.Sequential where the parts are indices).
+PATH = r"^[A-Za-z_][A-Za-z0-9_]*(\.([A-Za-z_][A-Za-z0-9_]*|[0-9]{1,4}))*$"
+LayerName = Annotated[str, Field(pattern=PATH, max_length=64)]
+# A parameter reference or an integer expression of parameters: `$filters`, `$filters * 4`,
+# `($width + 1) // 2` (checked and computed at lowering, never evaluated as Python).
+Ref = Annotated[str, Field(pattern=r"^[-+*/() 0-9A-Za-z_]*\$[-+*/() 0-9$A-Za-z_]*$", max_length=200)]
 PosInt = Annotated[StrictInt, Field(ge=1, le=1_000_000)]
 NonNegInt = Annotated[StrictInt, Field(ge=0, le=1_000_000)]
 IntOrRef = Union[PosInt, Ref]
@@ -37,7 +41,15 @@ class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
 
-class ConvLayer(Strict):
+class LayerBase(Strict):
+    """What every layer takes: where it reads from, when not from the layer before it."""
+
+    from_: LayerName | None = Field(
+        None, alias="from", description="an earlier layer of the same block (or stem/head) to read instead of the "
+                                        "previous layer: a branch of the block's graph")
+
+
+class ConvLayer(LayerBase):
     filters: IntOrRef
     kernel: Size2 = 3
     stride: Size2 = 1
@@ -48,7 +60,7 @@ class ConvLayer(Strict):
     name: LayerName | None = None
 
 
-class NormLayer(Strict):
+class NormLayer(LayerBase):
     type: NormName = "batchnorm"
     eps: Annotated[float, Field(gt=0, lt=1)] | None = None
     momentum: Annotated[float, Field(gt=0, le=1)] | None = None
@@ -56,12 +68,12 @@ class NormLayer(Strict):
     name: LayerName | None = None
 
 
-class ActLayer(Strict):
+class ActLayer(LayerBase):
     fn: ActName | None = Field(None, description="default: defaults.activation")
     name: LayerName | None = None
 
 
-class PoolLayer(Strict):
+class PoolLayer(LayerBase):
     size: Size2
     stride: Size2 | None = Field(None, description="default: the pool size")
     padding: Padding = "valid"
@@ -73,29 +85,35 @@ class AvgPoolLayer(PoolLayer):
     count_include_pad: StrictBool = Field(True, description="padded zeros count in the average (PyTorch's default)")
 
 
-class GlobalPoolLayer(Strict):
+class GlobalPoolLayer(LayerBase):
     keepdims: StrictBool = Field(False, description="keep H and W as 1×1 (C×1×1), for a gate's convs")
     name: LayerName | None = None
 
 
-class DropoutLayer(Strict):
+class DropoutLayer(LayerBase):
     rate: Rate = Field(description="probability of zeroing an element in training; inactive in eval mode")
     name: LayerName | None = None
 
 
-class MultiplyLayer(Strict):
+class MultiplyLayer(LayerBase):
     """The current tensor (a gate) times an earlier tensor of the same block."""
     with_: LayerName = Field(alias="with", description="the layer whose output is gated (a name in the same block)")
     name: LayerName | None = None
 
 
-class ChannelConvLayer(Strict):
+class AddLayer(LayerBase):
+    """The current tensor plus an earlier tensor of the same block, of the same shape."""
+    with_: LayerName = Field(alias="with", description="the layer whose output is added (a name in the same block)")
+    name: LayerName | None = None
+
+
+class ChannelConvLayer(LayerBase):
     kernel: IntOrRef = Field(description="odd kernel size of the 1-D conv across channels (ECA)")
     bias: StrictBool = False
     name: LayerName | None = None
 
 
-class SELayer(Strict):
+class SEParams(Strict):
     reduction: PosInt = Field(16, description="channels / reduction, rounded as timm's make_divisible")
     divisor: PosInt = Field(8, description="the reduced width is a multiple of this")
     round_limit: Annotated[float, Field(ge=0, le=1)] = Field(
@@ -106,7 +124,7 @@ class SELayer(Strict):
     name: LayerName | None = Field(None, description="default: se")
 
 
-class ECALayer(Strict):
+class ECAParams(Strict):
     kernel: IntOrRef | None = Field(None, description="default: timm's rule from the channels, gamma and beta")
     gamma: PosInt = 2
     beta: NonNegInt = 1
@@ -114,16 +132,24 @@ class ECALayer(Strict):
     name: LayerName | None = Field(None, description="default: eca")
 
 
-class ZeroPadLayer(Strict):
+class SELayer(LayerBase, SEParams):
+    """Squeeze-and-excitation as a layer."""
+
+
+class ECALayer(LayerBase, ECAParams):
+    """ECA as a layer."""
+
+
+class ZeroPadLayer(LayerBase):
     padding: Union[NonNegInt, Ref, Annotated[list[Union[NonNegInt, Ref]], Field(min_length=2, max_length=4)]]
     name: LayerName | None = None
 
 
-class NamedOnly(Strict):
+class NamedOnly(LayerBase):
     name: LayerName | None = None
 
 
-class DenseLayer(Strict):
+class DenseLayer(LayerBase):
     units: IntOrRef
     activation: DenseAct | None = None
     bias: StrictBool | None = Field(None, description="default: defaults.dense.bias")
@@ -136,7 +162,7 @@ class BlockLayer(Strict):
     type: Name
     filters: IntOrRef | None = None
     stride: IntOrRef = 1
-    args: dict[Name, IntOrRef] = {}
+    args: dict[Name, Union[NonNegInt, Ref]] = {}
     name: Name | None = None
 
 
@@ -145,7 +171,7 @@ LAYER_MODELS: dict[str, type[Strict]] = {
     "avgpool": AvgPoolLayer, "global_avgpool": GlobalPoolLayer, "zeropad": ZeroPadLayer,
     "flatten": NamedOnly, "dense": DenseLayer, "block": BlockLayer,
     "global_maxpool": GlobalPoolLayer, "global_avgmaxpool": GlobalPoolLayer, "dropout": DropoutLayer,
-    "multiply": MultiplyLayer, "channel_conv": ChannelConvLayer, "se": SELayer, "eca": ECALayer,
+    "multiply": MultiplyLayer, "add": AddLayer, "channel_conv": ChannelConvLayer, "se": SELayer, "eca": ECALayer,
 }
 # Layers whose every field has a default, so the bare name is a complete layer.
 BARE_OK = ("norm", "act", "global_avgpool", "flatten", "global_maxpool", "global_avgmaxpool", "se", "eca")

@@ -96,9 +96,35 @@ def _looks_like_yaml(s: str) -> bool:
     return "\n" in s or (":" in s and not os.path.exists(s))
 
 
-def load_spec(source: "str | os.PathLike | LoadedSpec", limits: Limits = DEFAULT_LIMITS,
+def _dict_text(data: dict) -> str:
+    """A spec given as Python data, written as the YAML it stands for, so its
+    mistakes are located like a file's: line and column in that text (shown
+    under the name `<dict>`)."""
+    import yaml
+
+    def plain(v, where):
+        if isinstance(v, dict):
+            bad = next((k for k in v if not isinstance(k, str)), None)
+            if bad is not None:
+                raise _dict_error(f"the key {bad!r} in {where or 'the spec'} is not a string")
+            return {k: plain(x, f"{where}.{k}" if where else k) for k, x in v.items()}
+        if isinstance(v, (list, tuple)):
+            return [plain(x, f"{where}[{i}]") for i, x in enumerate(v)]
+        if v is None or isinstance(v, (str, int, float, bool)):
+            return v
+        raise _dict_error(f"{where or 'the spec'} is a Python {type(v).__name__!r}; a spec holds only mappings, "
+                          "lists, strings, numbers, booleans and null")
+    return yaml.safe_dump(plain(data, ""), sort_keys=False, allow_unicode=True, width=120)
+
+
+def _dict_error(message: str) -> SpecError:
+    return SpecError.at(Span("<dict>", 1, 1, 1, 1), "bad-type", message)
+
+
+def load_spec(source: "str | dict | os.PathLike | LoadedSpec", limits: Limits = DEFAULT_LIMITS,
               sets=(), **keywords) -> LoadedSpec:
-    """Load a spec from a file path, a shipped name (`resnet50`) or YAML text.
+    """Load a spec from a file path, a shipped name (`resnet50`), YAML text, or a
+    dict of the same data (`extends:` in it is relative to the working directory).
 
     `sets` are `--set PATH=VALUE` overrides; the keywords are timm's and
     keras.applications': num_classes, in_channels, input_size, include_top, pooling."""
@@ -112,8 +138,10 @@ def load_spec(source: "str | os.PathLike | LoadedSpec", limits: Limits = DEFAULT
         return source
     if isinstance(source, os.PathLike):
         return _load_file(Path(source), limits)
+    if isinstance(source, dict):
+        return loads(_dict_text(source), "<dict>", limits, Path.cwd())
     if not isinstance(source, str):
-        raise TypeError(f"load_spec expects a path, a shipped name or YAML text, got {type(source).__name__}")
+        raise TypeError(f"load_spec expects a path, a shipped name, YAML text or a dict, got {type(source).__name__}")
     if _looks_like_yaml(source):
         return loads(source, "<string>", limits)
     if os.path.exists(source):

@@ -5,12 +5,27 @@ batch statistic; 0.1 here is Keras' 0.9); shapes are channels-first (C, H, W).
 """
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Literal, Union
 
 from pydantic import Field, StrictBool, StrictInt
 
 from ..vocab import BLOCKS
-from .layers import IDENT, ActName, ECALayer, Init, IntOrRef, Layer, Name, NormName, PosInt, SELayer, Strict
+from .layers import (
+    IDENT,
+    PATH,
+    ActName,
+    ECAParams,
+    Init,
+    Layer,
+    LayerName,
+    Name,
+    NonNegInt,
+    NormName,
+    PosInt,
+    Ref,
+    SEParams,
+    Strict,
+)
 
 ShortcutKind = Literal["identity", "projection", "avg_down", "zeropad", "none"]
 BUILTIN_BLOCKS = tuple(BLOCKS)
@@ -59,18 +74,20 @@ class NormOverride(Strict):
 
 
 class SEAttention(Strict):
-    se: SELayer
+    se: SEParams
 
 
 class ECAAttention(Strict):
-    eca: ECALayer
+    eca: ECAParams
 
 
 Attention = SEAttention | ECAAttention
 
 
 class Stage(Strict):
-    name: Name | None = Field(None, description="default: layer1, layer2, ... (torchvision)")
+    name: Annotated[str, Field(pattern=PATH, max_length=64)] | None = Field(
+        None, description="default: layer1, layer2, ... (torchvision); a dotted path such as stages.0.blocks "
+                          "nests the stage in containers (timm's names)")
     block: Name = Field(description="a built-in block kind or one defined under `blocks`")
     filters: PosInt | None = Field(None, description="the block's base width (planes)")
     repeat: Annotated[StrictInt, Field(ge=1)] = 1
@@ -92,18 +109,32 @@ class Stage(Strict):
     conv: ConvOverride = ConvOverride()
     norm: NormOverride = NormOverride()
     activation: ActName | None = None
-    args: dict[Name, IntOrRef] = Field({}, description="extra arguments of a user-defined block")
+    args: dict[Name, Union[NonNegInt, Ref]] = Field({}, description="extra arguments of a user-defined block")
     attention: Attention | None = Field(
         None, description="channel attention in each built-in block, after its last norm (where timm puts it)")
 
 
+class CustomShortcut(Strict):
+    """A shortcut path written as layers, with where it reads from and when it is built."""
+
+    layers: Annotated[list[Layer], Field(min_length=1)]
+    from_: LayerName | None = Field(
+        None, alias="from", description="a main-path layer the path reads (ResNet V2: the pre-activation); "
+                                        "default: the block input")
+    when: Literal["shape_changes", "always"] = Field(
+        "shape_changes", description="build it only where the block changes the shape (elsewhere the identity), "
+                                     "as a projection; or in every block")
+    name: LayerName = Field("shortcut", description="its layers are named <name>.<layer>")
+
+
 class UserBlock(Strict):
     description: str = ""
-    params: dict[Name, PosInt | None] = Field(
+    params: dict[Name, NonNegInt | None] = Field(
         {}, description="parameters and their defaults (null: required); `filters` and `stride` are always given")
     main: Annotated[list[Layer], Field(min_length=1)]
-    shortcut: ShortcutKind | list[Layer] = Field(
-        "projection", description="a built-in shortcut kind (a stage's `shortcut:` overrides it) or a list of layers")
+    shortcut: ShortcutKind | list[Layer] | CustomShortcut = Field(
+        "projection", description="a built-in shortcut kind (a stage's `shortcut:` overrides it), a list of layers "
+                                  "(built where the shape changes), or a mapping with `layers`, `from`, `when`, `name`")
     projection_norm: StrictBool = Field(
         True, description="follow a projection shortcut's 1x1 conv with a norm (seed 000 has none)")
     after: list[Layer] = Field([], description="layers after the addition")

@@ -12,7 +12,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from ..errors import Diagnostic, SpecError, did_you_mean, expected_one_of
-from .layers import LAYER_MODELS
+from .layers import LAYER_MODELS, PATH
 from .models import BUILTIN_BLOCKS, Spec
 from .sourcemap import SourceMap
 
@@ -119,8 +119,14 @@ def diagnostics_from_validation(exc: ValidationError, data: Any, smap: SourceMap
             shown = repr(value) if not isinstance(value, (dict, list)) else type(value).__name__
             if len(shown) > 60:
                 shown = shown[:57] + "..."
-            if etype == "string_pattern_mismatch" and err.get("ctx", {}).get("pattern", "").startswith("^[A-Za-z_]"):
+            pattern = err.get("ctx", {}).get("pattern", "") if etype == "string_pattern_mismatch" else ""
+            if pattern == PATH:
+                msg = ("a layer or stage name is an identifier (letters, digits and _, not starting with a digit), "
+                       "or a dotted path of identifiers and indices such as `stem.conv` or `conv1.0`")
+            elif pattern.startswith("^[A-Za-z_]"):
                 msg = "a name must be an identifier (letters, digits and _, not starting with a digit)"
+            elif "$" in pattern:
+                msg = ("a value must be an integer, a $parameter or an expression of them (`$filters * 4`)")
             elif etype == "literal_error":
                 choices = re.findall(r"'([^']*)'", str(err.get("ctx", {}).get("expected", "")))
                 hint = did_you_mean(value, choices) if isinstance(value, str) else None

@@ -19,7 +19,7 @@ import resdsl
 # last window of one row or column. (Without padding, count_include_pad=False changes
 # nothing in PyTorch: a ceil-mode window's part past the input never counts.)
 TIMM_SPECS = {name: (name, 64) for name in ("seresnet50", "seresnext50_32x4d", "resnet18d", "resnet26d", "resnet50d",
-                                              "ecaresnet50d", "resnetrs50")}
+                                              "ecaresnet50d", "resnetrs50", "resnetv2_50", "resnetv2_50d")}
 TIMM_SPECS["resnet10t"] = ("resnet10t", 176)
 
 

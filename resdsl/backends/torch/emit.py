@@ -22,7 +22,7 @@ from ...ir import SHORTCUT, BlockDef, Resolved, TemplateNode
 from ...ir.expr import is_symbolic, plain, sym
 from ...ir.templates import channels as def_channels
 from ...version import __version__
-from ..common import _attrs, _camel, fingerprint, unsupported
+from ..common import _attrs, _camel, check_block_names, fingerprint, unsupported
 from .ops import FRESH_OPS, INPLACE_ACTS, Attrs, Unsupported, constructor, literal_value, reserved_why
 from .scope import Layer, NameClash, Scope, access
 
@@ -86,6 +86,8 @@ def _py_name(name: str, taken: set[str]) -> str:
     """A Python identifier for `name` that shadows nothing the emitted code uses."""
     if not name.isidentifier():
         name = "arg_" + re.sub(r"\W", "_", name)
+    if name.startswith("__"):  # `__class__` as a local breaks super(); dunders are Python's
+        name = "arg" + name
     while keyword.iskeyword(name) or name in taken:
         name += "_"
     return name
@@ -228,6 +230,7 @@ def _fuse_attr(fuse: list[tuple[str, str]], fuse_bn: bool) -> list[str]:
 
 class _Emitter:
     def __init__(self, r: Resolved, fuse_bn: bool):
+        check_block_names(BACKEND, r)
         self.r, self.fuse_bn = r, fuse_bn
         self.taken = set(_runtime()) | {"torch", "nn", "F", "self", "super", "x", "build_model", "STAGES",
                                         "RESDSL_SPEC", "RESDSL_FINGERPRINT"}
@@ -317,7 +320,8 @@ class _Emitter:
             tops = {la.path.split(".")[0] for la in sub}
             sub_scope = _scope(self.r, sub, {la.path: self.where[(d.name, vname, la.path)] for la in sub})
             top, source = tops.pop(), nodes[0].inputs[0]
-            if len(tops) or len(sub_scope.collapsed()) != 1:
+            chain = sub_scope.collapsed()
+            if len(tops) or len(chain) != 1 or chain[0].path != top:
                 first = self.where[(d.name, vname, nodes[0].local)]
                 if len(d.variants) > 1 or tops or any(len(la.inputs) != 1 for la in sub):
                     raise _error(self.r, first, "unsupported-shortcut",
@@ -417,11 +421,13 @@ class _Emitter:
         return _class(self.net_name, doc, "", attrs, scope.init_lines(), scope.forward_lines({"main": "x"}),
                       base="Backbone")
 
-    @staticmethod
-    def _stage_loop() -> list[str]:
+    def _stage_loop(self) -> list[str]:
+        # A dotted stage name (timm's `stages.0.blocks`) sits in containers made on the way.
+        add = ("add_stage(self, name, nn.Sequential(*blocks))" if any("." in st.name for st in self.r.stages)
+               else "self.add_module(name, nn.Sequential(*blocks))")
         return ["for name, runs in STAGES:",
                 "    blocks = [block(**args) for block, repeat, args in runs for _ in range(repeat)]",
-                "    self.add_module(name, nn.Sequential(*blocks))"]
+                f"    {add}"]
 
     def build_model(self) -> str:
         if self.fuse_bn:

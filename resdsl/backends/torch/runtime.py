@@ -304,6 +304,21 @@ class Backbone(nn.Module):
         self.num_classes = num_classes
 
 
+def add_stage(root, path, module):
+    """`root.<path> = module` for a dotted path, making the containers on the way:
+    an nn.Sequential where the next part is an index (timm's `stages.0.blocks`),
+    else an nn.Module."""
+    parts = path.split(".")
+    owner = root
+    for i, part in enumerate(parts[:-1]):
+        child = owner._modules.get(part)
+        if child is None:
+            child = nn.Sequential() if parts[i + 1].isdigit() else nn.Module()
+            owner.add_module(part, child)
+        owner = child
+    owner.add_module(parts[-1], module)
+
+
 def fold_batchnorm(model):
     """Fold each BatchNorm that directly follows a conv into that conv, for inference.
 

@@ -122,7 +122,7 @@ class Scope:
         """The layer list with each chain-shaped Sequential replaced by one call."""
         layers, users = list(self.layers), self.consumers(self.layers)
         for prefix, kind in self.containers.items():
-            if kind != "seq":
+            if kind != "seq" or not self._seq_len(prefix):  # a Sequential of containers (stages.0.blocks)
                 continue
             members = [self.by_path[f"{prefix}.{j}"] for j in range(self._seq_len(prefix))]
             chain = len(members[0].inputs) == 1 and members[0].inputs[0] not in {m.path for m in members}
