@@ -75,10 +75,15 @@ def test_size_does_not_grow_with_depth(sources):
     assert len(sources["resnet152_keras"]) <= 1.1 * len(sources["resnet50_keras"])
 
 
-def test_one_function_per_block_kind(sources):
+def test_one_function_per_block_definition(sources):
     src = sources["signs_resnet50"]
-    # The articles' identity_block and convolutional_block.
-    assert "def bottleneck_block(x, name" in src and "def bottleneck_projection_block(x, name" in src
+    # The articles' identity_block and convolutional_block are one function, as keras.applications'
+    # block1(..., conv_shortcut=...): the projection is built where `downsample` is true.
+    blocks = [ln for ln in src.splitlines() if ln.startswith("def ") and "_block(" in ln]
+    assert blocks == ["def bottleneck_block(x, name, filters, stride=1, groups=1, width_per_group=64, expansion=4, "
+                      "downsample=False):"]
+    assert "    if downsample:\n" in src and "    else:\n        s = x\n" in src
+    assert "('res3', bottleneck_block, 0, 1, {'filters': 128, 'stride': 2, 'downsample': True})," in src
     assert src.count("\ndef ") == len({ln for ln in src.splitlines() if ln.startswith("def ")})
 
 

@@ -20,9 +20,10 @@ import tokenize
 from functools import lru_cache
 from pathlib import Path
 
-from ...ir import Resolved
+from ...ir import SHORTCUT, BlockDef, Resolved, TemplateNode
+from ...ir.expr import is_symbolic, plain
 from ...version import __version__
-from ..common import block_kinds, fingerprint, stage_runs, unsupported
+from ..common import check_block_names, fingerprint, unsupported
 from . import rules
 from .plan import BACKEND, fused_norms, plan
 
@@ -175,6 +176,7 @@ class _Attrs:
 
     def __init__(self, attrs: dict, params: dict | None = None, fused: bool = False):
         self.attrs, self.params, self.fused = attrs, params or {}, fused
+        self.shorts: dict[str, str] = {}  # parameter sizes written as one int
 
     def is_param(self, key) -> bool:
         return key in self.params
@@ -192,35 +194,116 @@ class _Attrs:
     def short(self, key) -> str:
         """A size as one int where every side is the same: `3` for (3, 3)."""
         v = self.raw(key)
+        if key in self.shorts:
+            return self.shorts[key]
         if key in self.params or not isinstance(v, tuple) or len(set(v)) != 1:
             return self(key)
         return repr(v[0])
 
 
-def _block_function(resolved: Resolved, info, fname: str, folds: dict[str, str]) -> tuple[str, list[str]]:
-    first = info.instances[0]
-    local_folds = {n[len(first) + 1:]: c[len(first) + 1:] for n, c in folds.items() if n.startswith(first + ".")}
-    params = sorted({p for (loc, attr), p in info.params.items() if attr != "in_channels"})
-    taken = {"x", "name", *params}
+def _py_names(d: BlockDef, taken: set[str]) -> dict[str, str]:
+    """The definition's parameters and derived values as Python names that shadow
+    nothing the emitted module uses."""
+    out = {}
+    for n in d.params + [k for k, _ in d.lets]:
+        v = n if n.isidentifier() and not n.startswith("__") else "arg_" + re.sub(r"\W", "_", n)
+        while keyword.iskeyword(v) or v in taken or v in IMPORTED or v in _definitions():
+            v += "_"
+        taken.add(v)
+        out[n] = v
+    return out
+
+
+def _rename(text: str, names: dict[str, str]) -> str:
+    """An expression with the definition's parameters under their Python names."""
+    return re.sub(r"[A-Za-z_][A-Za-z0-9_]*", lambda m: names.get(m.group(0), m.group(0)), text)
+
+
+def _code(v, names: dict[str, str]) -> str | None:
+    """Code for an attribute that is an expression of the definition's parameters."""
+    if is_symbolic(v):
+        return _rename(v.text, names)
+    if isinstance(v, tuple) and any(is_symbolic(x) for x in v):
+        return f"({', '.join(_rename(x.text, names) if is_symbolic(x) else repr(x) for x in v)})"
+    return None
+
+
+def _node_attrs(n: TemplateNode, names: dict[str, str], fused: bool) -> _Attrs:
+    params = {k: c for k, c in ((k, _code(v, names)) for k, v in n.attrs.items()) if c is not None}
+    a = _Attrs(plain(dict(n.attrs.items())), params, fused=fused)
+    for k, v in n.attrs.items():  # (stride, stride) reads `stride` where a size may be one int
+        if isinstance(v, tuple) and k in params and len({_code(x, names) or repr(x) for x in v}) == 1:
+            a.shorts[k] = _code(v[0], names)
+    return a
+
+
+def _block_function(resolved: Resolved, d: BlockDef, fname: str, folds: dict[str, str]) -> tuple[str, list[str]]:
+    """One function per block definition, as keras.applications writes `block1(x, filters, ...,
+    conv_shortcut=True, name=None)`: the shortcut path, where instances differ in it, is chosen
+    by `downsample`."""
+    first_of = {}  # (variant or "", local) -> a graph node of it, to find folded norms
+    for b in resolved.blocks:
+        if b.block_def == d.name:
+            for n in d.nodes:
+                first_of.setdefault(("", n.local), f"{b.name}.{n.local}")
+            for n in d.variants.get(b.variant, []):
+                first_of.setdefault((b.variant, n.local), f"{b.name}.{n.local}")
+
+    def folded(variant: str, local: str) -> str | None:
+        """The local of the conv a norm folds into (fuse_bn), or None."""
+        node = first_of.get((variant, local))
+        conv = folds.get(node) if node else None
+        if conv is None:
+            return None
+        block = node[:len(node) - len(local) - 1]
+        return conv[len(block) + 1:]
+
+    taken = {"x", "name", "s"}
+    names = _py_names(d, taken)
     var = {"x": "x"}
-    lines = []
-    for local in info.locals:
-        if local in local_folds:
-            var[local] = var[local_folds[local]]
-            continue
-        op = info.ops[local]
-        ins = ", ".join(var[i] for i in info.inputs[local])
-        var[local] = _var(local, taken)
-        taken.add(var[local])
-        lp = {attr: p for (loc, attr), p in info.params.items() if loc == local}
-        a = _Attrs(info.attrs[local], lp, fused=local in local_folds.values())
-        lines.append(f"    {var[local]} = {_layer(op, a, ins, 'named(name + ' + json.dumps('.' + local) + ')')}")
-    out_local = info.locals[-1]
-    sig = ", ".join(["x", "name", *params])
-    kind = info.kind if "block" in info.kind else f"{info.kind} block"
-    doc = f'    """{kind} ({info.shortcut} shortcut); layers are named `<name>.<layer>`."""'
-    body = "\n".join(lines)
-    return f"def {fname}({sig}):\n{doc}\n{body}\n    return {var[local_folds.get(out_local, out_local)]}\n", params
+
+    def lines_for(nodes: list[TemplateNode], variant: str, indent: str) -> list[str]:
+        out = []
+        for n in nodes:
+            conv = folded(variant, n.local)
+            if conv is not None:  # a norm folded into its conv
+                var[n.local] = var[conv]
+                continue
+            fused = any(folded(variant, m.local) == n.local for m in nodes)
+            ins = ", ".join(var[i] if i != SHORTCUT else "s" for i in n.inputs)
+            var[n.local] = _var(n.local, taken)
+            taken.add(var[n.local])
+            layer = _layer(n.op, _node_attrs(n, names, fused), ins, "named(name + " + json.dumps("." + n.local) + ")")
+            out.append(f"{indent}{var[n.local]} = {layer}")
+        return out
+
+    body = [f"    {names[k]} = {_rename(t, names)}" for k, t in d.lets]
+    adds = [i for i, n in enumerate(d.nodes) if SHORTCUT in n.inputs]
+    cut = adds[0] if adds else len(d.nodes)
+    body += lines_for(d.nodes[:cut], "", "    ")
+    flag = names.get("downsample")
+    for i, (vname, nodes) in enumerate(d.variants.items()):
+        test = f"{flag}" if len(d.variants) == 1 else f"{flag} == {vname!r}"
+        if flag is not None:
+            body.append(f"    {'elif' if i else 'if'} {test}:")
+        body += lines_for(nodes, vname, "        " if flag is not None else "    ")
+        body.append(f"{'        ' if flag is not None else '    '}s = {var[nodes[-1].local]}")
+    if flag is not None:
+        body += ["    else:", "        s = x"]
+    elif not d.variants and adds:
+        body.append("    s = x")
+    body += lines_for(d.nodes[cut:], "", "    ")
+    params = [p for p in d.params if re.search(rf"\b{re.escape(names[p])}\b", "\n".join(body))]
+    sig = ["x", "name"] + [names[p] + (f"={d.defaults[p]!r}" if p in d.defaults else "") for p in params]
+    if any("=" in a for a in sig):  # parameters with defaults last, as Python wants
+        sig = [a for a in sig if "=" not in a] + [a for a in sig if "=" in a]
+    shortcut = " or ".join(d.variants) + " shortcut" if d.variants else ("identity shortcut" if adds else "no shortcut")
+    if d.optional:
+        shortcut += " where `downsample` (else the identity)"
+    doc = textwrap.fill(f"The '{d.kind}' block ({shortcut}); its layers are named `<name>.<layer>`.", 112,
+                        initial_indent='    """', subsequent_indent="    ") + '"""'
+    out = var[d.output]
+    return f"def {fname}({', '.join(sig)}):\n{doc}\n" + "\n".join(body) + f"\n    return {out}\n", params
 
 
 def _docstring(resolved: Resolved, fuse_bn: bool) -> list[str]:
@@ -244,15 +327,13 @@ def emit(resolved: Resolved, fuse_bn: bool = False) -> str:
     top = plan(resolved, fuse_bn)  # also checks every op is expressible
     folds = fused_norms(resolved) if fuse_bn else {}
     g = resolved.graph
-    kinds, of_block = block_kinds(resolved)
-    runs = stage_runs(resolved, of_block)
+    check_block_names(BACKEND, resolved)
     fnames, functions = {}, []
-    for info in kinds:
-        snake = re.sub(r"(?<!^)(?=[A-Z])", "_", info.class_name).lower()
-        fnames[id(info)] = snake if "block" in snake else f"{snake}_block"
-        src, params = _block_function(resolved, info, fnames[id(info)], folds)
-        functions.append((src, params))
-    kind_params = {id(info): p for info, (_, p) in zip(kinds, functions)}
+    for d in resolved.defs.values():
+        snake = re.sub(r"(?<!^)(?=[A-Z])", "_", d.name).lower()
+        fnames[d.name] = snake if "block" in snake else f"{snake}_block"
+        functions.append(_block_function(resolved, d, fnames[d.name], folds))
+    def_params = {name: p for name, (_, p) in zip(resolved.defs, functions)}
 
     first_stage = next((i for i, it in enumerate(top) if it["kind"] == "stage"), len(top))
     last_stage = max((i for i, it in enumerate(top) if it["kind"] == "stage"), default=-1)
@@ -277,14 +358,13 @@ def emit(resolved: Resolved, fuse_bn: bool = False) -> str:
     head_items = top[last_stage + 1:]
     stage_rows = []
     for st in resolved.stages:
-        for run in runs[st.name]:
-            kw = {k: v for k, v in run.values.items() if k in kind_params[id(run.kind)]}
-            stage_rows.append(f"    ({st.name!r}, {fnames[id(run.kind)]}, {run.first_index}, {run.count}, {kw!r}),")
-            for i in range(run.count):
-                expected = f"{st.name}.{run.first_index + i}"
-                if st.blocks[run.first_index + i] != expected:
-                    raise unsupported(BACKEND, resolved, resolved.blocks[0].input,
-                                      f"block '{st.blocks[run.first_index + i]}' is not named {expected}")
+        first = 0
+        for run in st.runs:
+            d = resolved.defs[run.block_def]
+            kw = {k: v for k, v in run.args.items() if k in def_params[d.name]
+                  and (k not in d.defaults or v != d.defaults[k])}
+            stage_rows.append(f"    ({st.name!r}, {fnames[d.name]}, {first}, {len(run.blocks)}, {kw!r}),")
+            first += len(run.blocks)
     if top[first_stage:last_stage + 1]:
         prev = top[last_stage]["output"]
     head, _ = chain(head_items, prev)
