@@ -42,13 +42,19 @@ def rows(r: Resolved, level: str = "layer") -> list[Row]:
     return out
 
 
+def outputs_text(r: Resolved) -> str:
+    """'output 1000', or 'outputs layer1 256×56×56, layer2 512×28×28' for several."""
+    if len(r.outputs) == 1:
+        return f"output {fmt(r.output_shape)}"
+    return "outputs " + ", ".join(f"{name} {fmt(shape)}" for name, shape in zip(r.output_names, r.output_shapes))
+
+
 def one_line(r: Resolved) -> str:
     # Both conventions, labelled: PyTorch (torchinfo's "Total params") counts parameters
     # only; Keras' count_params() adds the BatchNorm moving statistics.
-    params, buffers = r.params, r.buffers  # each a sum over every node
-    return (f"{r.name}: ok  params {params:,} trainable (PyTorch's total) + {buffers:,} non-trainable "
-            f"= {params + buffers:,} (Keras' total)  "
-            f"MACs {r.macs:,}  input {fmt(r.input_shape)} -> output {fmt(r.output_shape)}")
+    return (f"{r.name}: ok  params {r.params:,} trainable (PyTorch's total) + {r.buffers:,} non-trainable "
+            f"= {r.params + r.buffers:,} (Keras' total)  "
+            f"MACs {r.macs:,}  input {fmt(r.input_shape)} -> {outputs_text(r)}")
 
 
 def summary_table(r: Resolved, level: str = "layer") -> str:
@@ -65,4 +71,12 @@ def summary_table(r: Resolved, level: str = "layer") -> str:
             f"Trainable params: {r.params:,}  (PyTorch's total, as torchinfo reports it)",
             f"Non-trainable params: {r.buffers:,}  (BatchNorm moving statistics; buffers in PyTorch)",
             f"MACs: {r.macs:,}", line]
+    if r.named_outputs:
+        body[-1:-1] = ["Outputs, in the order the model returns them (name, shape, layer):"] + _outputs_rows(r)
     return "\n".join(body)
+
+
+def _outputs_rows(r: Resolved) -> list[str]:
+    cells = [(name, fmt(shape), node) for name, node, shape in zip(r.output_names, r.outputs, r.output_shapes)]
+    w0, w1 = (max(len(c[i]) for c in cells) for i in (0, 1))
+    return [f"  {name.ljust(w0)}  {shape.ljust(w1)}  {node}".rstrip() for name, shape, node in cells]

@@ -94,7 +94,8 @@ def _keras_model(r: Resolved, weights):
 
 def onnx_bytes(r: Resolved, weights=None) -> bytes:
     """The torch build as ONNX, with a dynamic batch axis (and dynamic height
-    and width where the network takes any size)."""
+    and width where the network takes any size); several outputs keep the
+    spec's names and order."""
     _need("onnx", "export")
     import onnx
     import torch
@@ -103,8 +104,10 @@ def onnx_bytes(r: Resolved, weights=None) -> bytes:
     with tempfile.TemporaryDirectory(prefix="resdsl-") as tmp, warnings.catch_warnings():
         warnings.simplefilter("ignore")  # the TorchScript exporter's deprecation notes
         path = os.path.join(tmp, "model.onnx")
-        torch.onnx.export(model, torch.zeros(1, *r.input_shape), path, input_names=["input"],
-                          output_names=["output"], dynamic_axes={"input": axes, "output": {0: "batch"}},
+        # One output is "output"; several are named as the spec names them (`layer1`, ...).
+        names = ["output"] if len(r.outputs) == 1 else list(r.output_names)
+        torch.onnx.export(model, torch.zeros(1, *r.input_shape), path, input_names=["input"], output_names=names,
+                          dynamic_axes={"input": axes, **{n: {0: "batch"} for n in names}},
                           opset_version=OPSET, dynamo=False)
         proto = onnx.load(path)
     # producer_name is serialised near the start of the file, where

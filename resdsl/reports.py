@@ -5,6 +5,9 @@ Keys name their convention: `trainable_params` are weights a framework trains;
 `non_trainable_params` are BatchNorm's running statistics, which Keras counts
 as non-trainable weights and PyTorch keeps as buffers (`buffers` repeats them
 under PyTorch's name; torch's `num_batches_tracked` counters are not counted).
+`outputs` lists what the network returns, in order (the spec's `outputs:`, or
+its last layer): the name the spec gave, the layer it is, its shape; and
+`output_shape` is the last one's.
 """
 from __future__ import annotations
 
@@ -16,6 +19,8 @@ def counts(r: Resolved) -> dict:
     return {"name": r.name, "trainable_params": r.params, "non_trainable_params": r.buffers,
             "total_params": r.params + r.buffers, "buffers": r.buffers, "macs": r.macs,
             "input_shape": list(r.input_shape), "output_shape": list(r.output_shape),
+            "outputs": [{"name": name, "node": node, "shape": list(shape)}
+                        for name, node, shape in zip(r.output_names, r.outputs, r.output_shapes)],
             "allows_any_input_size": r.allows_any_input_size()}
 
 

@@ -136,3 +136,35 @@ def test_1202_layer_network_agrees():
         yt = tm(torch.from_numpy(x)).numpy()
     yk = keras.ops.convert_to_numpy(km(x.transpose(0, 2, 3, 1), training=False))
     assert relative(yt, yk) <= RTOL
+
+
+# Outputs of every kind (see tests/backends/test_torch_outputs.py): each must agree.
+TAPPED = """\
+extends: resnet18
+name: tapped
+input: {height: 64, width: 64, channels: 3}
+outputs: [bn1, maxpool, layer1, layer2.0, layer2.1.bn1, layer3.0.conv2, layer4, fc]
+"""
+
+
+def test_every_output_agrees_across_frameworks():
+    r = resdsl.resolve(TAPPED)
+    tm = get_backend("torch").build(r).eval()
+    km = get_backend("keras").build(r)
+    assert km.output_names == r.output_names and km.count_params() == r.params + r.buffers
+    randomise_norms(tm)
+    resdsl.port_weights(tm, km)
+    x = np.random.default_rng(3).normal(size=(2, *r.input_shape)).astype("float32")
+    with torch.no_grad():
+        yts = [y.numpy() for y in tm(torch.from_numpy(x))]
+    yks = [keras.ops.convert_to_numpy(y) for y in km(x.transpose(0, 2, 3, 1), training=False)]
+    assert len(yts) == len(yks) == len(r.outputs)
+    for name, yt, yk, shape in zip(r.output_names, yts, yks, r.output_shapes):
+        assert yk.shape == (2, *nhwc(shape)), name
+        yt = yt.transpose(0, 2, 3, 1) if yt.ndim == 4 else yt
+        assert relative(yt, yk) <= RTOL, f"output {name}: {relative(yt, yk):.2e} relative"
+    back = get_backend("torch").build(r).eval()
+    resdsl.port_weights(km, back)
+    with torch.no_grad():
+        for name, yt, y in zip(r.output_names, yts, back(torch.from_numpy(x))):
+            assert relative(yt, y.numpy()) < 1e-6, name

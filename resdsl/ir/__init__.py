@@ -54,11 +54,13 @@ def resolve(spec: "LoadedSpec | Resolved | str", **overrides) -> Resolved:
     spec = load_spec(spec, **overrides)
     try:
         with _gc_paused():
-            g, out, blocks, stages, recordings = lower(spec)
+            g, _, blocks, stages, recordings = lower(spec)
             g = run_passes(g, spec.source.text)
             defs, blocks, stages = assemble(g, blocks, stages, recordings)
     except SpecError as exc:
         raise _with_all_sources(exc, spec) from None
     m = spec.model
+    outputs = g.graph["outputs"]
     return Resolved(g, m.name, m.description, (m.input.channels, m.input.height, m.input.width),
-                    out, blocks, stages, spec, defs)
+                    outputs[-1], blocks, stages, spec, defs, list(outputs), list(g.graph["output_names"]),
+                    m.outputs is not None)

@@ -118,10 +118,26 @@ class Resolved:
     stages: list[StageInfo]
     spec: object = None  # the LoadedSpec it came from
     defs: dict[str, BlockDef] = field(default_factory=dict)  # block definitions by name, in first-use order
+    # The tensors the network returns, in the spec's order (`outputs:`): graph nodes, and
+    # the names the spec gave them (`layer1` for the node `layer1.2.relu`). Without
+    # `outputs:`, the one node `output`; `output` is always the last of them.
+    outputs: list[str] = field(default_factory=list)
+    output_names: list[str] = field(default_factory=list)
+    named_outputs: bool = False  # the spec lists `outputs:`
+
+    def __post_init__(self):
+        if not self.outputs:
+            self.outputs = [self.output]
+        if not self.output_names:
+            self.output_names = list(self.outputs)
 
     @property
     def output_shape(self) -> Shape:
         return self.graph.nodes[self.output]["shape"]
+
+    @property
+    def output_shapes(self) -> list[Shape]:
+        return [self.graph.nodes[n]["shape"] for n in self.outputs]
 
     def _total(self, key: str) -> int:
         return sum(d.get(key, 0) for _, d in self.graph.nodes(data=True))

@@ -10,6 +10,7 @@ from ..spec.load import LoadedSpec
 from .blocks import BLOCKS, BlockCall
 from .graph import BlockInfo, Builder, Recording, StageInfo
 from .layers import Ctx, Namer, lower_layers
+from .outputs import output_nodes
 from .userblocks import UserBlockLowering
 
 
@@ -96,6 +97,8 @@ def lower(spec: LoadedSpec) -> tuple[nx.DiGraph, str, list[BlockInfo], list[Stag
 
     b.scope = {"section": "head", "prefix": ""}
     x, _, _ = lower_layers(b, m.head, x, ctx, ("head",), span, top_names, channels)
+    # The graph carries its outputs, so the passes can check that every layer feeds one.
+    g.graph["outputs"], g.graph["output_names"] = output_nodes(spec, g, x, blocks, stages)
     return g, x, blocks, stages, recordings
 
 

@@ -62,15 +62,31 @@ def count(g: nx.DiGraph, text: str | None = None) -> nx.DiGraph:
     return _with_nodes(g, nodes)
 
 
-def check_single_output(g: nx.DiGraph, text: str | None = None) -> nx.DiGraph:
-    """Every op but the last must feed something: a dangling op is a lowering bug."""
-    sinks = [n for n, succ in g._adj.items() if not succ]
-    if len(sinks) != 1:
-        raise AssertionError(f"IR has {len(sinks)} outputs: {sinks[:5]}")
+def check_outputs(g: nx.DiGraph, text: str | None = None) -> nx.DiGraph:
+    """Every op must feed one of the network's outputs (`g.graph["outputs"]`; by
+    default the last op): a layer whose result nobody reads is a mistake, such as
+    a head left in place behind the stages a backbone returns."""
+    order = list(g.nodes)
+    outputs = g.graph.get("outputs") or order[-1:]
+    used = set(outputs)
+    for n in reversed(order):  # insertion order is topological: successors come first
+        if n not in used and any(v in used for v in g.successors(n)):
+            used.add(n)
+    unused = [n for n in g.nodes if n not in used]
+    if unused:
+        n = unused[0]
+        names = g.graph.get("output_names") or outputs
+        more = {1: "", 2: ", nor does the layer after it"}.get(len(unused), f", nor do the {len(unused) - 1} "
+                                                                          "layers after it")
+        where = f" (stage '{g.nodes[n]['stage']}')" if g.nodes[n].get("stage") else ""
+        raise SpecError.at(g.nodes[n]["span"], "unused-layer",
+                           f"layer '{n}'{where} feeds no output{more}; the outputs are {', '.join(names)}",
+                           "remove the layers after the last output (a backbone without a classifier: "
+                           "`head: []`), or name them in `outputs:`", text)
     return g
 
 
-PASSES: list[Callable[..., nx.DiGraph]] = [resolve_padding_and_shapes, count, check_single_output]
+PASSES: list[Callable[..., nx.DiGraph]] = [resolve_padding_and_shapes, count, check_outputs]
 
 
 def run_passes(g: nx.DiGraph, text: str | None = None) -> nx.DiGraph:

@@ -12,7 +12,19 @@ from html import escape
 
 from ..ir import fmt
 from .model import VEdge, View, VNode
-from .style import BLOCK_FILL, CLUSTER, DOWN, FILL, FONT, MAIN_EDGE, NAME_TEXT, SHAPE_TEXT, SHORTCUTS, STAGE_FILL
+from .style import (
+    BLOCK_FILL,
+    CLUSTER,
+    DOWN,
+    FILL,
+    FONT,
+    MAIN_EDGE,
+    NAME_TEXT,
+    OUTPUT,
+    SHAPE_TEXT,
+    SHORTCUTS,
+    STAGE_FILL,
+)
 
 ADDER = "adder"          # the port name of the ⊕ cell
 LEGEND = "resdsl-legend"  # a '-' keeps it apart from every structural name
@@ -40,6 +52,7 @@ def node_label(n: VNode) -> str:
         cells.append(_font(n.shortcut_text, 9, NAME_TEXT))
     shape = fmt(n.shape) + (f" · {_params(n.params)}" if n.kind in ("block", "stage") and n.params else "")
     cells.append(_font(shape, 9, SHAPE_TEXT))
+    cells += [_font(f"▶ {text}", 9, OUTPUT, bold=True) for text in n.outputs]
     inner = f'<table border="0" cellborder="0" cellspacing="0" cellpadding="1">{_rows(cells)}</table>'
     if n.kind not in ("block", "stage") or n.shortcut_text == "no shortcut":
         return f"<{inner}>"
@@ -58,6 +71,8 @@ def _node_attrs(n: VNode) -> dict:
     attrs = {"id": n.id, "class": n.kind, "label": node_label(n), "fillcolor": fill, "tooltip": n.tooltip}
     if n.down > 1:
         attrs.update(color=DOWN, penwidth="2")
+    if n.outputs:  # a double border in its own colour: the network returns this node's value (or one inside it)
+        attrs.update({"class": f"{n.kind} output", "color": OUTPUT, "penwidth": "2", "peripheries": "2"})
     return attrs
 
 
@@ -84,6 +99,9 @@ def legend_label(view: View) -> str:
     if view.downsamples:
         cells.append(f'<tr><td>{_font("↓", 11, DOWN, bold=True)}</td>'
                      f'<td align="left">{_font("red border: the op/block downsamples", 9)}</td></tr>')
+    if any(n.outputs for n in view.nodes.values()):
+        cells.append(f'<tr><td>{_font("▶", 11, OUTPUT, bold=True)}</td>'
+                     f'<td align="left">{_font("double border: an output of the network (or holds one)", 9)}</td></tr>')
     if view.level != "layer" and view.shortcut_kinds:
         cells.append(f'<tr><td>{_font("⊕", 12)}</td>'
                      f'<td align="left">{_font("where a block adds its shortcut", 9)}</td></tr>')
@@ -92,11 +110,12 @@ def legend_label(view: View) -> str:
 
 
 def title_label(view: View) -> str:
-    name, description, counts = view.title
+    name, description, counts, *outputs = view.title
     lines = [_font(name, 18, bold=True)]
     if description:
         lines.append(_font(description, 10))
     lines.append(_font(counts, 10, SHAPE_TEXT))
+    lines += [_font(text, 10, OUTPUT) for text in outputs]
     return "<" + "<br/>".join(lines) + ">"
 
 

@@ -33,6 +33,7 @@ class VNode:
     shortcut_text: str = ""   # blocks/stages: their shortcuts, one line
     params: int = 0
     tooltip: str = ""
+    outputs: list[str] = field(default_factory=list)  # "output 2: layer2": outputs of the network it holds
 
 
 @dataclass
@@ -120,13 +121,23 @@ def build_view(r: Resolved, level: str, expand: bool = False) -> View:
         owner[n] = n
         view.nodes[n] = _layer_node(n, d, level)
     _edges(r, view, owner, groups, binfo)
+    if r.named_outputs:  # pictures of networks with the default single output stay as they were
+        for i, (name, n) in enumerate(zip(r.output_names, r.outputs), start=1):
+            view.nodes[owner[n]].outputs.append(f"output {i}: {name}" if len(r.outputs) > 1 else f"output: {name}")
     return view
 
 
 def _title(r: Resolved, level: str) -> list[str]:
-    return [r.name, r.description,
-            (f"input {fmt(r.input_shape)} → output {fmt(r.output_shape)} · "
-            f"{r.params:,} trainable parameters ({human(r.params)}) · {human(r.macs)}MACs · {level} level")]
+    """Name, description, counts, and with several outputs a line listing them."""
+    many = len(r.outputs) > 1
+    out = f"{len(r.outputs)} outputs" if many else f"output {fmt(r.output_shape)}"
+    lines = [r.name, r.description,
+             (f"input {fmt(r.input_shape)} → {out} · "
+              f"{r.params:,} trainable parameters ({human(r.params)}) · {human(r.macs)}MACs · {level} level")]
+    if many:
+        lines.append("outputs: " + ", ".join(f"{i}. {name} {fmt(shape)}" for i, (name, shape)
+                                              in enumerate(zip(r.output_names, r.output_shapes), start=1)))
+    return lines
 
 
 def _stage_label(r: Resolved, st) -> str:

@@ -13,6 +13,7 @@ MAIN_EDGE = "#333333"
 SHAPE_TEXT = "#555555"   # tensor shapes on edges and in nodes
 NAME_TEXT = "#777777"    # structural names above the op
 DOWN = "#c0392b"         # downsampling: red border and a "↓ /2" line
+OUTPUT = "#d35400"       # outputs of the network: a double orange border and "▶ output 1: layer1"
 
 
 @dataclass(frozen=True)

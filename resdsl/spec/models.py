@@ -28,6 +28,8 @@ from .layers import (
 )
 
 ShortcutKind = Literal["identity", "projection", "avg_down", "zeropad", "none"]
+# A stage (`layer1`), a block (`layer2.1`) or a layer (`layer2.1.conv2`, `fc`); checked against the network by the IR.
+OutputName = Annotated[str, Field(min_length=1, max_length=200)]
 BUILTIN_BLOCKS = tuple(BLOCKS)
 
 
@@ -152,3 +154,6 @@ class Spec(Strict):
     stem: list[Layer] = []
     stages: list[Stage] = []
     head: list[Layer] = []
+    outputs: Annotated[list[OutputName], Field(min_length=1)] | None = Field(
+        None, description="the tensors the network returns, in this order: stage, block or layer names "
+                          "(default: the last layer's output)")

@@ -51,7 +51,7 @@ def train(spec, data, backend: str = "torch", *, epochs: int | None = None, batc
     from ..ir import resolve
     from ..spec.load import load_spec
     from .config import make_schedule
-    from .job import Job, StopFlag, check_fit, ends_in_softmax, identity, make_stats
+    from .job import Job, StopFlag, check_fit, check_one_output, ends_in_softmax, identity, make_stats
     from .runs import RunDir
 
     cfg = TrainConfig(spec=str(spec), data=str(data), backend=backend, preset=preset, epochs=epochs,
@@ -59,6 +59,7 @@ def train(spec, data, backend: str = "torch", *, epochs: int | None = None, batc
                       seed=seed, resume=resume, download=download, progress=progress,
                       devices=None if devices is None else tuple(devices)).check()
     resolved = resolve(load_spec(spec))
+    check_one_output(resolved)
     c, h, w = resolved.input_shape
     dataset = load_dataset(data, size=(h, w), channels=c, download=download)
     check_fit(resolved, dataset)

@@ -43,7 +43,10 @@ def compare(specs, data, backend: str = "torch", *, out="runs/compare", jobs: in
     if len(specs) < 1:
         raise TrainError("compare needs at least one spec")
     out = Path(out)
+    from .job import check_one_output
     resolved = [resolve(load_spec(s)) for s in specs]   # fail on a bad spec before any training
+    for r in resolved:
+        check_one_output(r)
     names = [r.name for r in resolved]
     plain = {r.name for r in resolved if not any(d["op"] == "add" for _, d in r.graph.nodes(data=True))}
     dupes = sorted({n for n in names if names.count(n) > 1})

@@ -39,6 +39,16 @@ class Job:
         return self.run.file("checkpoint.pt" if self.cfg.backend == "torch" else "checkpoint.keras")
 
 
+def check_one_output(resolved: Resolved) -> None:
+    """Training and comparison fit one classifier: a network with several outputs
+    (a backbone for detection) has no one loss to train."""
+    if len(resolved.outputs) > 1:
+        raise TrainError(f"'{resolved.name}' has {len(resolved.outputs)} outputs ({', '.join(resolved.output_names)}); "
+                         "training needs one, the classifier's",
+                         "train the spec without `outputs:` (its last layer is then the one output), "
+                         "and build the multi-output network from the trained weights")
+
+
 def check_fit(resolved: Resolved, data: Dataset) -> None:
     c, h, w = resolved.input_shape
     if data.image_shape != (h, w, c):

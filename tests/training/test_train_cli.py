@@ -59,6 +59,15 @@ def test_bad_options(spec, cifar_tgz, tmp_path):
                "--device cuda, but PyTorch sees no CUDA GPU")
 
 
+def test_a_network_with_several_outputs_is_not_trained(spec, cifar_tgz, tmp_path):
+    tapped = tmp_path / "tapped.yaml"
+    tapped.write_text("extends: ./tiny.yaml\nname: tapped\noutputs: [layer1, fc1]\n")
+    for args in (["train", tapped], ["compare", spec, tapped]):
+        _fails(resdsl(*args, "--data", cifar_tgz, "--out", tmp_path / "runs", cwd=tmp_path),
+               "'tapped' has 2 outputs", "training needs one", "hint: train the spec without `outputs:`")
+    assert not (tmp_path / "runs").exists()  # refused before any run folder or training
+
+
 def test_compare_writes_table_and_pictures(spec, cifar_tgz, tmp_path):
     plain = tmp_path / "tiny_plain.yaml"
     plain.write_text(TINY.replace("name: tiny", "name: tiny_plain").replace("repeat: 1", "repeat: 1, shortcut: none"))

@@ -20,7 +20,7 @@ import zipfile
 from ...ir import Resolved, resolve
 from ..common import fingerprint, node_inputs
 from .emit import emit  # noqa: F401  (part of the backend interface)
-from .plan import fused_norms, output_name, plan
+from .plan import fused_norms, output_names, plan
 
 # The first member of every .keras file resdsl writes is `resdsl.txt` holding
 # this line; a zip stores member data uncompressed here, so it shows up in the
@@ -67,10 +67,18 @@ def _build(resolved: Resolved, fuse_bn: bool):
         for item in top:
             if item["kind"] == "stage":
                 stage = KL.Stage(item["blocks"], name=item["name"])
-                tensors[item["output"]] = stage(tensors[item["input"]])
+                out = stage(tensors[item["input"]])
+                if item["taps"]:  # the stage returns its output, then the outputs of the network inside it
+                    tensors.update(zip([item["output"], *item["taps"]], out))
+                else:
+                    tensors[item["output"]] = out
             else:
                 KL.run([(item["name"], item["inputs"], KL.make_layers(item))], tensors)
-    model = KL.Network(inputs, tensors[output_name(resolved, fuse_bn)], name=resolved.name)
+    outputs = [tensors[n] for n in output_names(resolved, fuse_bn)]
+    if len(outputs) == 1:
+        model = KL.Network(inputs, outputs[0], name=resolved.name)
+    else:  # named as the spec names them (a stage's output would otherwise take its last layer's name)
+        model = KL.Network(inputs, outputs, name=resolved.name, output_names=resolved.output_names)
     model.resdsl_spec = resolved.name
     model.resdsl_fingerprint = fingerprint(resolved)
     model.resdsl_fused_bn = bool(fuse_bn)

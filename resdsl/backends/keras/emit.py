@@ -25,7 +25,7 @@ from ...ir.expr import is_symbolic, plain
 from ...version import __version__
 from ..common import check_block_names, fingerprint, unsupported
 from . import rules
-from .plan import BACKEND, fused_norms, plan
+from .plan import BACKEND, fused_norms, output_names, plan
 
 # Where the emitted module's helpers come from: their text is copied, so the
 # module decides and builds as `build` does (rules.py: the decisions; extra.py:
@@ -379,7 +379,7 @@ def emit(resolved: Resolved, fuse_bn: bool = False) -> str:
                    "    for stage, block, first, count, kwargs in STAGES:",
                    "        for i in range(first, first + count):",
                    "            x = block(x, f\"{stage}.{i}\", **kwargs)" if stage_rows else "            pass",
-                   *head, f"    return keras.Model(inputs, x, name={resolved.name!r})"])]
+                   *head, *_model_lines(resolved, fuse_bn)])]
     program = ["\n".join(_fit(line) for line in part.splitlines()) for part in program]
     defs = [_definitions()[n][0] for n in _needed("\n".join(program))]
     used = _names(ast.parse("\n".join(defs + program)))
@@ -390,3 +390,15 @@ def emit(resolved: Resolved, fuse_bn: bool = False) -> str:
     for part in defs + program:
         out += ["", "", part]
     return "\n".join(out) + "\n"
+
+
+def _model_lines(resolved: Resolved, fuse_bn: bool) -> list[str]:
+    """The end of build_model(): the model, with each of the spec's outputs (in
+    order, named as the spec names them) when it has several."""
+    if len(resolved.outputs) == 1:
+        return [f"    return keras.Model(inputs, x, name={resolved.name!r})"]
+    rows = [f"        {n!r}," for n in output_names(resolved, fuse_bn)]
+    return ["    # The spec's outputs: the values of these layers, in this order.",
+            "    graph = keras.Model(inputs, x)", "    outputs = [graph.get_layer(named(n)).output for n in (",
+            *rows, "    )]", f"    model = keras.Model(inputs, outputs, name={resolved.name!r})",
+            f"    model.output_names = {list(resolved.output_names)!r}", "    return model"]

@@ -170,6 +170,20 @@ class Network(keras.Model):
     them by IR name (`model.get_layer("layer2.0.conv1")`), so layers can be
     frozen or inspected one by one as in a flat model."""
 
+    def __init__(self, *args, output_names=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        # Several outputs are named as the spec names them (`layer1`, `layer2.1.conv2`);
+        # Keras would name each after the layer producing it, a stage for a block's output.
+        self.resdsl_output_names = list(output_names) if output_names else None
+        if output_names:
+            self.output_names = list(output_names)
+
+    def get_config(self):
+        config = super().get_config()
+        if self.resdsl_output_names:
+            config["output_names"] = list(self.resdsl_output_names)
+        return config
+
     def get_layer(self, name=None, index=None):
         if name is None or index is not None:
             return super().get_layer(name=name, index=index)
@@ -179,18 +193,29 @@ class Network(keras.Model):
         return layer
 
 
+def _batch_shape(input_shape, ir_shape) -> tuple:
+    """A tensor's Keras shape from its IR shape; height and width stay unknown
+    where the input's are (a model that takes any input size)."""
+    out = nhwc(ir_shape)[1:]
+    if len(out) == 3 and None in tuple(input_shape)[1:3]:
+        return (input_shape[0], None, None, out[-1])
+    return (input_shape[0],) + out
+
+
 @keras.saving.register_keras_serializable(package=PACKAGE)
 class Block(_Lookup, L.Layer):
-    """One residual block: its IR nodes as Keras layers, wired as in the IR."""
+    """One residual block: its IR nodes as Keras layers, wired as in the IR. With
+    `taps` (outputs of the network inside it) it returns [output, *taps]."""
 
-    def __init__(self, nodes, input_name, output_name, **kwargs):
+    def __init__(self, nodes, input_name, output_name, taps=(), **kwargs):
         super().__init__(**kwargs)
         self.input_name, self.output_name = input_name, output_name
-        out = next(n for n in nodes if n["name"] == output_name)
+        shapes = {n["name"]: n["shape"] for n in nodes}
         # Plain data in a namespace: Keras and TensorFlow wrap every list, dict
         # and tuple assigned to a layer (recursively) to look for weights, and
         # wrapping the IR nodes and the wiring cost a few percent of the build.
-        self.ir = SimpleNamespace(nodes=nodes, out_shape=nhwc(out["shape"])[1:],
+        self.ir = SimpleNamespace(nodes=nodes, out_shape=shapes[output_name], taps=tuple(taps),
+                                  tap_shapes=[shapes[t] for t in taps],
                                   program=[(n["name"], n["inputs"], make_layers(n)) for n in nodes])
         # A flat, tracked list so Keras saves and counts every weight.
         self.members = [layer for _, _, ls in self.ir.program for layer in ls]
@@ -212,24 +237,37 @@ class Block(_Lookup, L.Layer):
                 s = layer.compute_output_shape(s)
             shapes[name] = tuple(s)
 
+    @property
+    def taps(self) -> tuple:
+        return self.ir.taps
+
     def call(self, x):
-        return run(self.ir.program, {self.input_name: x})[self.output_name]
+        values = run(self.ir.program, {self.input_name: x})
+        out = values[self.output_name]
+        return [out, *(values[t] for t in self.ir.taps)] if self.ir.taps else out
+
+    def main_shape(self, input_shape):
+        return _batch_shape(input_shape, self.ir.out_shape)
+
+    def tap_shapes(self, input_shape) -> list:
+        return [_batch_shape(input_shape, s) for s in self.ir.tap_shapes]
 
     def compute_output_shape(self, input_shape):
-        if len(self.ir.out_shape) == 3 and None in tuple(input_shape)[1:3]:
-            return (input_shape[0], None, None, self.ir.out_shape[-1])  # any input size
-        return (input_shape[0],) + self.ir.out_shape
+        main = self.main_shape(input_shape)
+        return [main, *self.tap_shapes(input_shape)] if self.ir.taps else main
 
     def get_config(self):
         return {**super().get_config(), **self.arguments()}
 
     def arguments(self) -> dict:
-        return {"nodes": self.ir.nodes, "input_name": self.input_name, "output_name": self.output_name}
+        taps = {"taps": list(self.ir.taps)} if self.ir.taps else {}
+        return {"nodes": self.ir.nodes, "input_name": self.input_name, "output_name": self.output_name, **taps}
 
 
 @keras.saving.register_keras_serializable(package=PACKAGE)
 class Stage(_Lookup, L.Layer):
-    """A stage: its blocks applied in sequence."""
+    """A stage: its blocks applied in sequence. Where blocks have taps (outputs of
+    the network inside the stage) it returns [output, *their taps, in order]."""
 
     def __init__(self, blocks, **kwargs):
         super().__init__(**kwargs)
@@ -244,15 +282,22 @@ class Stage(_Lookup, L.Layer):
         for b in self.blocks:
             if not b.built:
                 build_layer(b, s)
-            s = b.compute_output_shape(s)
+            s = b.main_shape(s)
 
     def call(self, x):
+        taps = []
         for b in self.blocks:
-            x = b(x)
-        return x
+            if b.taps:
+                x, *values = b(x)
+                taps += values
+            else:
+                x = b(x)
+        return [x, *taps] if taps else x
 
     def compute_output_shape(self, input_shape):
-        return self.blocks[-1].compute_output_shape(input_shape)
+        main = self.blocks[-1].main_shape(input_shape)
+        taps = [s for b in self.blocks for s in b.tap_shapes(input_shape)]
+        return [main, *taps] if taps else main
 
     def get_config(self):
         blocks = [{"name": b.name, **b.arguments()} for b in self.blocks]

@@ -26,14 +26,24 @@ def _jsonable(v):
 
 
 def fused_norms(resolved: Resolved) -> dict[str, str]:
-    """norm node -> the conv it folds into."""
+    """norm node -> the conv it folds into. Not a conv the network returns (its value
+    would change), nor, as the PyTorch build (whose blocks of one kind share a
+    class), that conv in every block of the same kind."""
     g = resolved.graph
+    defs = {b.name: b.block_def for b in resolved.blocks}
+
+    def local(node: str):  # (block definition, name inside the block) of a block's node
+        b = g.nodes[node].get("block")
+        return (defs[b], node[len(b) + 1:]) if b in defs else None
+
+    kept = set(resolved.outputs) | ({local(n) for n in resolved.outputs} - {None})
     out = {}
     for n, d in g.nodes(data=True):
         if d["op"] != "norm":
             continue
         ins = node_inputs(resolved, n)
-        if len(ins) == 1 and g.nodes[ins[0]]["op"] == "conv" and g.out_degree(ins[0]) == 1:
+        if len(ins) == 1 and g.nodes[ins[0]]["op"] == "conv" and g.out_degree(ins[0]) == 1 \
+                and ins[0] not in kept and local(ins[0]) not in kept:
             out[n] = ins[0]
     return out
 
@@ -70,7 +80,10 @@ def entry(resolved: Resolved, n: str, alias: dict[str, str], fused: set[str]) ->
 
 
 def plan(resolved: Resolved, fuse_bn: bool = False) -> list[dict]:
-    """[{"kind": "node", ...entry} | {"kind": "stage", "name", "input", "output", "blocks": [...]}]"""
+    """[{"kind": "node", ...entry} | {"kind": "stage", "name", "input", "output", "blocks": [...], "taps"}]
+
+    An output of the network inside a stage, other than its last, is one of the
+    stage's `taps`: the block holding it returns it beside its own output."""
     check(resolved)
     g = resolved.graph
     folds = fused_norms(resolved) if fuse_bn else {}
@@ -95,13 +108,23 @@ def plan(resolved: Resolved, fuse_bn: bool = False) -> list[dict]:
                 top.append({"kind": "stage", "name": st.name, "blocks": []})
             top[-1]["blocks"].append(blocks[b])
         blocks[b]["nodes"].append(entry(resolved, n, alias, fused))
+    stage_out = {}
     for item in top:
         if item["kind"] == "stage":
             item["input"] = item["blocks"][0]["input_name"]
-            item["output"] = item["blocks"][-1]["output_name"]
+            item["output"] = stage_out[item["name"]] = item["blocks"][-1]["output_name"]
+            item["taps"] = []
+    for n in resolved.outputs:
+        b, name = g.nodes[n].get("block"), alias.get(n, n)
+        if b in blocks and name != stage_out[stage_of_block[b].name]:
+            blocks[b].setdefault("taps", []).append(name)
+    for item in top:
+        if item["kind"] == "stage":
+            item["taps"] = [t for b in item["blocks"] for t in b.get("taps", ())]
     return top
 
 
-def output_name(resolved: Resolved, fuse_bn: bool) -> str:
+def output_names(resolved: Resolved, fuse_bn: bool) -> list[str]:
+    """The layers whose values the model returns, in order (a folded norm's conv)."""
     folds = fused_norms(resolved) if fuse_bn else {}
-    return folds.get(resolved.output, resolved.output)
+    return [folds.get(n, n) for n in resolved.outputs]

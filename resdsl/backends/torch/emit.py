@@ -24,6 +24,7 @@ from ...ir.templates import channels as def_channels
 from ...version import __version__
 from ..common import _attrs, _camel, check_block_names, fingerprint, unsupported
 from .ops import FRESH_OPS, INPLACE_ACTS, Attrs, Unsupported, constructor, literal_value, reserved_why
+from .outputs import backbone_attrs, find_taps
 from .scope import Layer, NameClash, Scope, access
 
 BACKEND = "torch"
@@ -107,12 +108,13 @@ def _check_name(r: Resolved, node: str, path: str, span=None) -> None:
                                                    f"(layer '{node}'): {why}", "rename it with `name:`", span)
 
 
-def _node_attrs(r: Resolved, node: str, scope_nodes: set[str], params: dict) -> Attrs:
+def _node_attrs(r: Resolved, node: str, scope_nodes: set[str], params: dict, kept: set[str]) -> Attrs:
+    """`kept`: nodes whose values the network returns, which nothing may overwrite."""
     g, d = r.graph, r.graph.nodes[node]
     ins = [u for u, _, _ in sorted(g.in_edges(node, data="port"), key=lambda e: e[2])]
     src = g.nodes[ins[0]] if ins else None
     fresh = (src is not None and ins[0] in scope_nodes and src["op"] in FRESH_OPS and g.out_degree(ins[0]) == 1
-             and src["attrs"].get("activation", "linear") == "linear")
+             and ins[0] not in kept and src["attrs"].get("activation", "linear") == "linear")
     inplace = fresh and (d["op"] == "add" or (d["op"] == "act" and d["attrs"]["fn"] in INPLACE_ACTS))
     return Attrs(_attrs(d), params, inplace, len(d["in_shapes"][0]) if d["in_shapes"] else 3)
 
@@ -165,7 +167,8 @@ def _ctor(r: Resolved, node: str, attrs: Attrs, op: str | None = None) -> str:
 
 
 def _class(name: str, doc: str, sig: str, attrs: list[str], init: list[str], forward: list[str],
-           base: str = "nn.Module") -> str:
+           base: str = "nn.Module", methods: list[tuple[str, str, list[str]]] = ()) -> str:
+    """`methods`: (name, arguments after self, body lines), written before forward."""
     doc = textwrap.fill(doc, 112, subsequent_indent="    ", break_long_words=False, break_on_hyphens=False)
     head = f"    def __init__(self{sig}):"
     if len(head) > 120:
@@ -174,37 +177,14 @@ def _class(name: str, doc: str, sig: str, attrs: list[str], init: list[str], for
     lines += [f"    {a}" for a in attrs] + ([""] if attrs else [])
     lines += [head, "        super().__init__()"]
     lines += [f"        {x}" for x in init]
-    lines += ["", "    def forward(self, x):"] + [f"        {x}" for x in forward]
+    for mname, args, body in [*methods, ("forward", "x", forward)]:
+        lines += ["", f"    def {mname}(self, {args}):"] + [f"        {x}" for x in body]
     return "\n".join(lines)
 
 
-def _backbone_attrs(r: Resolved, layers: list[Layer]) -> list[str]:
-    """The class attributes `Backbone` reads: the head's top-level layers, each
-    stage's output channels and reduction, the widths timm and torchvision ask for."""
-    g = r.graph
-    head = list(dict.fromkeys(la.path.split(".")[0] for la in layers
-                              if la.path in g and g.nodes[la.path]["section"] == "head"))
-    last = {}
-    for n in r.order():
-        if g.nodes[n]["section"] == "stage":
-            last[g.nodes[n]["stage"]] = n
-    info = [(stage, g.nodes[n]["shape"]) for stage, n in last.items()]
-    names = ", ".join(literal_value(h) for h in head)
-    lines = [f"HEAD = ({names}{',' if len(head) == 1 else ''})", "FEATURE_INFO = ("]
-    lines += [f'    {{"module": {literal_value(st)}, "num_chs": {shape[0]}, '
-              f'"reduction": {r.input_shape[1] // shape[1]}}},' for st, shape in info if len(shape) == 3]
-    lines += [")"]
-    feats = [g.nodes[n]["shape"] for n in r.order() if g.nodes[n]["section"] != "head"][-1]
-    dense = [n for n in r.order() if g.nodes[n]["op"] == "dense"]
-    lines += [f"inplanes = num_features = {feats[0]}"]
-    if dense:
-        lines += [f"num_classes = {g.nodes[dense[-1]]['shape'][0]}"]
-    return lines
-
-
-def _scope(r: Resolved, layers: list[Layer], owner_node: dict[str, str]) -> Scope:
+def _scope(r: Resolved, layers: list[Layer], owner_node: dict[str, str], keep: tuple[str, ...] = ()) -> Scope:
     try:
-        return Scope(layers)
+        return Scope(layers, keep)
     except NameClash as exc:
         node = owner_node[exc.path] if exc.path in owner_node else next(iter(owner_node.values()))
         raise _error(r, node, "name-clash", f"the {BACKEND} backend cannot build layer '{node}': {exc}",
@@ -237,6 +217,7 @@ class _Emitter:
         self.class_of = {name: self._class_name(name, "Block") for name in r.defs}
         self.net_name = self._class_name(_camel(r.name), "Net")
         self.names = {name: self._args(d) for name, d in r.defs.items()}
+        self.taps = find_taps(r)
         # where each definition node sits in the graph (its first instance), for errors and shapes
         self.where: dict[tuple[str, str, str], str] = {}  # (definition, variant or "", local) -> node
         for b in r.blocks:
@@ -276,6 +257,9 @@ class _Emitter:
         for n in everything:
             for u in n.inputs:
                 users[u] = users.get(u, 0) + 1
+        tapped = self.taps.defs.get(d.name, [])
+        for u in tapped:  # a value the network returns: nothing may overwrite it
+            users[u] = users.get(u, 0) + 1
         layers = [self._layer(d, n, chans, users) for n in d.nodes]
         shortcut = None
         if not d.variants:  # the identity, or no addition at all
@@ -291,7 +275,7 @@ class _Emitter:
             pos = next(i for i, la in enumerate(layers) if SHORTCUT in la.inputs)
             layers.insert(pos, shortcut)
         owner = {la.path: self.where[(d.name, "", la.path)] for la in layers if (d.name, "", la.path) in self.where}
-        scope = _scope(self.r, layers, owner)
+        scope = _scope(self.r, layers, owner, tuple(tapped))
         n = len(d.instances)
         where = ", ".join(d.instances[:3]) + (f", ... ({n} blocks)" if n > 3 else "")
         kinds = " or ".join(dict.fromkeys(SHORTCUT_TEXT.get(v if v in SHORTCUT_TEXT else v.rsplit("_", 1)[0], v)
@@ -306,8 +290,28 @@ class _Emitter:
         lets = [f"{names[k]} = {_rename(t, names)}" for k, t in d.lets]
         init = lets + scope.init_lines()
         fuse = scope.fuse_pairs() + (shortcut.fuse if shortcut is not None else [])
+        methods = []
+        if tapped:
+            self._check_taps(d, tapped, layers)
+            methods = [("forward_taps", "x", ['"""forward, also returning the values of ' + ", ".join(tapped)
+                                              + ' (outputs of the network)."""']
+                        + scope.forward_lines({"main": "y", "shortcut": "s"}, outputs=[d.output, *tapped]))]
         return _class(self.class_of[d.name], doc, sig, _fuse_attr(fuse, self.fuse_bn), init,
-                      scope.forward_lines({"main": "y", "shortcut": "s"}))
+                      scope.forward_lines({"main": "y", "shortcut": "s"}), methods=methods)
+
+    def _check_taps(self, d: BlockDef, tapped: list[str], layers: list[Layer]) -> None:
+        """An output inside an optional shortcut is built by some instances only: refuse it."""
+        paths = {la.path for la in layers}
+        for b in (b for b in self.r.blocks if b.block_def == d.name):
+            for local in self.taps.blocks.get(b.name, ()):
+                if local in paths:
+                    continue
+                node, spec = f"{b.name}.{local}", self.r.spec
+                span = spec.span(("outputs", self.r.outputs.index(node))) if spec is not None else None
+                raise _error(self.r, node, "unsupported-output",
+                             f"the {BACKEND} backend cannot return '{node}': it lies inside the "
+                             "shortcut that only some blocks of the kind build",
+                             "name the block's output, or a layer on its main path", span)
 
     def _shortcut(self, d: BlockDef, chans: dict, users: dict) -> Layer:
         """The optional shortcut path as one module, built only by the instances that
@@ -383,43 +387,92 @@ class _Emitter:
             lines.append("    ]),")
         return "\n".join(lines + ["]"])
 
-    def network_class(self) -> str:
+    def _top_layers(self, split: set[str]) -> tuple[list[Layer], dict[str, str], dict[str, str]]:
+        """The network's own layers: stem and head layers and one call per stage, or
+        per block for the stages in `split`; a block with outputs inside is called
+        through `forward_taps`, whose list is unpacked by `code`-only layers. Also
+        returns IR node -> the path holding its value, and path -> IR node."""
         r, g = self.r, self.r.graph
         layers: list[Layer] = []
         top: dict[str, str] = {}      # IR node -> path of the top-level layer producing it
         owner: dict[str, str] = {}
         outer = {n for n, d in g.nodes(data=True) if d["section"] in ("stem", "head")}
         stage_spans = {st.name: st.span for st in r.stages}
+        binfo = {b.name: b for b in r.blocks}
         for n, d in g.nodes(data=True):
             if d["section"] == "input":
                 top[n] = "x"
                 continue
             if d["section"] == "stage":
                 stage = d["stage"]
-                if not layers or layers[-1].path != stage:
+                unit = d["block"] if stage in split else stage
+                if unit not in owner:
                     _check_name(r, n, stage, stage_spans.get(stage))
-                    if stage in owner:
+                    if stage in owner or (unit != stage and any(la.path == stage for la in layers)):
                         raise _error(r, n, "name-clash", f"stage '{stage}' has the name of another layer",
                                      "rename the stage or the layer")
                     ins = [top[u] for u in g.predecessors(n) if u in top]
-                    loop = [] if any(la.op == "stage" for la in layers) else self._stage_loop()
-                    layers.append(Layer(stage, "stage", None, ins[:1], "main", False, init_code=loop))
-                    owner[stage] = n
-                top[n] = stage
+                    loop = [] if any(la.op in ("stage", "block") for la in layers) else self._stage_loop()
+                    layers.append(Layer(unit, "stage" if unit == stage else "block", None, ins[:1], "main",
+                                        False, init_code=loop))
+                    owner[unit] = n
+                    self._unpack_taps(layers, unit, binfo.get(unit), top)
+                if unit not in self.taps.blocks:
+                    top[n] = unit
                 continue
             _check_name(r, n, n)
             if n in owner:
                 raise _error(r, n, "name-clash", f"layer '{n}' has the name of a stage", "rename the layer")
             ins = [top[u] for u, _, _ in sorted(g.in_edges(n, data="port"), key=lambda e: e[2])]
-            layers.append(Layer(n, d["op"], _ctor(r, n, _node_attrs(r, n, outer, {})), ins, "main"))
+            layers.append(Layer(n, d["op"], _ctor(r, n, _node_attrs(r, n, outer, {}, self.taps.nodes)), ins,
+                                "main"))
             top[n], owner[n] = n, n
-        scope = _scope(r, layers, owner)
+        return layers, top, owner
+
+    def _unpack_taps(self, layers: list[Layer], unit: str, b, top: dict[str, str]) -> None:
+        """A block with outputs inside: call `forward_taps` and pick its values."""
+        if b is None or unit not in self.taps.blocks:
+            return
+        layers[-1].code = f"{access(unit)}.forward_taps({{0}})"
+        layers[-1].role = "taps"
+        tapped = self.taps.defs[b.block_def]
+        key = unit.replace(".", "_")
+        for i, local in enumerate([None] + tapped):
+            if local is None or local in self.taps.blocks[unit]:
+                path = f"<{key} {i}>"  # no dots: not a module path
+                layers.append(Layer(path, "pick", None, [unit], "main", code=f"{{0}}[{i}]"))
+                top[b.output if local is None else f"{unit}.{local}"] = path
+
+    def network_class(self) -> str:
+        r, g = self.r, self.r.graph
+        layers, top, owner = self._top_layers(set())
+        kept = tuple(n for n in r.outputs if top.get(n) == n)  # stem and head layers the network returns
+        scope = _scope(r, layers, owner, kept)
+        head = [la for la in layers if la.path in g and g.nodes[la.path]["section"] == "head"]
+        body = [la for la in layers if la not in head]
         attrs = ["resdsl_spec = RESDSL_SPEC", "resdsl_fingerprint = RESDSL_FINGERPRINT"]
-        attrs += _backbone_attrs(r, layers)
+        attrs += backbone_attrs(r, head[-1].path if head else None)
         attrs += _fuse_attr(scope.fuse_pairs(), self.fuse_bn)
         doc = f"The '{doc_text(r.name)}' network (see the module docstring)."
-        return _class(self.net_name, doc, "", attrs, scope.init_lines(), scope.forward_lines({"main": "x"}),
-                      base="Backbone")
+        if len(r.outputs) > 1:
+            doc += " It returns a list: " + ", ".join(r.output_names) + "."
+        features = _scope(r, body, owner).forward_lines({"main": "x"})
+        last = body[-1].path if body else "x"
+        head = [replace(la, inputs=["x" if u == last else u for u in la.inputs]) for la in head]
+        if any(u not in {la.path for la in head} | {"x"} for la in head for u in la.inputs):
+            raise unsupported(BACKEND, r, head[0].path, "the head reads a value other than the last stage's")
+        methods = [("forward_features", "x", features),
+                   ("forward_head", "x, pre_logits: bool = False",
+                    _scope(r, head, owner).forward_lines({"main": "x"}, early="pre_logits"))]
+        if len(r.outputs) > 1:
+            layers, top, owner = self._top_layers(self.taps.split)
+            kept = tuple(dict.fromkeys(top[n] for n in r.outputs))
+            forward = _scope(r, layers, owner, kept).forward_lines({"main": "x", "taps": "t"},
+                                                                   outputs=[top[n] for n in r.outputs])
+        else:
+            forward = ["return self.forward_head(self.forward_features(x))"]
+        return _class(self.net_name, doc, "", attrs, scope.init_lines(), forward, base="Backbone",
+                      methods=methods)
 
     def _stage_loop(self) -> list[str]:
         # A dotted stage name (timm's `stages.0.blocks`) sits in containers made on the way.
@@ -448,13 +501,18 @@ class _Emitter:
         desc = "\n".join(textwrap.fill(doc_text(p), 100, break_long_words=False, break_on_hyphens=False)
                          for p in r.description.split("\n"))
         c, h, w = r.input_shape
-        out = "x".join(str(s) for s in r.output_shape)
+        shape = lambda s: "x".join(str(v) for v in s)  # noqa: E731
+        out = f"output {shape(r.output_shape)}"
+        if len(r.outputs) > 1:  # as timm's features_only models: a list, in the spec's order
+            out = "outputs, returned as a list: " + ", ".join(
+                f"{doc_text(n)} {shape(s)}" for n, s in zip(r.output_names, r.output_shapes))
         lines = [f"# {MARKER} {__version__} from the spec {r.name!r}. Change the spec and compile it again",
                  "# (`resdsl compile SPEC --backend torch`) rather than editing this file.",
                  f'"""The \'{doc_text(r.name)}\' network for PyTorch.', ""]
         lines += ([desc, ""] if desc.strip() else [])
-        lines += [f"Input {c}x{h}x{w} (channels, height, width), output {out}.",
-                  f"{r.params:,} parameters and {r.buffers:,} buffers (BatchNorm running statistics);",
+        lines += textwrap.wrap(f"Input {c}x{h}x{w} (channels, height, width), {out}.", 100,
+                               break_long_words=False, break_on_hyphens=False)
+        lines += [f"{r.params:,} parameters and {r.buffers:,} buffers (BatchNorm running statistics);",
                   f"{r.macs:,} multiply-accumulates per image."]
         if self.fuse_bn:
             lines += ["Compiled with --fuse-bn: build_model() folds each BatchNorm that follows a conv into that",

@@ -257,12 +257,12 @@ class Dense(nn.Linear):
 
 class Backbone(nn.Module):
     """timm's backbone conventions, so detection and segmentation code can use the
-    network: `forward_features` (everything before the head), `forward_head`,
-    `reset_classifier`, `feature_info` (each stage's channels and reduction) and
-    torchvision's `inplanes`. The top level runs as a chain in definition order;
-    the class lists its head's layers in HEAD."""
+    network: `reset_classifier`, `get_classifier`, `feature_info` (each stage's
+    channels and reduction) and torchvision's `inplanes`. Each network class
+    writes its own `forward_features` (everything before the head) and
+    `forward_head`, and names its classifier (the head's last layer) in CLASSIFIER."""
 
-    HEAD = ()
+    CLASSIFIER = None
     FEATURE_INFO = ()
     __jit_unused_properties__ = ("feature_info",)  # Python-side API; TorchScript compiles forward only
 
@@ -270,22 +270,8 @@ class Backbone(nn.Module):
     def feature_info(self):
         return [dict(info) for info in self.FEATURE_INFO]
 
-    def forward_features(self, x):
-        for name, layer in self.named_children():
-            if name in self.HEAD:
-                break
-            x = layer(x)
-        return x
-
-    def forward_head(self, x, pre_logits=False):
-        """The head; with `pre_logits`, without its last layer (the classifier)."""
-        names = self.HEAD[:-1] if pre_logits else self.HEAD
-        for name in names:
-            x = getattr(self, name)(x)
-        return x
-
     def get_classifier(self):
-        return getattr(self, self.HEAD[-1]) if self.HEAD else None
+        return self.get_submodule(self.CLASSIFIER) if self.CLASSIFIER else None
 
     def reset_classifier(self, num_classes):
         """A new, freshly initialised last dense layer with `num_classes` outputs
@@ -294,7 +280,8 @@ class Backbone(nn.Module):
         if not isinstance(layer, nn.Linear):
             raise TypeError("the network's head does not end in a dense layer")
         if num_classes == 0:
-            setattr(self, self.HEAD[-1], nn.Identity())
+            parent, _, leaf = self.CLASSIFIER.rpartition(".")
+            setattr(self.get_submodule(parent) if parent else self, leaf, nn.Identity())
         else:  # resized in place, so an activation built into the layer stays
             layer.out_features = num_classes
             layer.weight = nn.Parameter(layer.weight.new_empty(num_classes, layer.in_features))

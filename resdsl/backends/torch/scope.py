@@ -46,9 +46,16 @@ def access(path: str) -> str:
     return "self" + "".join(f"[{p}]" if p.isdigit() else f".{p}" for p in path.split("."))
 
 
+OUT = "<out>"  # the consumer a kept value (an output of the network) has beyond its layers
+
+
 class Scope:
-    def __init__(self, layers: list[Layer]):
+    """`keep`: paths whose values leave the class (the network's outputs): they are
+    never inlined, folded away, merged into a Sequential call or overwritten."""
+
+    def __init__(self, layers: list[Layer], keep: tuple[str, ...] = ()):
         self.layers = layers
+        self.keep = tuple(keep)
         self.by_path = {la.path: la for la in layers}
         self.containers = self._containers()
 
@@ -75,6 +82,8 @@ class Scope:
         for la in layers:
             for u in la.inputs:
                 out.setdefault(u, []).append(la.path)
+        for p in self.keep:
+            out.setdefault(p, []).append(OUT)
         return out
 
     def fuse_pairs(self) -> list[tuple[str, str]]:
@@ -119,8 +128,10 @@ class Scope:
 
     # -- forward --------------------------------------------------------------
     def collapsed(self) -> list[Layer]:
-        """The layer list with each chain-shaped Sequential replaced by one call."""
+        """The layer list with each chain-shaped Sequential replaced by one call
+        (`self.renamed`: a chain's last member -> the Sequential's path)."""
         layers, users = list(self.layers), self.consumers(self.layers)
+        self.renamed: dict[str, str] = {}
         for prefix, kind in self.containers.items():
             if kind != "seq" or not self._seq_len(prefix):  # a Sequential of containers (stages.0.blocks)
                 continue
@@ -135,15 +146,21 @@ class Scope:
             layers[pos] = Layer(prefix, "sequential", None, members[0].inputs, last.role, True, members)
             layers = [la for la in layers if la not in members]
             rename = {last.path: prefix}
+            self.renamed[last.path] = prefix
             layers = [replace(la, inputs=[rename.get(u, u) for u in la.inputs]) for la in layers]
         return layers
 
-    def forward_lines(self, base_names: dict[str, str]) -> list[str]:
+    def forward_lines(self, base_names: dict[str, str], outputs: list[str] | None = None,
+                      early: str | None = None) -> list[str]:
         """Straight-line forward. `base_names` maps a role to its variable's name
-        ('main' -> 'y'); a name still holding a live value gets a number."""
+        ('main' -> 'y'); a name still holding a live value gets a number. It returns
+        the last layer's value, or with `outputs` the list of those paths' values.
+        `early` (a condition) returns the last layer's first input instead when it
+        holds: `forward_head(x, pre_logits)` stops before the classifier."""
         layers = self.collapsed()
         users = self.consumers(layers)
         pos = {la.path: i for i, la in enumerate(layers)}
+        pos[OUT] = len(layers)
         last_use = {p: max((pos[c] for c in cs), default=-1) for p, cs in users.items()}
         holder: dict[str, str] = {"x": "x"}         # variable -> path of the value it holds
         var_of: dict[str, str] = {"x": "x"}
@@ -159,12 +176,15 @@ class Scope:
                 else:
                     args.append(var_of[u])
             expr = la.code.format(*args) if la.code is not None else f"{access(la.path)}({', '.join(args)})"
-            if i == len(layers) - 1:
+            if i == len(layers) - 1 and outputs is None:
+                if early is not None:
+                    lines += [f"if {early}:", f"    return {args[0] if args else 'x'}"]
                 lines += fit("return ", expr)
                 break
-            nxt = layers[i + 1]
+            nxt = layers[i + 1] if i + 1 < len(layers) else la
+            last_but_one = early is not None and i == len(layers) - 2
             if (la.inline and nxt.inline and users[la.path] == [nxt.path] and len(nxt.inputs) == 1
-                    and depth + 1 < INLINE_DEPTH and len(expr) <= INLINE_CHARS):
+                    and depth + 1 < INLINE_DEPTH and len(expr) <= INLINE_CHARS and not last_but_one):
                 pending[la.path] = (expr, depth + 1)
                 continue
             base = base_names.get(la.role, "y")
@@ -174,6 +194,10 @@ class Scope:
                 name = f"{base}{n}"
             holder[name], var_of[la.path] = la.path, name
             lines += fit(f"{name} = ", expr)
+        if outputs is not None:
+            lines += fit("return ", f"[{', '.join(var_of[self.renamed.get(p, p)] for p in outputs)}]")
+        elif not layers:
+            lines = ["return x"]
         return lines
 
 
