@@ -92,10 +92,13 @@ class ConvAttrs(Attrs):
 
 @dataclass(frozen=True)
 class NormAttrs(Attrs):
-    type: str = "batchnorm"
+    type: str = "batchnorm"   # or "groupnorm"
     eps: float = 1e-5
-    momentum: float = 0.1     # PyTorch's convention: the weight of the new batch (Keras: 1 - this)
+    momentum: float = 0.1     # batch norm, PyTorch's convention: the weight of the new batch (Keras: 1 - this)
     gamma_init: str = "ones"  # "zeros": the block starts as the identity (Goyal et al. 2017)
+    groups: int = 0           # group norm: how many channel groups
+
+    QUIET = ("groups",)
 
 
 @dataclass(frozen=True)

@@ -32,6 +32,8 @@ class Ctx:
     dense_bias: bool
     dense_init: str
     zero_init_last: bool
+    norm_type: str = "batchnorm"
+    norm_groups: int = 32
     env: dict = field(default_factory=dict)  # user-block parameters
     text: str | None = None                  # spec source, for carets
 
@@ -131,9 +133,12 @@ def lower_layer(b: Builder, item, x: str, ctx: Ctx, span: Span, namer: Namer, ch
                      "init": p.init or ctx.conv_init, **padding_attrs(val(p.padding, "padding", 0))}
             return b.add(op, name, attrs, [x], span, role), attrs["filters"], attrs["stride"][0]
         if op == "norm":
-            attrs = {"type": p.type, "eps": p.eps if p.eps is not None else ctx.eps,
+            kind = p.type or ctx.norm_type
+            attrs = {"type": kind, "eps": p.eps if p.eps is not None else ctx.eps,
                      "momentum": p.momentum if p.momentum is not None else ctx.momentum,
-                     "gamma_init": "zeros" if p.zero_init else "ones"}
+                     "gamma_init": "zeros" if p.zero_init else "ones",
+                     "groups": (val(p.groups, "norm groups") if p.groups is not None else ctx.norm_groups)
+                     if kind == "groupnorm" else 0}
             return b.add(op, name, attrs, [x], span, role), None, 1
         if op == "act":
             return b.add(op, name, {"fn": p.fn or ctx.act}, [x], span, role), None, 1

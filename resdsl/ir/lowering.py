@@ -18,7 +18,8 @@ def base_ctx(spec: LoadedSpec) -> Ctx:
     d = spec.model.defaults
     return Ctx(conv_bias=d.conv.bias, conv_init=d.conv.init, eps=d.norm.eps, momentum=d.norm.momentum,
                act=d.activation, dense_bias=d.dense.bias, dense_init=d.dense.init,
-               zero_init_last=d.norm.zero_init_last, text=spec.source.text)
+               zero_init_last=d.norm.zero_init_last, norm_type=d.norm.type, norm_groups=d.norm.groups,
+               text=spec.source.text)
 
 
 def stage_ctx(ctx: Ctx, stage) -> Ctx:
@@ -31,6 +32,8 @@ def stage_ctx(ctx: Ctx, stage) -> Ctx:
         momentum=stage.norm.momentum if stage.norm.momentum is not None else ctx.momentum,
         act=stage.activation or ctx.act,
         zero_init_last=ctx.zero_init_last if stage.zero_init_last_norm is None else stage.zero_init_last_norm,
+        norm_type=stage.norm.type or ctx.norm_type,
+        norm_groups=stage.norm.groups if stage.norm.groups is not None else ctx.norm_groups,
     )
 
 

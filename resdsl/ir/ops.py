@@ -187,6 +187,15 @@ def _zero(*_) -> int:
     return 0
 
 
+def _norm_shape(a: dict, ins: list[Shape]) -> Shape:
+    c = ins[0][0]
+    if a["type"] == "groupnorm" and (a["groups"] < 1 or c % a["groups"]):
+        raise ShapeError(f"group norm with {a['groups']} groups cannot split {c} channels",
+                         "the groups must divide the channels (timm and PyTorch use 32 groups, or 16 for thin layers)",
+                         code="bad-groups")
+    return ins[0]
+
+
 def _norm_buffers(a: dict, ins: list[Shape]) -> int:
     """BatchNorm keeps running mean and variance; group norm keeps nothing."""
     return 2 * ins[0][0] if a["type"] == "batchnorm" else 0
@@ -218,7 +227,7 @@ OPS: dict[str, OpDef] = {
     "input": OpDef(InputAttrs, shape=lambda a, ins: tuple(a["shape"]), arity=0,
                    channels=lambda a, chans: a["shape"][0]),
     "conv": OpDef(ConvAttrs, _conv_shape, _conv_params, macs=_conv_macs, channels=lambda a, chans: a["filters"]),
-    "norm": OpDef(NormAttrs, _same, params=lambda a, ins: 2 * ins[0][0], buffers=_norm_buffers),
+    "norm": OpDef(NormAttrs, _norm_shape, params=lambda a, ins: 2 * ins[0][0], buffers=_norm_buffers),
     "act": OpDef(ActAttrs, _same),
     "maxpool": OpDef(PoolAttrs, _pool_shape("maxpool")),
     "avgpool": OpDef(PoolAttrs, _pool_shape("avgpool")),

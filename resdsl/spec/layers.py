@@ -61,7 +61,8 @@ class ConvLayer(LayerBase):
 
 
 class NormLayer(LayerBase):
-    type: NormName = "batchnorm"
+    type: NormName | None = Field(None, description="default: defaults.norm.type")
+    groups: IntOrRef | None = Field(None, description="group norm: channel groups (default: defaults.norm.groups)")
     eps: Annotated[float, Field(gt=0, lt=1)] | None = None
     momentum: Annotated[float, Field(gt=0, le=1)] | None = None
     zero_init: StrictBool = Field(False, description="start gamma at 0")

@@ -45,7 +45,9 @@ class ConvDefaults(Strict):
 
 
 class NormDefaults(Strict):
-    type: NormName = "batchnorm"
+    type: NormName = Field("batchnorm", description="batchnorm, or groupnorm (statistics of channel groups of "
+                                                      "each sample; no running statistics)")
+    groups: PosInt = Field(32, description="group norm's channel groups (PyTorch's and timm's usual 32)")
     eps: Annotated[float, Field(gt=0, lt=1)] = 1e-5
     momentum: Annotated[float, Field(gt=0, le=1)] = Field(
         0.1, description="PyTorch convention: weight of the new batch (Keras momentum = 1 - this)")
@@ -71,6 +73,8 @@ class ConvOverride(Strict):
 
 
 class NormOverride(Strict):
+    type: NormName | None = None
+    groups: PosInt | None = None
     eps: Annotated[float, Field(gt=0, lt=1)] | None = None
     momentum: Annotated[float, Field(gt=0, le=1)] | None = None
 

@@ -54,6 +54,11 @@ def make_layers(node: dict) -> list:
                                    initializers.kernel(a["init"]), initializers.bias(a["init"], fan_in))
     if op == "maxpool":
         return helpers.max_pool_layers(a["kernel"], a["stride"], a["padding"], name)
+    if op == "norm" and a.get("type") == "groupnorm":
+        inits = initializers.norm(a.get("gamma_init", "ones"))
+        return [L.GroupNormalization(a["groups"], axis=-1, epsilon=a["eps"], name=name,
+                                     gamma_initializer=inits["gamma_initializer"],
+                                     beta_initializer=inits["beta_initializer"])]
     if op == "norm":
         return [L.BatchNormalization(axis=-1, epsilon=a["eps"], momentum=rules.keras_momentum(a["momentum"]),
                                      name=name, **initializers.norm(a.get("gamma_init", "ones")))]

@@ -55,7 +55,7 @@ def check(resolved: Resolved) -> None:
         op, a = d["op"], d["attrs"]
         if op not in SUPPORTED:
             raise unsupported(BACKEND, resolved, n)
-        if op == "norm" and a.get("type", "batchnorm") != "batchnorm":
+        if op == "norm" and a.get("type", "batchnorm") not in ("batchnorm", "groupnorm"):
             raise unsupported(BACKEND, resolved, n, f"norm type '{a.get('type')}'")
         if op in ("act", "dense") and a.get("fn", a.get("activation", "linear")) not in ACTIVATIONS:
             raise unsupported(BACKEND, resolved, n, "unknown activation")

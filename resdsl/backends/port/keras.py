@@ -13,6 +13,8 @@ def kind_of(layer) -> str | None:
         return "conv"
     if isinstance(layer, keras.layers.BatchNormalization):
         return "norm"
+    if isinstance(layer, keras.layers.GroupNormalization):
+        return "groupnorm"
     if isinstance(layer, keras.layers.Dense):
         return "dense"
     if isinstance(layer, keras.layers.Conv1D):
@@ -45,9 +47,9 @@ def flatten_geometry(layer) -> tuple | None:
 
 def _as_dict(layer, kind: str) -> dict:
     w = layer.get_weights()
-    if kind == "norm":
-        names = [n for n, on in (("gamma", layer.scale), ("beta", layer.center)) if on] + ["mean", "var"]
-        return dict(zip(names, w))
+    if kind in ("norm", "groupnorm"):
+        names = [n for n, on in (("gamma", layer.scale), ("beta", layer.center)) if on]
+        return dict(zip(names + (["mean", "var"] if kind == "norm" else []), w))
     return dict(zip(["kernel", "bias"] if layer.use_bias else ["kernel"], w))
 
 

@@ -104,8 +104,12 @@ def _conv(a: Attrs) -> str:
 
 
 def _norm(a: Attrs) -> str:
+    if a.is_param("type"):
+        raise Unsupported("blocks of one definition use different norm types; give them different block kinds")
+    if a.values["type"] == "groupnorm":
+        return _call("group_norm", [a.code("groups"), a.code("in_channels")] + a.keywords(eps=1e-5, gamma_init="ones"))
     if a.values["type"] != "batchnorm":
-        raise Unsupported(f"norm type '{a.values['type']}' (only batchnorm)")
+        raise Unsupported(f"norm type '{a.values['type']}' (batchnorm or groupnorm)")
     args = [a.code("in_channels")] + a.keywords(eps=1e-5, momentum=0.1, gamma_init="ones")
     return _call("norm", args + (["dims=1"] if a.rank == 1 else []))
 

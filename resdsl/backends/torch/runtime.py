@@ -74,6 +74,15 @@ def norm(channels, eps=1e-5, momentum=0.1, gamma_init="ones", dims=2):
     return layer
 
 
+def group_norm(groups, channels, eps=1e-5, gamma_init="ones"):
+    """Group norm (Wu & He 2018): statistics of each sample's channel groups, so the
+    same in training and inference, and no running statistics to fold or port."""
+    layer = nn.GroupNorm(groups, channels, eps=eps)
+    if gamma_init == "zeros":
+        nn.init.zeros_(layer.weight)
+    return layer
+
+
 ACTIVATIONS = {"relu": nn.ReLU, "relu6": nn.ReLU6, "silu": nn.SiLU, "sigmoid": nn.Sigmoid, "tanh": nn.Tanh,
                "linear": nn.Identity, "hard_sigmoid": nn.Hardsigmoid, "gelu": nn.GELU}
 
