@@ -291,16 +291,25 @@ class Backbone(nn.Module):
         self.num_classes = num_classes
 
 
+class Holder(nn.Module):
+    """A module that only holds named children (a dotted name's `stem` in `stem.conv1`).
+    TorchScript compiles the forward of every submodule, and nn.Module's own forward
+    cannot be compiled, so this one has a forward that says it is not to be called."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        raise RuntimeError("a Holder only holds layers: call its children")
+
+
 def add_stage(root, path, module):
     """`root.<path> = module` for a dotted path, making the containers on the way:
     an nn.Sequential where the next part is an index (timm's `stages.0.blocks`),
-    else an nn.Module."""
+    else a Holder."""
     parts = path.split(".")
     owner = root
     for i, part in enumerate(parts[:-1]):
         child = owner._modules.get(part)
         if child is None:
-            child = nn.Sequential() if parts[i + 1].isdigit() else nn.Module()
+            child = nn.Sequential() if parts[i + 1].isdigit() else Holder()
             owner.add_module(part, child)
         owner = child
     owner.add_module(parts[-1], module)
