@@ -202,7 +202,9 @@ def _save(job: Job, model, opt, scaler, epoch: int, step_in_epoch: int, global_s
     state = {"model": model.state_dict(), "optimizer": opt.state_dict(),
              "scaler": scaler.state_dict() if scaler is not None else None,
              "epoch": epoch, "step_in_epoch": step_in_epoch, "global_step": global_step, "sums": sums,
-             "rng": torch.get_rng_state()}
+             "rng": torch.get_rng_state(),
+             # drop_path and dropout draw on the GPU's generator when training there
+             "cuda_rng": _cuda_rng(model)}
     buf = io.BytesIO()
     torch.save(state, buf)
     job.run.write(job.checkpoint.name, buf.getvalue())
@@ -219,4 +221,11 @@ def _load(job: Job, model, opt, scaler, device) -> dict:
     if scaler is not None and state.get("scaler"):
         scaler.load_state_dict(state["scaler"])
     torch.set_rng_state(state["rng"].cpu())
+    if state.get("cuda_rng") is not None and device.type == "cuda":
+        torch.cuda.set_rng_state(state["cuda_rng"].cpu(), device)
     return state
+
+
+def _cuda_rng(model):
+    p = next(model.parameters(), None)
+    return torch.cuda.get_rng_state(p.device) if p is not None and p.is_cuda else None
