@@ -43,7 +43,7 @@ def compare(specs, data, backend: str = "torch", *, out="runs/compare", jobs: in
     if len(specs) < 1:
         raise TrainError("compare needs at least one spec")
     out = Path(out)
-    resolved = [resolve(load_spec(s)) for s in specs]   # fail on a bad spec before any training
+    resolved = [resolve(load_spec(s, sets=options.get("sets") or ())) for s in specs]  # fail before training
     names = [r.name for r in resolved]
     plain = {r.name for r in resolved if not any(d["op"] == "add" for _, d in r.graph.nodes(data=True))}
     dupes = sorted({n for n in names if names.count(n) > 1})
@@ -92,6 +92,9 @@ def _flags(options: dict) -> list[str]:
     flags = []
     for key, value in options.items():
         if value is None or value is False or key in ("progress", "on_step"):
+            continue
+        if key == "sets":  # one --set per override
+            flags += [x for v in value for x in ("--set", str(v))]
             continue
         flag = "--" + key.replace("_", "-")
         flags += [flag] if value is True else [flag, str(value)]
