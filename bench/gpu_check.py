@@ -5,7 +5,10 @@ channels_last, taking turns in one process, and equal fp32 outputs; (b)
 run stopped by Ctrl-C in the middle of an epoch resumes to the weights of an
 uninterrupted one; (c) the same with the Keras backend, Keras running on its
 torch backend (no TensorFlow needed) with mixed precision; (d) BatchNorm folded
-into the convs gives the unfolded model's outputs on the GPU.
+into the convs gives the unfolded model's outputs on the GPU; (e) training
+images/s of `resdsl.train`'s loop against a bare loop (torch) and a bare
+`model.fit` (Keras) on the same model and batch, with AMP (issue 11's 0.97
+target, bench/train_throughput.py's two sides).
 
 On the device (repository root; torch, torchvision and timm installed, no
 TensorFlow). First, here: `mkdir -p .whl && cp /work/notes/whl/*.whl .whl/`
@@ -21,8 +24,8 @@ timeout_s 480, command:
     PYTHONPATH=/tmp/site:$PWD KERAS_BACKEND=torch timeout 420 python bench/gpu_check.py
 
 About 3 minutes on an H100/H200 by estimate from the CPU smoke run (not yet
-measured on one): (a) ~1 min, (b) and (c) well under a minute each, (d) seconds,
-plus imports. It prints one summary and, where $OUT is set, writes
+measured on one): (a) ~1 min, (b), (c) and (e) under a minute each, (d)
+seconds, plus imports. It prints one summary and, where $OUT is set, writes
 $OUT/gpu_check.json and $OUT/gpu_check.txt. A part that fails is reported (its
 traceback's end in the JSON) and the others still run; the exit status is 1
 when any part failed. `--parts bc` reruns only some parts.
@@ -246,6 +249,32 @@ def _max_diff(a, b) -> float:
     return max(float(np.abs(x - y).max()) for x, y in zip(a, b))
 
 
+# ------------------------------------------- (e) resdsl train's loop vs a hand loop
+def part_e(a, dev) -> dict:
+    """bench/train_throughput.py's two sides (resdsl.train's images/s against a bare loop / bare fit on the
+    same model and batch), alternating rounds, with AMP on the GPU."""
+    sys.path.insert(0, str(ROOT / "bench"))
+    import train_throughput as tt
+
+    from resdsl.datasets.synthetic import write_cifar_archive
+    args = argparse.Namespace(spec=a.e_spec, batch=a.e_batch, steps=a.e_steps, rounds=a.e_rounds, amp=True,
+                              device="cuda" if dev.type == "cuda" else "cpu")
+    out = {"spec": args.spec, "batch": args.batch, "steps_per_epoch": args.steps, "rounds": args.rounds}
+    with tempfile.TemporaryDirectory(prefix="gpu_check-e-") as tmp:
+        archive = write_cifar_archive(Path(tmp) / "cifar-10-python.tar.gz", train=args.batch * args.steps,
+                                      test=args.batch)
+        for backend in ("torch", "keras"):
+            ours, bare = [], []
+            for k in range(args.rounds):
+                ours.append(tt.resdsl_rate(args, backend, archive, Path(tmp) / f"{backend}-{k}"))
+                bare.append(tt.torch_rate(args) if backend == "torch" else tt.keras_rate(args))
+            o, h = statistics.median(ours), statistics.median(bare)
+            out[backend] = {"resdsl_images_per_s": o, "hand_images_per_s": h, "ratio": o / h,
+                            "rounds": [[round(x), round(y)] for x, y in zip(ours, bare)]}
+    out["ok"] = True  # figures, not a pass/fail: the 0.97 target is read from them
+    return out
+
+
 # ------------------------------------------------------------- (d) fused BN
 def part_d(a, dev) -> dict:
     import resdsl
@@ -303,6 +332,13 @@ def _summary(res: dict) -> str:
             lines.append(f"    Ctrl-C: {r['interrupted']}; resumed to steps {r['resumed_steps']}; "
                          f"max |diff| resumed vs uninterrupted {r['resume_max_abs_diff']:.3g} "
                          f"(two uninterrupted runs {r['two_runs_max_abs_diff']:.3g})")
+    e = res.get("e_loop_vs_hand", {})
+    for backend in ("torch", "keras"):
+        if backend in e:
+            r = e[backend]
+            lines.append(f"(e) {backend} train loop, {e['spec']} batch {e['batch']} AMP: resdsl.train "
+                         f"{r['resdsl_images_per_s']:,.0f} img/s, hand-written {r['hand_images_per_s']:,.0f} img/s, "
+                         f"ratio {r['ratio']:.3f} (rounds {r['rounds']})")
     d = res.get("d_fused_bn", {})
     if "max_abs_diff" in d:
         lines.append(f"(d) fused BN, resnet50 fp32 eval: max |diff| {d['max_abs_diff']:.3g} "
@@ -318,7 +354,7 @@ def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--smoke", action="store_true", help="small sizes on whatever device is here (CPU)")
     p.add_argument("--amp", choices=("bfloat16", "float16"), default="bfloat16")
-    p.add_argument("--parts", default="abcd", help="which parts to run, e.g. 'ab'")
+    p.add_argument("--parts", default="abcde", help="which parts to run, e.g. 'ab'")
     a = p.parse_args()
     cuda = torch.cuda.is_available()
     if not cuda and not a.smoke:
@@ -329,10 +365,12 @@ def main() -> int:
     if a.smoke:  # reduced: every code path, small sizes
         a.batch, a.size, a.rounds, a.steps, a.warmup = 4, 64, 2, 1, 1
         a.spec, a.epochs, a.train_batch, per_batch, test = TINY, 2, 20, 40, 40
+        a.e_spec, a.e_batch, a.e_steps, a.e_rounds = "cifar_resnet20", 16, 2, 1
         sys.modules.setdefault("tensorflow", None)  # as on the device: Keras must not need TensorFlow
     else:
         a.batch, a.size, a.rounds, a.steps, a.warmup = 256, 224, 6, 10, 5
         a.spec, a.epochs, a.train_batch, per_batch, test = "cifar_resnet20", 3, 125, 500, 500
+        a.e_spec, a.e_batch, a.e_steps, a.e_rounds = "cifar_resnet20", 256, 20, 3
     res: dict = {"device": torch.cuda.get_device_name(0) if dev.type == "cuda" else "cpu",
                  "torch": torch.__version__, "smoke": a.smoke, "python": sys.version.split()[0]}
     t0 = time.perf_counter()
@@ -344,6 +382,8 @@ def main() -> int:
             a.spec = str(work / "tiny.yaml")
         if "a" in a.parts:
             _run("a_throughput", lambda: part_a(a, dev), res)
+        if "e" in a.parts:  # before (b)/(c), which switch to deterministic kernels
+            _run("e_loop_vs_hand", lambda: part_e(a, dev), res)
         if "d" in a.parts:
             _run("d_fused_bn", lambda: part_d(a, dev), res)
         if "b" in a.parts:

@@ -41,7 +41,7 @@ def _setup(job: Job):
     engine = keras.backend.backend()
     if engine == "tensorflow":
         import tensorflow as tf
-        gpus = tf.config.list_physical_devices("GPU")
+        gpus = _visible_gpus(engine)
         if job.cfg.device == "cuda" and not gpus:
             raise TrainError("--device cuda, but TensorFlow sees no GPU", "use --device auto or cpu")
         if job.cfg.device == "cpu" and gpus:
@@ -55,8 +55,7 @@ def _setup(job: Job):
         gpus, strategy, scope = _other_engine(job, keras, engine)
     if job.cfg.amp:
         if gpus:
-            # the precision the torch loop picks on the same GPU: bf16 needs no loss scaling
-            keras.mixed_precision.set_global_policy("mixed_bfloat16" if _bf16(engine, gpus) else "mixed_float16")
+            keras.mixed_precision.set_global_policy(amp_policy(keras, gpus))
         else:
             job.notes.append("--amp needs a GPU; trained in float32")
     return strategy, keras, scope
@@ -67,12 +66,7 @@ def _other_engine(job: Job, keras, engine: str):
     if job.cfg.devices is not None:
         raise TrainError(f"--devices needs Keras on TensorFlow (this Keras runs on {engine})",
                          "unset KERAS_BACKEND, or train with --backend torch under torchrun")
-    if engine == "torch":
-        import torch
-        gpus = list(range(torch.cuda.device_count()))
-    else:
-        import jax
-        gpus = [d for d in jax.devices() if d.platform == "gpu"]
+    gpus = _visible_gpus(engine)
     if job.cfg.device == "cuda" and not gpus:
         raise TrainError(f"--device cuda, but Keras' {engine} backend sees no GPU", "use --device auto or cpu")
     scope = contextlib.nullcontext()
@@ -89,6 +83,27 @@ class _OneDevice:
 
     def scope(self):
         return contextlib.nullcontext()
+
+
+def _visible_gpus(engine: str) -> list:
+    if engine == "tensorflow":
+        import tensorflow as tf
+        return tf.config.list_physical_devices("GPU")
+    if engine == "torch":
+        import torch
+        return list(range(torch.cuda.device_count()))
+    import jax
+    return [d for d in jax.devices() if d.platform == "gpu"]
+
+
+def amp_policy(keras, gpus=None) -> str | None:
+    """The mixed-precision policy --amp uses: the precision the torch loop picks on
+    the same GPU (bf16 where it has it: no loss scaling), else fp16; None without a GPU."""
+    engine = keras.backend.backend()
+    gpus = _visible_gpus(engine) if gpus is None else gpus
+    if not gpus:
+        return None
+    return "mixed_bfloat16" if _bf16(engine, gpus) else "mixed_float16"
 
 
 def _bf16(engine: str, gpus) -> bool:
