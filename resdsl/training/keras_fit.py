@@ -323,6 +323,10 @@ def _Progress(keras, job: Job, epoch: int, first: int, metrics: list | None, ela
             self.bar = EpochBar(epoch, job.schedule.epochs, job.schedule.steps_per_epoch, job.cfg.progress, first)
             self.t0, self.elapsed = time.perf_counter(), elapsed
 
+        def on_train_batch_begin(self, batch, logs=None):
+            _torch_momentum_at_lr_drop(self.model.optimizer, job.schedule,
+                                       epoch * job.schedule.steps_per_epoch + first + batch)
+
         def on_train_batch_end(self, batch, logs=None):
             if batch == 0 and metrics is not None:
                 _add_metrics(self.model, metrics)
@@ -340,6 +344,19 @@ def _Progress(keras, job: Job, epoch: int, first: int, metrics: list | None, ela
                 raise _Stop
 
     return Progress()
+
+
+def _torch_momentum_at_lr_drop(optimizer, schedule, step: int) -> None:
+    """Keras' SGD keeps a velocity with the learning rate inside (u = m*u - lr*g, w += u), torch's
+    without (b = m*b + g, w -= lr*b): the same until the rate drops, after which Keras would keep
+    coasting on the old rate's steps. Scaling the velocity by new/old at the drop gives torch's
+    update exactly (that of the paper's own Torch code), so both frameworks follow one schedule."""
+    if step < 1 or schedule.lr_at(step) == schedule.lr_at(step - 1):
+        return
+    inner = getattr(optimizer, "inner_optimizer", optimizer)  # under mixed precision's LossScaleOptimizer
+    ratio = schedule.lr_at(step) / schedule.lr_at(step - 1)
+    for v in getattr(inner, "momentums", None) or []:
+        v.assign(v * ratio)
 
 
 def _add_metrics(model, saved: list) -> None:

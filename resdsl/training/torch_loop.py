@@ -22,7 +22,7 @@ from torch.utils.data import DistributedSampler
 from ..backends.torch import build
 from .config import Interrupted, TrainError
 from .job import Job
-from .pipeline import Augment, batches, eval_batches, prefetch
+from .pipeline import Augment, batches, epoch_order, eval_batches, prefetch
 from .progress import EpochBar
 
 LOG_EVERY = 10  # steps between bar updates: reading the loss waits for the GPU
@@ -105,13 +105,15 @@ def run_torch(job: Job) -> list[dict]:
     crit = loss_fn(job.softmax_output)
     sched, data = job.schedule, job.data
     per_rank = job.cfg.batch() // world
-    sampler = DistributedSampler(range(len(data.train_x)), num_replicas=world, rank=rank, shuffle=True,
-                                 seed=job.cfg.seed, drop_last=True)
+    # The sampler shards positions of the epoch's order; the order itself is the numpy one the Keras
+    # trainer uses, so both frameworks train on the same batches. Rank r takes every world-th position,
+    # so each global batch is the same set of images as a one-process run's batch.
+    sampler = DistributedSampler(range(len(data.train_x)), num_replicas=world, rank=rank, shuffle=False,
+                                 drop_last=True)
     rows = [r for r in job.history if r["epoch"] <= state["epoch"]]
     step = state["global_step"]
     for epoch in range(state["epoch"], sched.epochs):
-        sampler.set_epoch(epoch)
-        idx = np.fromiter(iter(sampler), dtype=np.int64)
+        idx = epoch_order(len(data.train_x), job.cfg.seed, epoch)[np.fromiter(iter(sampler), dtype=np.int64)]
         aug = Augment(len(data.train_x), job.cfg.seed, epoch) if job.cfg.recipe.augment else None
         start = state["step_in_epoch"] if epoch == state["epoch"] else 0
         loss_sum, correct, seen, elapsed = (state["sums"] if start else [0.0, 0, 0, 0.0])

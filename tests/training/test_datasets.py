@@ -30,6 +30,9 @@ def test_signs_pair(tmp_path):
     d = load_dataset(folder / "train_signs.h5")
     assert d.name == "signs" and d.train_x.shape == (36, 64, 64, 3) and d.val_x.shape == (12, 64, 64, 3)
     assert d.classes == [str(i) for i in range(6)]
+    x, y = toy_images(48, 6, size=64)  # what make_signs wrote: the pixels and labels come back unchanged
+    assert np.array_equal(d.train_x, x[:36]) and np.array_equal(d.val_x, x[36:])
+    assert np.array_equal(d.train_y, y[:36]) and np.array_equal(d.val_y, y[36:])
 
 
 def test_image_folder_is_split_and_resized(tmp_path):
