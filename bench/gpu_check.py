@@ -121,12 +121,13 @@ def part_a(a, dev) -> dict:
     for m in models.values():
         m.to(dev, memory_format=cl)
 
+    tf32 = torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32
     strict_fp32()
     x = torch.randn(4, 3, a.size, a.size, device=dev).to(memory_format=cl)
     with torch.no_grad():
         ref = tv.eval()(x)
         diff = (ours.eval()(x) - ref).abs().max().item()
-    torch.backends.cudnn.allow_tf32 = torch.backends.cuda.matmul.allow_tf32 = True  # the speed figures: defaults
+    torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32 = tf32  # the speed figures: defaults
 
     images = torch.randn(a.batch, 3, a.size, a.size, device=dev).to(memory_format=cl)
     labels = torch.randint(0, 1000, (a.batch,), device=dev)
