@@ -154,11 +154,9 @@ def _device_named(want: str, names: list[str], tf) -> str:
 
 
 def _optimizer(job: Job, keras):
-    r, s = job.cfg.recipe, job.schedule
-    lr = r.lr
-    if s.milestones:  # Keras' boundary b means "steps > b": milestone m is the boundary m - 1
-        lr = keras.optimizers.schedules.PiecewiseConstantDecay(
-            [m - 1 for m in s.milestones], [r.lr * 0.1 ** i for i in range(len(s.milestones) + 1)])
+    # A plain rate, set before every step from the loop's step count (`_step_schedule`): a schedule
+    # object would count the optimizer's updates, which lag the steps when mixed_float16 skips some.
+    r, lr = job.cfg.recipe, job.cfg.recipe.lr
     if r.optimizer == "sgd":
         return keras.optimizers.SGD(learning_rate=lr, momentum=r.momentum)
     return keras.optimizers.Adam(learning_rate=lr, epsilon=r.adam_eps)
@@ -324,8 +322,7 @@ def _Progress(keras, job: Job, epoch: int, first: int, metrics: list | None, ela
             self.t0, self.elapsed = time.perf_counter(), elapsed
 
         def on_train_batch_begin(self, batch, logs=None):
-            _torch_momentum_at_lr_drop(self.model.optimizer, job.schedule,
-                                       epoch * job.schedule.steps_per_epoch + first + batch)
+            _step_schedule(self.model.optimizer, job.schedule, epoch * job.schedule.steps_per_epoch + first + batch)
 
         def on_train_batch_end(self, batch, logs=None):
             if batch == 0 and metrics is not None:
@@ -346,17 +343,21 @@ def _Progress(keras, job: Job, epoch: int, first: int, metrics: list | None, ela
     return Progress()
 
 
-def _torch_momentum_at_lr_drop(optimizer, schedule, step: int) -> None:
-    """Keras' SGD keeps a velocity with the learning rate inside (u = m*u - lr*g, w += u), torch's
-    without (b = m*b + g, w -= lr*b): the same until the rate drops, after which Keras would keep
-    coasting on the old rate's steps. Scaling the velocity by new/old at the drop gives torch's
-    update exactly (that of the paper's own Torch code), so both frameworks follow one schedule."""
-    if step < 1 or schedule.lr_at(step) == schedule.lr_at(step - 1):
-        return
+def _step_schedule(optimizer, schedule, step: int) -> None:
+    """The learning rate of update `step`, as the torch loop sets it. Keras' SGD keeps a velocity
+    with the rate inside (u = m*u - lr*g, w += u), torch's without (b = m*b + g, w -= lr*b): the same
+    until the rate drops, after which Keras would keep coasting on the old rate's steps. Scaling the
+    velocity by new/old at the drop gives torch's update exactly (that of the paper's own Torch
+    code), so both frameworks follow one schedule."""
     inner = getattr(optimizer, "inner_optimizer", optimizer)  # under mixed precision's LossScaleOptimizer
-    ratio = schedule.lr_at(step) / schedule.lr_at(step - 1)
-    for v in getattr(inner, "momentums", None) or []:
-        v.assign(v * ratio)
+    try:
+        inner.learning_rate = schedule.lr_at(step)
+    except TypeError:  # a checkpoint from when the rate was a schedule object, which counts for itself
+        return
+    if step >= 1 and schedule.lr_at(step) != schedule.lr_at(step - 1):
+        ratio = schedule.lr_at(step) / schedule.lr_at(step - 1)
+        for v in getattr(inner, "momentums", None) or []:
+            v.assign(v * ratio)
 
 
 def _add_metrics(model, saved: list) -> None:
