@@ -73,8 +73,17 @@ def torch_rate(args) -> float:
 
 def keras_rate(args) -> float:
     import keras
-    if args.amp:
-        keras.mixed_precision.set_global_policy("mixed_float16")
+    policy = keras.mixed_precision.global_policy()
+    if args.amp:  # what resdsl's Keras trainer picks: bf16 where the GPU has it
+        from resdsl.training.keras_fit import amp_policy
+        keras.mixed_precision.set_global_policy(amp_policy(keras) or policy)
+    try:
+        return _keras_fit_rate(args, keras)
+    finally:
+        keras.mixed_precision.set_global_policy(policy)
+
+
+def _keras_fit_rate(args, keras) -> float:
     model = resdsl.build(args.spec, "keras")
     model.compile(optimizer=keras.optimizers.SGD(0.1, momentum=0.9),
                   loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True), metrics=["accuracy"])

@@ -42,11 +42,15 @@ def _limits(args) -> Limits:
         raise _Fail(str(exc)) from None
 
 
+def _sets(args) -> list[str]:
+    """--set given before and after the command."""
+    return getattr(args, "set_top", []) + getattr(args, "set", [])
+
+
 def _resolve(args, spec: str, **overrides):
     from .ir import resolve
     from .spec.load import load_spec
-    sets = getattr(args, "set_top", []) + getattr(args, "set", [])
-    return resolve(load_spec(spec, _limits(args), sets=sets, **overrides))
+    return resolve(load_spec(spec, _limits(args), sets=_sets(args), **overrides))
 
 
 def cmd_list(args) -> int:
@@ -170,7 +174,8 @@ def cmd_export(args) -> int:
 
 def _train_options(args) -> dict:
     return dict(epochs=args.epochs, batch_size=args.batch_size, preset=args.preset, device=args.device,
-                amp=args.amp, seed=args.seed, resume=args.resume, download=args.download)
+                amp=args.amp, seed=args.seed, resume=args.resume, download=args.download,
+                sets=_sets(args))
 
 
 def cmd_train(args) -> int:

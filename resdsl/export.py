@@ -161,10 +161,11 @@ def export(r: Resolved, fmt: str, path=None, weights=None, force: bool = False) 
         return atomic_write(path, onnx_bytes(r, weights), force=force)
     if str(path) == "-":
         raise OutputError(f"a {fmt} export cannot be written to stdout", "give a name with -o")
+    # both formats go through TensorFlow, which `resdsl[keras]` (Keras on torch or jax) does not install
+    _need("tensorflow", "keras-tf")
     model = _keras_model(r, weights)
     if fmt == "savedmodel":
         return _write_folder(lambda folder: _quiet_export(model, folder), Path(path), force)
-    _need("tensorflow", "keras")
     import tensorflow as tf
     with tempfile.TemporaryDirectory(prefix="resdsl-") as tmp:
         _quiet_export(model, Path(tmp) / "sm")

@@ -54,15 +54,16 @@ def lower(spec: LoadedSpec) -> tuple[nx.DiGraph, str, list[BlockInfo], list[Stag
     blocks: list[BlockInfo] = []
     stages: list[StageInfo] = []
     recordings = []
+    for si, stage in enumerate(m.stages):  # before any per-block list is sized by the repeats
+        if stage.repeat > spec.limits.max_repeat:
+            raise spec.error(("stages", si, "repeat"), "too-large",
+                             f"repeat {stage.repeat} exceeds the limit of {spec.limits.max_repeat}",
+                             "raise it with --limit max_repeat=N")
     n_blocks = sum(st.repeat for st in m.stages)
     rates = iter(drop_path_rates(m.drop_path_rate, n_blocks) if m.drop_path_rate > 0 else [None] * n_blocks)
     for si, stage in enumerate(m.stages):
         sname = stage.name or f"layer{si + 1}"
         sctx = stage_ctx(ctx, stage)
-        if stage.repeat > spec.limits.max_repeat:
-            raise spec.error(("stages", si, "repeat"), "too-large",
-                             f"repeat {stage.repeat} exceeds the limit of {spec.limits.max_repeat}",
-                             "raise it with --limit max_repeat=N")
         _check_stage_keys(spec, si, stage)
         names = []
         for j in range(stage.repeat):

@@ -39,14 +39,15 @@ class History:
 def train(spec, data, backend: str = "torch", *, epochs: int | None = None, batch_size: int | None = None,
           preset: str = "paper-cifar", out=None, device: str = "auto", amp: bool = False, seed: int = 0,
           resume: bool = False, download: bool = False, progress: bool = True, devices=None,
-          on_step=None) -> History:
+          on_step=None, sets=()) -> History:
     """Train `spec` (a path, a shipped name or YAML text) on `data` (a path) and
     return its history, one row per epoch (also in RUN_DIR/metrics.csv/json).
 
     `devices` (Keras only): TensorFlow device names to train on under
     `tf.distribute.MirroredStrategy`, e.g. ("GPU:0", "GPU:1"); by default every
     GPU when more than one is visible, else one device. `on_step(global_step)`
-    is called after every update (used by tests)."""
+    is called after every update (used by tests). `sets` are `--set PATH=VALUE`
+    overrides of the spec, as for `resdsl.build`."""
     from ..datasets import load_dataset
     from ..ir import resolve
     from ..spec.load import load_spec
@@ -58,7 +59,7 @@ def train(spec, data, backend: str = "torch", *, epochs: int | None = None, batc
                       batch_size=batch_size, out=None if out is None else str(out), device=device, amp=amp,
                       seed=seed, resume=resume, download=download, progress=progress,
                       devices=None if devices is None else tuple(devices)).check()
-    resolved = resolve(load_spec(spec))
+    resolved = resolve(load_spec(spec, sets=sets or ()))
     check_one_output(resolved)
     c, h, w = resolved.input_shape
     dataset = load_dataset(data, size=(h, w), channels=c, download=download)

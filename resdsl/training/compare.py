@@ -44,7 +44,7 @@ def compare(specs, data, backend: str = "torch", *, out="runs/compare", jobs: in
         raise TrainError("compare needs at least one spec")
     out = Path(out)
     from .job import check_one_output
-    resolved = [resolve(load_spec(s)) for s in specs]   # fail on a bad spec before any training
+    resolved = [resolve(load_spec(s, sets=options.get("sets") or ())) for s in specs]  # fail before training
     for r in resolved:
         check_one_output(r)
     names = [r.name for r in resolved]
@@ -95,6 +95,9 @@ def _flags(options: dict) -> list[str]:
     flags = []
     for key, value in options.items():
         if value is None or value is False or key in ("progress", "on_step"):
+            continue
+        if key == "sets":  # one --set per override
+            flags += [x for v in value for x in ("--set", str(v))]
             continue
         flag = "--" + key.replace("_", "-")
         flags += [flag] if value is True else [flag, str(value)]

@@ -1,8 +1,11 @@
 """The Keras trainer: `model.fit` with callbacks, as the articles' readers
 expect, on the compiled resdsl model and the same numpy batches, loss and
-step-wise schedule as the torch loop. Mixed precision on a GPU when asked;
-`tf.distribute.MirroredStrategy` when several GPUs are visible, or over the
-devices named by `--devices` (tested over two logical CPU devices).
+step-wise schedule as the torch loop, on whichever engine Keras runs
+(TensorFlow, or torch/jax through KERAS_BACKEND: no TensorFlow needed there).
+Mixed precision on a GPU when asked (bf16 where the GPU has it, as the torch
+loop). On TensorFlow, `tf.distribute.MirroredStrategy` when several GPUs are
+visible, or over the devices named by `--devices` (tested over two logical CPU
+devices); on the other engines one device.
 
 Weight decay is the torch kind — L2 added to the gradient, on every trainable
 variable — set as a regularizer on each variable. Keras reports the loss with
@@ -10,12 +13,13 @@ that term; the metrics files carry the plain cross-entropy (`xent`), as torch's.
 
 A checkpoint is a .keras file (weights, optimizer state and its update count,
 which fixes the learning rate's place in the schedule) with the loop's own state
-added to the zip: the running sums of the epoch's metrics. It is written at each
-epoch end and when Ctrl-C stops a run between two steps; the position in the run
-is the optimizer's update count, and the data order and augmentation are pure
-functions of (seed, epoch, index), so `--resume` continues bit for bit."""
+added to the zip: the step count and the running sums of the epoch's metrics.
+It is written at each epoch end and when Ctrl-C stops a run between two steps;
+the step count is the position in the run, and the data order and augmentation
+are pure functions of (seed, epoch, index), so `--resume` continues bit for bit."""
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import tempfile
@@ -31,23 +35,86 @@ from .progress import EpochBar
 
 
 def _setup(job: Job):
-    import tensorflow as tf
-    gpus = tf.config.list_physical_devices("GPU")
-    if job.cfg.device == "cuda" and not gpus:
-        raise TrainError("--device cuda, but TensorFlow sees no GPU", "use --device auto or cpu")
-    if job.cfg.device == "cpu" and gpus:
-        try:
-            tf.config.set_visible_devices([], "GPU")
-        except RuntimeError:  # TensorFlow already initialised its devices in this process
-            job.notes.append("TensorFlow had already claimed the GPU; --device cpu not applied")
-        gpus = []
+    """(strategy, keras, device scope): the devices and precision of the run,
+    on whichever engine Keras runs (TensorFlow, or torch/jax via KERAS_BACKEND)."""
     import keras
+    engine = keras.backend.backend()
+    if engine == "tensorflow":
+        import tensorflow as tf
+        gpus = _visible_gpus(engine)
+        if job.cfg.device == "cuda" and not gpus:
+            raise TrainError("--device cuda, but TensorFlow sees no GPU", "use --device auto or cpu")
+        if job.cfg.device == "cpu" and gpus:
+            try:
+                tf.config.set_visible_devices([], "GPU")
+            except RuntimeError:  # TensorFlow already initialised its devices in this process
+                job.notes.append("TensorFlow had already claimed the GPU; --device cpu not applied")
+            gpus = []
+        strategy, scope = _strategy(job, tf, gpus), contextlib.nullcontext()
+    else:
+        gpus, strategy, scope = _other_engine(job, keras, engine)
     if job.cfg.amp:
         if gpus:
-            keras.mixed_precision.set_global_policy("mixed_float16")
+            keras.mixed_precision.set_global_policy(amp_policy(keras, gpus))
         else:
             job.notes.append("--amp needs a GPU; trained in float32")
-    return _strategy(job, tf, gpus), keras
+    return strategy, keras, scope
+
+
+def _other_engine(job: Job, keras, engine: str):
+    """Keras on torch or jax: one device (no MirroredStrategy there)."""
+    if job.cfg.devices is not None:
+        raise TrainError(f"--devices needs Keras on TensorFlow (this Keras runs on {engine})",
+                         "unset KERAS_BACKEND, or train with --backend torch under torchrun")
+    gpus = _visible_gpus(engine)
+    if job.cfg.device == "cuda" and not gpus:
+        raise TrainError(f"--device cuda, but Keras' {engine} backend sees no GPU", "use --device auto or cpu")
+    scope = contextlib.nullcontext()
+    if job.cfg.device == "cpu" and gpus:
+        scope, gpus = keras.device("cpu"), []
+    elif len(gpus) > 1:
+        job.notes.append(f"Keras on {engine} trains on one GPU; use Keras on TensorFlow for MirroredStrategy")
+    return gpus, _OneDevice(), scope
+
+
+class _OneDevice:
+    """Stands in for tf.distribute's default strategy where there is no TensorFlow."""
+    num_replicas_in_sync = 1
+
+    def scope(self):
+        return contextlib.nullcontext()
+
+
+def _visible_gpus(engine: str) -> list:
+    if engine == "tensorflow":
+        import tensorflow as tf
+        return tf.config.list_physical_devices("GPU")
+    if engine == "torch":
+        import torch
+        return list(range(torch.cuda.device_count()))
+    import jax
+    return [d for d in jax.devices() if d.platform == "gpu"]
+
+
+def amp_policy(keras, gpus=None) -> str | None:
+    """The mixed-precision policy --amp uses: the precision the torch loop picks on
+    the same GPU (bf16 where it has it: no loss scaling), else fp16; None without a GPU."""
+    engine = keras.backend.backend()
+    gpus = _visible_gpus(engine) if gpus is None else gpus
+    if not gpus:
+        return None
+    return "mixed_bfloat16" if _bf16(engine, gpus) else "mixed_float16"
+
+
+def _bf16(engine: str, gpus) -> bool:
+    if engine == "torch":
+        import torch
+        return torch.cuda.is_bf16_supported()
+    if engine == "tensorflow":
+        import tensorflow as tf
+        cc = tf.config.experimental.get_device_details(gpus[0]).get("compute_capability") or (0, 0)
+        return tuple(cc) >= (8, 0)
+    return True  # jax: not probed; XLA lowers bf16 on the GPUs it runs on
 
 
 def _short(name: str) -> str:
@@ -87,11 +154,9 @@ def _device_named(want: str, names: list[str], tf) -> str:
 
 
 def _optimizer(job: Job, keras):
-    r, s = job.cfg.recipe, job.schedule
-    lr = r.lr
-    if s.milestones:  # Keras' boundary b means "steps > b": milestone m is the boundary m - 1
-        lr = keras.optimizers.schedules.PiecewiseConstantDecay(
-            [m - 1 for m in s.milestones], [r.lr * 0.1 ** i for i in range(len(s.milestones) + 1)])
+    # A plain rate, set before every step from the loop's step count (`_step_schedule`): a schedule
+    # object would count the optimizer's updates, which lag the steps when mixed_float16 skips some.
+    r, lr = job.cfg.recipe, job.cfg.recipe.lr
     if r.optimizer == "sgd":
         return keras.optimizers.SGD(learning_rate=lr, momentum=r.momentum)
     return keras.optimizers.Adam(learning_rate=lr, epsilon=r.adam_eps)
@@ -148,17 +213,31 @@ def _dataset(keras):
 
 
 def run_keras(job: Job) -> list[dict]:
-    strategy, keras = _setup(job)
+    import keras
+    policy = keras.mixed_precision.global_policy()
+    try:
+        strategy, keras, scope = _setup(job)
+        with scope:
+            return _fit(job, keras, strategy)
+    finally:  # the policy is process-wide: later builds in this process are float32 again
+        keras.mixed_precision.set_global_policy(policy)
+
+
+def _fit(job: Job, keras, strategy) -> list[dict]:
     keras.utils.set_random_seed(job.cfg.seed)
     with strategy.scope():
         model = _model(job, keras)
-    state = _load_state(job) if job.cfg.resume else {"metrics": None, "elapsed": 0.0}
+    state = _load_state(job) if job.cfg.resume else {"metrics": None, "elapsed": 0.0, "step": 0}
     EpochData = _dataset(keras)
-    # PyDataset's worker threads feed batches out of order under a MirroredStrategy (seen with Keras 3.15:
-    # the weights differed from a one-device run); one worker keeps the order, tf.data still prefetches
-    workers = 1 if strategy.num_replicas_in_sync > 1 else 2
+    # PyDataset's worker threads feed batches out of order under a MirroredStrategy and on Keras' torch
+    # backend (seen with Keras 3.15: weights differed from a one-device run, and a resumed run trained
+    # epoch 2's batch 5 first); one worker keeps the order, tf.data still prefetches on TensorFlow
+    in_order = strategy.num_replicas_in_sync > 1 or keras.backend.backend() != "tensorflow"
+    workers = 1 if in_order else 2
     s, data, b = job.schedule, job.data, job.cfg.batch()
-    step = int(model.optimizer.iterations.numpy())  # the checkpoint's update count: the position in the run
+    # The position in the run is the loop's own step count: the optimizer's update count lags it under
+    # mixed_float16, whose loss scaling skips the updates of steps with overflowing gradients.
+    step = state.get("step", int(model.optimizer.iterations.numpy()))  # checkpoints from before "step"
     done, start = divmod(step, s.steps_per_epoch)
     rows = [r for r in job.history if r["epoch"] <= done]
     val = EpochData(data.val_x, data.val_y, np.arange(len(data.val_x)), b * 2, "eval", job.mean, job.std)
@@ -174,8 +253,9 @@ def run_keras(job: Job) -> list[dict]:
                           callbacks=[cb], shuffle=False)
         except _Stop:
             cb.bar.close("interrupted")
-            k = int(model.optimizer.iterations.numpy()) - epoch * s.steps_per_epoch
-            _save(job, model, job.checkpoint.name, {"metrics": cb.snapshot, "elapsed": cb.elapsed})
+            k = cb.steps_done
+            _save(job, model, job.checkpoint.name, {"metrics": cb.snapshot, "elapsed": cb.elapsed,
+                                                    "step": epoch * s.steps_per_epoch + k})
             raise Interrupted(f"interrupted; {job.checkpoint} holds the run at epoch {epoch + 1}, step {k}",
                               "continue with the same command and --resume") from None
         except KeyboardInterrupt:  # a second Ctrl-C, outside a step boundary we control
@@ -188,7 +268,7 @@ def run_keras(job: Job) -> list[dict]:
                "epoch_time_s": cb.elapsed, "images_per_s": s.steps_per_epoch * b / max(cb.elapsed, 1e-9)}
         cb.bar.close(f"val_loss {row['val_loss']:.4f} val_acc {row['val_acc']:.4f}")
         rows.append(row)
-        _save(job, model, job.checkpoint.name, {"metrics": None, "elapsed": 0.0})
+        _save(job, model, job.checkpoint.name, {"metrics": None, "elapsed": 0.0, "step": step})
         job.run.write_history(rows)
         if job.stop.set:
             raise Interrupted(f"interrupted; {job.checkpoint} holds the run at the end of epoch {epoch + 1}",
@@ -241,12 +321,16 @@ def _Progress(keras, job: Job, epoch: int, first: int, metrics: list | None, ela
             self.bar = EpochBar(epoch, job.schedule.epochs, job.schedule.steps_per_epoch, job.cfg.progress, first)
             self.t0, self.elapsed = time.perf_counter(), elapsed
 
+        def on_train_batch_begin(self, batch, logs=None):
+            _step_schedule(self.model.optimizer, job.schedule, epoch * job.schedule.steps_per_epoch + first + batch)
+
         def on_train_batch_end(self, batch, logs=None):
             if batch == 0 and metrics is not None:
                 _add_metrics(self.model, metrics)
             logs = logs or {}
             self.bar.update(job.cfg.batch(), float(logs.get("xent", np.nan)), float(logs.get("acc", np.nan)))
             self.elapsed = elapsed + time.perf_counter() - self.t0
+            self.steps_done = first + batch + 1
             try:
                 if job.on_step is not None:
                     job.on_step(epoch * job.schedule.steps_per_epoch + first + batch + 1)
@@ -257,6 +341,23 @@ def _Progress(keras, job: Job, epoch: int, first: int, metrics: list | None, ela
                 raise _Stop
 
     return Progress()
+
+
+def _step_schedule(optimizer, schedule, step: int) -> None:
+    """The learning rate of update `step`, as the torch loop sets it. Keras' SGD keeps a velocity
+    with the rate inside (u = m*u - lr*g, w += u), torch's without (b = m*b + g, w -= lr*b): the same
+    until the rate drops, after which Keras would keep coasting on the old rate's steps. Scaling the
+    velocity by new/old at the drop gives torch's update exactly (that of the paper's own Torch
+    code), so both frameworks follow one schedule."""
+    inner = getattr(optimizer, "inner_optimizer", optimizer)  # under mixed precision's LossScaleOptimizer
+    try:
+        inner.learning_rate = schedule.lr_at(step)
+    except TypeError:  # a checkpoint from when the rate was a schedule object, which counts for itself
+        return
+    if step >= 1 and schedule.lr_at(step) != schedule.lr_at(step - 1):
+        ratio = schedule.lr_at(step) / schedule.lr_at(step - 1)
+        for v in getattr(inner, "momentums", None) or []:
+            v.assign(v * ratio)
 
 
 def _add_metrics(model, saved: list) -> None:

@@ -22,7 +22,7 @@ from torch.utils.data import DistributedSampler
 from ..backends.torch import build
 from .config import Interrupted, TrainError
 from .job import Job
-from .pipeline import Augment, batches, eval_batches, prefetch
+from .pipeline import Augment, batches, epoch_order, eval_batches, prefetch
 from .progress import EpochBar
 
 LOG_EVERY = 10  # steps between bar updates: reading the loss waits for the GPU
@@ -105,13 +105,15 @@ def run_torch(job: Job) -> list[dict]:
     crit = loss_fn(job.softmax_output)
     sched, data = job.schedule, job.data
     per_rank = job.cfg.batch() // world
-    sampler = DistributedSampler(range(len(data.train_x)), num_replicas=world, rank=rank, shuffle=True,
-                                 seed=job.cfg.seed, drop_last=True)
+    # The sampler shards positions of the epoch's order; the order itself is the numpy one the Keras
+    # trainer uses, so both frameworks train on the same batches. Rank r takes every world-th position,
+    # so each global batch is the same set of images as a one-process run's batch.
+    sampler = DistributedSampler(range(len(data.train_x)), num_replicas=world, rank=rank, shuffle=False,
+                                 drop_last=True)
     rows = [r for r in job.history if r["epoch"] <= state["epoch"]]
     step = state["global_step"]
     for epoch in range(state["epoch"], sched.epochs):
-        sampler.set_epoch(epoch)
-        idx = np.fromiter(iter(sampler), dtype=np.int64)
+        idx = epoch_order(len(data.train_x), job.cfg.seed, epoch)[np.fromiter(iter(sampler), dtype=np.int64)]
         aug = Augment(len(data.train_x), job.cfg.seed, epoch) if job.cfg.recipe.augment else None
         start = state["step_in_epoch"] if epoch == state["epoch"] else 0
         loss_sum, correct, seen, elapsed = (state["sums"] if start else [0.0, 0, 0, 0.0])
@@ -202,7 +204,9 @@ def _save(job: Job, model, opt, scaler, epoch: int, step_in_epoch: int, global_s
     state = {"model": model.state_dict(), "optimizer": opt.state_dict(),
              "scaler": scaler.state_dict() if scaler is not None else None,
              "epoch": epoch, "step_in_epoch": step_in_epoch, "global_step": global_step, "sums": sums,
-             "rng": torch.get_rng_state()}
+             "rng": torch.get_rng_state(),
+             # drop_path and dropout draw on the GPU's generator when training there
+             "cuda_rng": _cuda_rng(model)}
     buf = io.BytesIO()
     torch.save(state, buf)
     job.run.write(job.checkpoint.name, buf.getvalue())
@@ -219,4 +223,11 @@ def _load(job: Job, model, opt, scaler, device) -> dict:
     if scaler is not None and state.get("scaler"):
         scaler.load_state_dict(state["scaler"])
     torch.set_rng_state(state["rng"].cpu())
+    if state.get("cuda_rng") is not None and device.type == "cuda":
+        torch.cuda.set_rng_state(state["cuda_rng"].cpu(), device)
     return state
+
+
+def _cuda_rng(model):
+    p = next(model.parameters(), None)
+    return torch.cuda.get_rng_state(p.device) if p is not None and p.is_cuda else None

@@ -99,3 +99,27 @@ def test_tflite_runs_and_matches(tmp_path, trained):
     with torch.no_grad():
         ref = model(torch.from_numpy(x)).numpy()
     assert np.abs(got - ref).max() <= 1e-4 * max(1.0, np.abs(ref).max())
+
+
+def test_weights_from_a_keras_file(tmp_path, trained):
+    """--weights takes a .keras file too: ported into the torch build for ONNX, loaded as is for a SavedModel."""
+    keras = pytest.importorskip("keras")
+    model, _ = trained
+    k = resdsl.build(SPEC, backend="keras")
+    resdsl.port_weights(model, k)
+    saved = tmp_path / "w.keras"
+    k.save(saved)
+    out = tmp_path / "k.onnx"
+    assert main(["export", SPEC, "--format", "onnx", "-o", str(out), "--weights", str(saved)]) == 0
+    x = batch(3, seed=11)
+    with torch.no_grad():
+        ref = model(torch.from_numpy(x)).numpy()
+    got = ort.InferenceSession(str(out), providers=["CPUExecutionProvider"]).run(None, {"input": x})[0]
+    assert np.abs(got - ref).max() <= 1e-4 * max(1.0, np.abs(ref).max())
+    assert np.abs(ref).max() > 0.1 and keras  # a network whose output is not ~0 whatever the weights
+    tf = pytest.importorskip("tensorflow")
+    sm = tmp_path / "k_sm"
+    assert main(["export", SPEC, "--format", "savedmodel", "-o", str(sm), "--weights", str(saved)]) == 0
+    loaded = tf.saved_model.load(str(sm))  # kept: its variables die with it
+    got = loaded.serve(tf.constant(x.transpose(0, 2, 3, 1))).numpy()
+    assert np.abs(got - ref).max() <= 1e-4 * max(1.0, np.abs(ref).max())

@@ -23,7 +23,10 @@ def test_get_layer_for_every_ir_name(name, resolve_small, edge_spec):
     r = resdsl.resolve(edge_spec) if name == "edge" else resolve_small(name, 32)
     model = resdsl.build(r, backend="keras")
     for n in _ir_names(r):
-        assert model.get_layer(n).name.replace("\u2024", ".") == n
+        layer = model.get_layer(n)
+        assert layer.name.replace("\u2024", ".") == n
+        # the layer holding that node's weights, not just one with its name (Keras counts BN statistics)
+        assert layer.count_params() == r.node(n)["params"] + r.node(n)["buffers"], n
     for stage in r.stages:
         layer = model.get_layer(stage.name)
         assert type(layer).__name__ == "Stage"

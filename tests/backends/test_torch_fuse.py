@@ -81,3 +81,22 @@ def test_compile_fuse_bn_writes_a_folding_module(tmp_path, import_file, randomis
     x = torch.randn(1, 3, 64, 64)
     with torch.no_grad():
         assert (module.fold_batchnorm(model)(x) - trained.eval()(x)).abs().max().item() <= ATOL
+
+
+def test_folded_model_runs_channels_last(randomise_norms):
+    """Folding leaves every conv weight channels-last (the layout oneDNN runs fastest
+    on the CPU); NCHW and NHWC inputs give the same outputs, as the unfused model's."""
+    r = resdsl.resolve("resnet18")
+    module = load_source(backend.emit(r, fuse_bn=True), "resnet18")
+    torch.manual_seed(0)
+    model = module.build_model(fused=False)
+    randomise_norms(model)
+    x = torch.randn(2, 3, 64, 64)
+    with torch.no_grad():
+        expected = model.eval()(x)
+        folded = module.fold_batchnorm(model)
+        weights = [p for p in folded.parameters() if p.dim() == 4]
+        assert weights and all(p.is_contiguous(memory_format=torch.channels_last) for p in weights)
+        for inp in (x, x.contiguous(memory_format=torch.channels_last)):
+            assert (folded(inp) - expected).abs().max().item() <= ATOL
+    assert all(p.requires_grad for p in folded.parameters())

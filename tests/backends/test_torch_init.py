@@ -112,3 +112,40 @@ def test_zero_init_last_per_stage():
     text = text.replace(old, old + " zero_init_last_norm: true,")
     assert "zero_init_last_norm" in text
     assert zero_gammas(resdsl.build(text, backend="torch")) == {f"layer2.{i}.bn2.weight" for i in range(3)}
+
+
+def test_replaced_default_inits_are_not_computed(monkeypatch):
+    """Layers whose `init` replaces PyTorch's default are made without drawing that
+    default first (a third of the build time): only layers that keep it draw it."""
+    drawn = []
+    real = torch.nn.init.kaiming_uniform_
+
+    def counting(tensor, *args, **kwargs):
+        if tensor.device.type != "meta":
+            drawn.append(tuple(tensor.shape))
+        return real(tensor, *args, **kwargs)
+    monkeypatch.setattr(torch.nn.init, "kaiming_uniform_", counting)
+    model = resdsl.build(INITS, backend="torch")
+    assert sorted(drawn) == sorted([tuple(model.default.weight.shape), tuple(model.fc_default.weight.shape)])
+
+
+def test_default_device_dtype_and_seed():
+    """The layers land on the default device (meta here, as CUDA would under
+    `with torch.device("cuda")`) in the default dtype, and a seed fixes the weights."""
+    with torch.device("meta"):
+        model = resdsl.build("resnet18", backend="torch")
+    assert {t.device.type for t in [*model.parameters(), *model.buffers()]} == {"meta"}
+    old = torch.get_default_dtype()
+    torch.set_default_dtype(torch.float64)
+    try:
+        models = []
+        for _ in range(2):
+            torch.manual_seed(0)
+            models.append(resdsl.build("resnet18", backend="torch"))
+    finally:
+        torch.set_default_dtype(old)
+    assert {p.dtype for p in models[0].parameters()} == {torch.float64}
+    w = models[0].layer4[0].conv2.weight
+    assert close(w.std().item(), math.sqrt(2 / fans(w)[1]))
+    first, second = (m.state_dict() for m in models)
+    assert all(torch.equal(first[k], second[k]) for k in first)

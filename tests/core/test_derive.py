@@ -191,3 +191,15 @@ def test_version(capsys):
     with pytest.raises(SystemExit) as e:
         main(["--version"])
     assert e.value.code == 0 and capsys.readouterr().out.strip() == f"resdsl {resdsl.__version__}"
+
+
+def test_build_takes_the_keywords_too():
+    """resdsl.build(num_classes=, in_channels=) gives timm's create_model network: its state_dict loads strictly."""
+    timm = pytest.importorskip("timm")
+    ref = timm.create_model("resnet18", num_classes=5, in_chans=1)
+    model = resdsl.build("resnet18", backend="torch", num_classes=5, in_channels=1, input_size=(96, 96))
+    model.load_state_dict(ref.state_dict(), strict=True)
+    import torch
+    x = torch.randn(2, 1, 96, 96)
+    with torch.no_grad():
+        assert torch.allclose(model.eval()(x), ref.eval()(x), atol=1e-5)

@@ -52,3 +52,14 @@ def test_cli_compile_keras_file_without_keras(tmp_path):
     assert done.returncode == 1 and "Traceback" not in done.stderr
     assert "the keras backend needs keras, which is not installed" in done.stderr
     assert "pip install 'resdsl[keras]'" in done.stderr and not out.exists()
+
+
+def test_export_savedmodel_without_tensorflow(tmp_path):
+    """Keras on torch (resdsl[keras]) has no TensorFlow: a SavedModel export says which extra brings it."""
+    out = tmp_path / "sm"
+    done = _run(["tensorflow"], "from resdsl.cli import main\n"
+                f"sys.exit(main(['export', 'cifar_resnet20', '--format', 'savedmodel', '-o', {str(out)!r}]))\n",
+                {"KERAS_BACKEND": "torch"})
+    assert done.returncode == 1 and "Traceback" not in done.stderr, done.stderr[-2000:]
+    assert "exporting needs tensorflow, which is not installed" in done.stderr
+    assert "pip install 'resdsl[keras-tf]'" in done.stderr and not out.exists()

@@ -33,3 +33,15 @@ def test_wheel_installs_and_finds_shipped_specs(tmp_path):
                          cwd=elsewhere, capture_output=True, text=True)
     assert out.returncode == 0, out.stderr
     assert "params 25,557,032 trainable" in out.stdout
+
+
+def test_extras_keras_without_tensorflow_keras_tf_and_export():
+    """`resdsl[keras]` runs Keras on torch or jax (no TensorFlow forced on it), `keras-tf` adds TensorFlow,
+    and `export` brings ONNX and ONNX Runtime: the install lines the README and the error hints give."""
+    tomllib = pytest.importorskip("tomllib")
+    extras = tomllib.loads((ROOT / "pyproject.toml").read_text("utf-8"))["project"]["optional-dependencies"]
+    names = {k: {d.split(";")[0].split(">")[0].split("=")[0].split("[")[0].strip() for d in v}
+             for k, v in extras.items()}
+    assert names["keras"] == {"keras"}
+    assert "resdsl" in names["keras-tf"] and names["keras-tf"] & {"tensorflow", "tensorflow-cpu"}
+    assert {"onnx", "onnxruntime"} <= names["export"] and "torch" in names["torch"]

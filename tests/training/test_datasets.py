@@ -30,6 +30,9 @@ def test_signs_pair(tmp_path):
     d = load_dataset(folder / "train_signs.h5")
     assert d.name == "signs" and d.train_x.shape == (36, 64, 64, 3) and d.val_x.shape == (12, 64, 64, 3)
     assert d.classes == [str(i) for i in range(6)]
+    x, y = toy_images(48, 6, size=64)  # what make_signs wrote: the pixels and labels come back unchanged
+    assert np.array_equal(d.train_x, x[:36]) and np.array_equal(d.val_x, x[36:])
+    assert np.array_equal(d.train_y, y[:36]) and np.array_equal(d.val_y, y[36:])
 
 
 def test_image_folder_is_split_and_resized(tmp_path):
@@ -103,3 +106,28 @@ def test_unknown_file(tmp_path):
     f = tmp_path / "data.csv"
     f.write_text("1,2,3")
     assert "not a data set resdsl reads" in _error(f)
+
+
+def test_download_fetches_cifar_into_the_path_and_reports_failure(cifar_tgz, tmp_path, monkeypatch):
+    """--download hands torchvision's downloader the official URL and MD5 (faked here: no test downloads),
+    then reads what it extracted; a failed download is a DataError with a hint, not a traceback."""
+    utils = pytest.importorskip("torchvision.datasets.utils")
+    calls = []
+
+    def fake(url, download_root, filename=None, md5=None, **kw):
+        calls.append((url, filename, md5))
+        with tarfile.open(cifar_tgz) as tar:
+            tar.extractall(download_root, filter="data")
+
+    monkeypatch.setattr(utils, "download_and_extract_archive", fake)
+    d = load_dataset(tmp_path / "cifar", download=True)
+    assert d.name == "cifar10" and d.train_x.shape == (200, 32, 32, 3)
+    assert calls == [("https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz", "cifar-10-python.tar.gz",
+                      "c58f30108f718f92721af3b95e74349a")]
+
+    def offline(*a, **kw):
+        raise OSError("no network")
+
+    monkeypatch.setattr(utils, "download_and_extract_archive", offline)
+    msg = _error(tmp_path / "elsewhere", download=True)
+    assert "cannot download CIFAR-10" in msg and "no network" in msg

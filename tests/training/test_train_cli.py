@@ -84,3 +84,23 @@ def test_compare_writes_table_and_pictures(spec, cifar_tgz, tmp_path):
     assert "<svg" in svg and "Validation error" in svg
     for run in ("tiny-torch", "tiny_plain-torch"):
         assert (tmp_path / "cmp" / run / "checkpoint.pt").exists()
+
+
+def test_set_reaches_train_and_compare(spec, cifar_tgz, tmp_path):
+    """--set works on train and compare as on every other command: the run trains the overridden net."""
+    import json
+
+    import resdsl as api
+    wide = ["--set", "stages.1.filters=24"]
+    out = resdsl("train", spec, "--data", cifar_tgz, "--epochs", "1", "--batch-size", "40", *wide,
+                 "--out", tmp_path / "t")
+    assert out.returncode == 0, out.stderr[-2000:]
+    params = api.resolve(TINY, sets=["stages.1.filters=24"]).params
+    assert params != api.resolve(TINY).params
+    assert json.loads((tmp_path / "t" / "run.json").read_text())["params"] == params
+    out = resdsl("compare", spec, "--data", cifar_tgz, "--epochs", "1", "--batch-size", "40", *wide,
+                 "--out", tmp_path / "c")
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert "| tiny | torch | 1 |" in out.stdout and f"{params:,}" in out.stdout
+    _fails(resdsl("train", spec, "--data", cifar_tgz, "--set", "stages.1.filtres=24"),
+           "<--set>:1:10: error: unknown key 'filtres'", "did you mean 'filters'?")

@@ -3,8 +3,11 @@ and resumes — from an epoch end or from a Ctrl-C in the middle of an epoch —
 exactly the weights and metrics of a run that was never stopped."""
 from __future__ import annotations
 
+import json
 import os
 import signal
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -83,7 +86,55 @@ def test_amp_without_a_gpu_is_a_note_not_a_failure():
     if tf.config.list_physical_devices("GPU"):
         pytest.skip("a GPU is visible: mixed precision would be used")
     job = SimpleNamespace(cfg=SimpleNamespace(device="auto", amp=True), notes=[])
-    strategy, _ = _setup(job)
+    strategy, _, _ = _setup(job)
     assert job.notes == ["--amp needs a GPU; trained in float32"]
     assert keras.mixed_precision.global_policy().name == "float32"
     assert not isinstance(strategy, tf.distribute.MirroredStrategy)
+
+
+ON_TORCH = r"""
+import json, os, sys
+sys.modules["tensorflow"] = None    # any `import tensorflow` fails: Keras on torch must not need it
+os.environ["KERAS_BACKEND"] = "torch"
+import numpy as np
+import resdsl
+from resdsl.backends.keras import load
+from resdsl.training import Interrupted
+spec, data, out = sys.argv[1:4]
+opts = dict(epochs=2, batch_size=20, progress=False, device="cpu", amp=True)
+full = resdsl.train(spec, data, "keras", out=out + "/full", **opts)
+def ctrl_c(step):
+    if step == 13:
+        raise KeyboardInterrupt
+try:
+    resdsl.train(spec, data, "keras", out=out + "/cut", on_step=ctrl_c, **opts)
+    where = None
+except Interrupted as e:
+    where = str(e)
+again = resdsl.train(spec, data, "keras", out=out + "/cut", resume=True, **opts)
+a, b = (load(out + f"/{r}/model.keras").get_weights() for r in ("full", "cut"))
+import keras
+print(json.dumps({"engine": keras.backend.backend(), "notes": full.notes, "where": where,
+                  "losses": [r["train_loss"] for r in full.rows],
+                  "same_rows": [{k: v for k, v in r.items() if k not in ("epoch_time_s", "images_per_s")}
+                                for r in again.rows] == [{k: v for k, v in r.items()
+                                                         if k not in ("epoch_time_s", "images_per_s")}
+                                                         for r in full.rows],
+                  "max_diff": max(float(np.abs(x - y).max()) for x, y in zip(a, b))}))
+"""
+
+
+def test_keras_on_its_torch_backend_needs_no_tensorflow(cifar_tgz, tmp_path):
+    """The Keras trainer runs where TensorFlow is not installed (Keras on torch): it learns, --amp on a
+    CPU is a note, and a Ctrl-C in the middle of an epoch resumes bit for bit."""
+    pytest.importorskip("torch")
+    spec = tmp_path / "tiny.yaml"
+    spec.write_text(TINY)
+    out = subprocess.run([sys.executable, "-c", ON_TORCH, str(spec), str(cifar_tgz), str(tmp_path)],
+                         capture_output=True, text=True, timeout=600, env={**os.environ, "CUDA_VISIBLE_DEVICES": ""})
+    assert out.returncode == 0, out.stderr[-3000:]
+    r = json.loads(out.stdout.strip().splitlines()[-1])
+    assert r["engine"] == "torch" and r["notes"] == ["--amp needs a GPU; trained in float32"]
+    assert r["losses"][-1] < r["losses"][0] * 0.8, r
+    assert "epoch 2, step 3" in r["where"]
+    assert r["same_rows"] and r["max_diff"] == 0.0, r

@@ -331,7 +331,8 @@ def emit(resolved: Resolved, fuse_bn: bool = False) -> str:
     fnames, functions = {}, []
     for d in resolved.defs.values():
         snake = re.sub(r"(?<!^)(?=[A-Z])", "_", d.name).lower()
-        fnames[d.name] = snake if "block" in snake else f"{snake}_block"
+        # 'block' alone is a local name of the emitted stage code; a spec's block '_' would camel to it
+        fnames[d.name] = snake if "block" in snake and snake != "block" else f"{snake}_block"
         functions.append(_block_function(resolved, d, fnames[d.name], folds))
     def_params = {name: p for name, (_, p) in zip(resolved.defs, functions)}
 

@@ -47,10 +47,15 @@ def _runtime() -> dict[str, tuple[str, set[str]]]:
             defs[node.name] = node
         elif isinstance(node, ast.Assign) and isinstance(node.targets[0], ast.Name):
             defs[node.targets[0].id] = node
+    # Sliced by line (top-level nodes start in column 0; offsets count UTF-8 bytes):
+    # ast.get_source_segment would split the whole file again for each definition.
+    lines = text.encode("utf-8").splitlines(keepends=True)
     out = {}
     for name, node in defs.items():
         used = {n.id for n in ast.walk(node) if isinstance(n, ast.Name)} & set(defs)
-        out[name] = (ast.get_source_segment(text, node), used - {name})
+        seg = lines[node.lineno - 1:node.end_lineno]
+        seg[-1] = seg[-1][:node.end_col_offset]
+        out[name] = (b"".join(seg).decode("utf-8"), used - {name})
     return out
 
 

@@ -41,18 +41,31 @@ def conv(in_channels, out_channels, kernel, stride=1, padding=0, groups=1, bias=
     """A Conv2d; `padding` is an int or (top, bottom, left, right), which may be asymmetric."""
     top, bottom, left, right = (padding,) * 4 if isinstance(padding, int) else padding
     if top == bottom and left == right:
-        layer = nn.Conv2d(in_channels, out_channels, kernel, stride, (top, left), groups=groups, bias=bias)
+        cls, pad = nn.Conv2d, (top, left)
     else:
-        layer = Conv2dPad(in_channels, out_channels, kernel, stride, (top, bottom, left, right), groups, bias)
-    return init_weight(layer, init)
+        cls, pad = Conv2dPad, (top, bottom, left, right)
+    return new_layer(init, cls, in_channels, out_channels, kernel, stride, pad, groups=groups, bias=bias)
+
+
+def new_layer(init, cls, *args, **kwargs):
+    """A conv or linear layer initialised by `init_weight`. Unless PyTorch's own
+    initialisation is kept, the layer is made on the meta device and then given
+    uninitialised storage on the default device (the one `torch.set_default_device`
+    or a `with torch.device(...)` block sets), much as torch.nn.utils.skip_init does:
+    PyTorch's default draw, which `init` overwrites, is never computed (it costs
+    nearly as much as the draw that replaces it: a third of a resnet50's build)."""
+    if init == "torch_default":
+        return cls(*args, **kwargs)
+    device = torch.empty(0).device  # (torch.get_default_device is newer than torch 2.2)
+    return init_weight(cls(*args, device="meta", **kwargs).to_empty(device=device), init)
 
 
 class Conv2dPad(nn.Conv2d):
     """A Conv2d with asymmetric zero padding: TensorFlow's 'same' at stride 2 puts the
     extra row and column after, which Conv2d's symmetric `padding` cannot say."""
 
-    def __init__(self, in_channels, out_channels, kernel, stride, padding, groups=1, bias=False):
-        super().__init__(in_channels, out_channels, kernel, stride, 0, groups=groups, bias=bias)
+    def __init__(self, in_channels, out_channels, kernel, stride, padding, groups=1, bias=False, **factory):
+        super().__init__(in_channels, out_channels, kernel, stride, 0, groups=groups, bias=bias, **factory)
         top, bottom, left, right = padding
         self.pad = (left, right, top, bottom)
 
@@ -249,15 +262,15 @@ class Add(nn.Module):
 def dense(in_features, units, activation="linear", bias=True, init="torch_default"):
     """A Linear layer, with its activation built in when there is one (Keras' Dense)."""
     if activation == "linear":
-        return init_weight(nn.Linear(in_features, units, bias=bias), init)
-    return init_weight(Dense(in_features, units, bias, activation), init)
+        return new_layer(init, nn.Linear, in_features, units, bias=bias)
+    return new_layer(init, Dense, in_features, units, bias, activation)
 
 
 class Dense(nn.Linear):
     """Linear, then an activation (softmax over the classes, or any of ACTIVATIONS)."""
 
-    def __init__(self, in_features, units, bias, activation):
-        super().__init__(in_features, units, bias=bias)
+    def __init__(self, in_features, units, bias, activation, **factory):
+        super().__init__(in_features, units, bias=bias, **factory)
         self.activation = nn.Softmax(dim=1) if activation == "softmax" else ACTIVATIONS[activation]()
 
     def forward(self, x):  # F.linear, not super().forward: see Conv2dPad
@@ -300,16 +313,25 @@ class Backbone(nn.Module):
         self.num_classes = num_classes
 
 
+class Holder(nn.Module):
+    """A module that only holds named children (a dotted name's `stem` in `stem.conv1`).
+    TorchScript compiles the forward of every submodule, and nn.Module's own forward
+    cannot be compiled, so this one has a forward that says it is not to be called."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        raise RuntimeError("a Holder only holds layers: call its children")
+
+
 def add_stage(root, path, module):
     """`root.<path> = module` for a dotted path, making the containers on the way:
     an nn.Sequential where the next part is an index (timm's `stages.0.blocks`),
-    else an nn.Module."""
+    else a Holder."""
     parts = path.split(".")
     owner = root
     for i, part in enumerate(parts[:-1]):
         child = owner._modules.get(part)
         if child is None:
-            child = nn.Sequential() if parts[i + 1].isdigit() else nn.Module()
+            child = nn.Sequential() if parts[i + 1].isdigit() else Holder()
             owner.add_module(part, child)
         owner = child
     owner.add_module(parts[-1], module)
@@ -321,6 +343,11 @@ def fold_batchnorm(model):
     Every class lists its foldable (conv, norm) pairs in `FUSE`; a norm that does
     not follow a conv (a pre-activation, or one after an activation) stays.
     The model is put in eval mode: folding freezes the running statistics.
+    Then every conv weight is made channels-last (NHWC). A conv with such a weight
+    returns an NHWC output whatever its input's layout, so the network runs in that
+    layout, which PyTorch's CPU convolutions (oneDNN) run much faster than NCHW
+    (docs/benchmarks.md). A memory layout, not a device choice: the outputs differ
+    only by rounding, on any device.
     """
     model.eval()
     for owner in list(model.modules()):
@@ -333,13 +360,17 @@ def fold_batchnorm(model):
                 continue
             if not (isinstance(layer, nn.Conv2d) and isinstance(bn, nn.modules.batchnorm._BatchNorm)):
                 continue
+            w = layer.weight
             with torch.no_grad():
                 # Per-channel factors in float64, so each weight is rounded once.
                 scale = bn.weight.double() / torch.sqrt(bn.running_var.double() + bn.eps)
                 bias = layer.bias.double() if layer.bias is not None else torch.zeros_like(scale)
-                layer.weight.mul_(scale.to(layer.weight.dtype).reshape(-1, 1, 1, 1))
-                new_bias = ((bias - bn.running_mean.double()) * scale + bn.bias.double()).to(layer.weight.dtype)
-            layer.bias = nn.Parameter(new_bias, requires_grad=layer.weight.requires_grad)
+                # Scaled straight into channels-last storage: one pass over the weights, not two.
+                folded = torch.empty_like(w, memory_format=torch.channels_last)
+                torch.mul(w, scale.to(w.dtype).reshape(-1, 1, 1, 1), out=folded)
+                new_bias = ((bias - bn.running_mean.double()) * scale + bn.bias.double()).to(w.dtype)
+            layer.weight = nn.Parameter(folded, requires_grad=w.requires_grad)
+            layer.bias = nn.Parameter(new_bias, requires_grad=w.requires_grad)
             parent, _, leaf = norm_name.rpartition(".")
             setattr(owner.get_submodule(parent) if parent else owner, leaf, nn.Identity())
-    return model
+    return model.to(memory_format=torch.channels_last)  # the convs that no norm followed

@@ -116,7 +116,7 @@ class Scope:
                         members = [self.by_path[f"{prefix}.{j}"].ctor for j in range(self._seq_len(prefix))]
                         lines += fit(f"{access(prefix)} = ", f"nn.Sequential({', '.join(members)})", indent)
                     else:
-                        lines.append(f"{access(prefix)} = nn.Module()")
+                        lines.append(f"{access(prefix)} = Holder()")
                 if in_seq:
                     break
             if not in_seq:
