@@ -87,7 +87,8 @@ def conv(b, c: BlockCall, ctx: Ctx, local, x, filters, kernel=1, stride=1, group
 
 def norm(b, c: BlockCall, ctx: Ctx, local, x, zero=False, role=None):
     attrs = {"type": ctx.norm_type, "eps": ctx.eps, "momentum": ctx.momentum,
-             "gamma_init": "zeros" if zero else "ones", "groups": ctx.norm_groups if ctx.norm_type == "groupnorm" else 0}
+             "gamma_init": "zeros" if zero else "ones",
+             "groups": ctx.norm_groups if ctx.norm_type == "groupnorm" else 0}
     return b.add("norm", local, attrs, [x], c.span if role != "shortcut" else c.shortcut_span, role)
 
 

@@ -47,8 +47,14 @@ def _sig(v):
     return "literal"
 
 
+# Attributes that choose a different layer class, not an argument: blocks that differ
+# there get definitions of their own (a stage with group norm beside batch-norm stages).
+STRUCTURAL = {("norm", "type")}
+
+
 def _node_key(n: TemplateNode) -> tuple:
-    return (n.local, n.op, n.inputs, n.role, tuple((k, _sig(v)) for k, v in n.attrs.items()))
+    return (n.local, n.op, n.inputs, n.role,
+            tuple((k, v if (n.op, k) in STRUCTURAL else _sig(v)) for k, v in n.attrs.items()))
 
 
 class _Instance:

@@ -88,6 +88,8 @@ def op_details(op: str, a: dict) -> list[str]:
         out.append(a["activation"])
     if op == "norm" and a.get("gamma_init") == "zeros":
         out.append("γ starts at 0")
+    if op == "norm" and a.get("type") == "groupnorm":
+        out.append(f"{a['groups']} groups")
     return out
 
 

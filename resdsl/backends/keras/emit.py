@@ -136,6 +136,10 @@ def _layer(op: str, a, x: str, name: str) -> str:
     if op == "dense":
         kw = _keywords(a, activation=("activation", "linear"), use_bias=("bias", True), init=("init", "glorot_uniform"))
         return f"dense({', '.join([x, a('units'), name, *kw])})"
+    if op == "norm" and a.raw("type") == "groupnorm":  # never a parameter: templates.STRUCTURAL
+        kw = _keywords(a, gamma_initializer=("gamma_init", "ones"))
+        parts = [a("groups"), f"epsilon={a('eps')}", *kw, f"name={name}"]
+        return f"layers.GroupNormalization({', '.join(parts)})({x})"
     if op == "norm":
         m = a("momentum")
         momentum = f"keras_momentum({m})" if a.is_param("momentum") else repr(rules.keras_momentum(a.raw("momentum")))

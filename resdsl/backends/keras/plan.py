@@ -39,7 +39,7 @@ def fused_norms(resolved: Resolved) -> dict[str, str]:
     kept = set(resolved.outputs) | ({local(n) for n in resolved.outputs} - {None})
     out = {}
     for n, d in g.nodes(data=True):
-        if d["op"] != "norm":
+        if d["op"] != "norm" or d["attrs"]["type"] != "batchnorm":  # group norm has no running statistics
             continue
         ins = node_inputs(resolved, n)
         if len(ins) == 1 and g.nodes[ins[0]]["op"] == "conv" and g.out_degree(ins[0]) == 1 \

@@ -104,9 +104,7 @@ def _conv(a: Attrs) -> str:
 
 
 def _norm(a: Attrs) -> str:
-    if a.is_param("type"):
-        raise Unsupported("blocks of one definition use different norm types; give them different block kinds")
-    if a.values["type"] == "groupnorm":
+    if a.values["type"] == "groupnorm":  # never a parameter: templates.STRUCTURAL
         return _call("group_norm", [a.code("groups"), a.code("in_channels")] + a.keywords(eps=1e-5, gamma_init="ones"))
     if a.values["type"] != "batchnorm":
         raise Unsupported(f"norm type '{a.values['type']}' (batchnorm or groupnorm)")

@@ -91,7 +91,9 @@ class Scope:
         users = self.consumers(self.layers)
         pairs = []
         for la in self.layers:
-            if la.op == "norm" and "dims=1" not in (la.ctor or "") and len(la.inputs) == 1:
+            # Batch norm only (`norm(...)`, 2-D): group norm's statistics are per sample, not foldable.
+            if la.op == "norm" and (la.ctor or "").startswith("norm(") and "dims=1" not in la.ctor \
+                    and len(la.inputs) == 1:
                 src = self.by_path.get(la.inputs[0])
                 if src is not None and src.op == "conv" and users[src.path] == [la.path]:
                     pairs.append((src.path, la.path))
