@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import gc
 from contextlib import contextmanager
+from functools import partial
 
 from ..errors import SpecError
 from ..spec.load import LoadedSpec, load_spec
@@ -27,6 +28,11 @@ def _gc_paused():
     finally:
         if was:
             gc.enable()
+
+
+def _assemble(g, blocks, stages, recordings):
+    with _gc_paused():
+        return assemble(g, blocks, stages, recordings)
 
 
 def _with_all_sources(exc: SpecError, spec: LoadedSpec) -> SpecError:
@@ -56,11 +62,10 @@ def resolve(spec: "LoadedSpec | Resolved | str", **overrides) -> Resolved:
         with _gc_paused():
             g, _, blocks, stages, recordings = lower(spec)
             g = run_passes(g, spec.source.text)
-            defs, blocks, stages = assemble(g, blocks, stages, recordings)
     except SpecError as exc:
         raise _with_all_sources(exc, spec) from None
     m = spec.model
     outputs = g.graph["outputs"]
     return Resolved(g, m.name, m.description, (m.input.channels, m.input.height, m.input.width),
-                    outputs[-1], blocks, stages, spec, defs, list(outputs), list(g.graph["output_names"]),
-                    m.outputs is not None)
+                    outputs[-1], blocks, stages, spec, {}, list(outputs), list(g.graph["output_names"]),
+                    m.outputs is not None, partial(_assemble, g, blocks, stages, recordings))

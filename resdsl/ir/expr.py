@@ -130,8 +130,13 @@ def text_of(v) -> str:
     return v.text if isinstance(v, (_Symbolic, Ref)) else repr(v)
 
 
+_PLAIN_TYPES = (int, float, str, bool, type(None))
+
+
 def plain(v):
     """The value with every symbolic number made plain again (tuples, lists and dicts too)."""
+    if type(v) in _PLAIN_TYPES:  # most values: exact type, so an int subclass (Sym) is not one
+        return v
     if isinstance(v, _Symbolic):
         return _value(v)
     if isinstance(v, Ref):

@@ -114,16 +114,41 @@ class Resolved:
     description: str
     input_shape: Shape
     output: str
-    blocks: list[BlockInfo]
-    stages: list[StageInfo]
+    _blocks: list[BlockInfo]
+    _stages: list[StageInfo]
     spec: object = None  # the LoadedSpec it came from
-    defs: dict[str, BlockDef] = field(default_factory=dict)  # block definitions by name, in first-use order
+    _defs: dict[str, BlockDef] = field(default_factory=dict)  # block definitions by name, in first-use order
     # The tensors the network returns, in the spec's order (`outputs:`): graph nodes, and
     # the names the spec gave them (`layer1` for the node `layer1.2.relu`). Without
     # `outputs:`, the one node `output`; `output` is always the last of them.
     outputs: list[str] = field(default_factory=list)
     output_names: list[str] = field(default_factory=list)
     named_outputs: bool = False  # the spec lists `outputs:`
+    # () -> (defs, blocks, stages): the block definitions are assembled on first use,
+    # since counting and validating (the everyday `resdsl validate`) never read them.
+    _assemble: object = field(default=None, repr=False, compare=False)
+
+    def _assembled(self) -> None:
+        if self._assemble is not None:
+            self._defs, self._blocks, self._stages = self._assemble()
+            self._assemble = None
+
+    @property
+    def defs(self) -> dict[str, BlockDef]:
+        self._assembled()
+        return self._defs
+
+    @property
+    def blocks(self) -> list[BlockInfo]:
+        """Every block instance, with its definition and constructor arguments."""
+        self._assembled()
+        return self._blocks
+
+    @property
+    def stages(self) -> list[StageInfo]:
+        """Every stage, with its runs of identical blocks."""
+        self._assembled()
+        return self._stages
 
     def __post_init__(self):
         if not self.outputs:
