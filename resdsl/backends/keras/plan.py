@@ -11,11 +11,11 @@ from __future__ import annotations
 from ...ir import Resolved
 from ...vocab import DENSE_ACTIVATIONS
 from ..common import node_inputs, unsupported
+from .rules import LAYERS
 
 BACKEND = "keras"
-SUPPORTED = {"input", "conv", "norm", "act", "maxpool", "avgpool", "global_avgpool", "zeropad", "subsample",
-             "channel_pad", "add", "flatten", "dense", "global_maxpool", "global_avgmaxpool", "dropout", "multiply",
-             "channel_conv", "identity", "drop_path"}
+# The table's ops, plus those the emitter writes by hand (its `_layer`): a new op is a row in rules.LAYERS.
+SUPPORTED = set(LAYERS) | {"input", "conv", "norm", "maxpool", "zeropad", "dense"}
 ACTIVATIONS = set(DENSE_ACTIVATIONS)
 
 
