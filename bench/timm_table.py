@@ -17,8 +17,9 @@ import torch
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "tests" / "backends")]
-import resdsl  # noqa: E402
 from test_timm_parity import TIMM_SPECS, _macs, _randomise  # noqa: E402
+
+import resdsl  # noqa: E402
 
 
 def main() -> None:

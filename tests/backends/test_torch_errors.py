@@ -38,6 +38,7 @@ def spec(name="stem_conv", stage="layer1") -> str:
 ])
 def test_an_op_the_backend_cannot_express(op, attr, value, words):
     r = resdsl.resolve(spec())
+    block = r.defs["Basic"]  # assembled from the graph as resolved, before the graph is edited below
     node = "layer1.0.act1"
     d = r.graph.nodes[node]
     attrs = r.graph.nodes["layer1.0.bn1"]["attrs"] if op == "norm" else d["attrs"]
@@ -45,7 +46,6 @@ def test_an_op_the_backend_cannot_express(op, attr, value, words):
         attrs = attrs.replace(**{attr: value})
     d["op"], d["attrs"] = op, attrs
     # The emitters read the block's definition: change the node there too.
-    block = r.defs["Basic"]
     block.nodes = [dataclasses.replace(n, op=op, attrs=attrs) if n.local == "act1" else n for n in block.nodes]
     for emit_or_build in (backend.emit, backend.build):
         with pytest.raises(resdsl.SpecError) as exc:
