@@ -59,6 +59,13 @@ def _runtime() -> dict[str, tuple[str, set[str]]]:
     return out
 
 
+def _foldable(r, node: str) -> bool:
+    """A batch norm over a feature map: group norm's statistics are per sample and a
+    1-D norm follows no conv, so neither folds."""
+    d = r.graph.nodes[node]
+    return d["op"] == "norm" and d["attrs"]["type"] == "batchnorm" and len(d["in_shapes"][0]) == 3
+
+
 def runtime_source(code: str) -> str:
     """The runtime definitions `code` calls, with what they need, in file order."""
     rt = _runtime()
@@ -251,7 +258,7 @@ class _Emitter:
         d_node = self.r.graph.nodes[node]
         rank = len(d_node["in_shapes"][0]) if d_node["in_shapes"] else 3
         ctor = _ctor(self.r, node, _template_attrs(d, n, chans, users, rank, self.names[d.name]), n.op)
-        return Layer(n.local, n.op, ctor, list(n.inputs), n.role)
+        return Layer(n.local, n.op, ctor, list(n.inputs), n.role, foldable=_foldable(self.r, node))
 
     def block_class(self, d: BlockDef) -> str:
         names = self.names[d.name]
@@ -430,7 +437,7 @@ class _Emitter:
                 raise _error(r, n, "name-clash", f"layer '{n}' has the name of a stage", "rename the layer")
             ins = [top[u] for u, _, _ in sorted(g.in_edges(n, data="port"), key=lambda e: e[2])]
             layers.append(Layer(n, d["op"], _ctor(r, n, _node_attrs(r, n, outer, {}, self.taps.nodes)), ins,
-                                "main"))
+                                "main", foldable=_foldable(r, n)))
             top[n], owner[n] = n, n
         return layers, top, owner
 

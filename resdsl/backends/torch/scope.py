@@ -40,6 +40,7 @@ class Layer:
     init_code: list[str] = field(default_factory=list)     # __init__ lines when ctor is None
     code: str | None = None    # forward expression with {0}, {1}... for the inputs, instead of a call
     fuse: list = field(default_factory=list)               # (conv, norm) pairs inside it
+    foldable: bool = False     # a 2-D batch norm, which fold_batchnorm may fold into a conv before it
 
 
 def access(path: str) -> str:
@@ -91,9 +92,7 @@ class Scope:
         users = self.consumers(self.layers)
         pairs = []
         for la in self.layers:
-            # Batch norm only (`norm(...)`, 2-D): group norm's statistics are per sample, not foldable.
-            if la.op == "norm" and (la.ctor or "").startswith("norm(") and "dims=1" not in la.ctor \
-                    and len(la.inputs) == 1:
+            if la.foldable and len(la.inputs) == 1:
                 src = self.by_path.get(la.inputs[0])
                 if src is not None and src.op == "conv" and users[src.path] == [la.path]:
                     pairs.append((src.path, la.path))
