@@ -73,7 +73,7 @@ def _build(resolved: Resolved, fuse_bn: bool):
                 else:
                     tensors[item["output"]] = out
             else:
-                KL.run([(item["name"], item["inputs"], KL.make_layers(item))], tensors)
+                KL.run([(item["name"], item["inputs"], KL.untracked(KL.make_layers, item, key=item["op"]))], tensors)
     outputs = [tensors[n] for n in output_names(resolved, fuse_bn)]
     if len(outputs) == 1:
         model = KL.Network(inputs, outputs[0], name=resolved.name)

@@ -29,6 +29,7 @@ import keras
 from keras import layers as L
 
 from . import extra, helpers, initializers, rules
+from .construct import untracked
 
 PACKAGE = "resdsl"
 # Registered by class name ("resdsl>ChannelPad"), which saved files refer to: keep the names.
@@ -221,7 +222,8 @@ class Block(_Lookup, L.Layer):
         # wrapping the IR nodes and the wiring cost a few percent of the build.
         self.ir = SimpleNamespace(nodes=nodes, out_shape=shapes[output_name], taps=tuple(taps),
                                   tap_shapes=[shapes[t] for t in taps],
-                                  program=[(n["name"], n["inputs"], make_layers(n)) for n in nodes])
+                                  program=[(n["name"], n["inputs"], untracked(make_layers, n, key=n["op"]))
+                                           for n in nodes])
         # A flat, tracked list so Keras saves and counts every weight.
         self.members = [layer for _, _, ls in self.ir.program for layer in ls]
 
