@@ -73,7 +73,8 @@ def _build(resolved: Resolved, fuse_bn: bool):
                 else:
                     tensors[item["output"]] = out
             else:
-                KL.run([(item["name"], item["inputs"], KL.untracked(KL.make_layers, item, key=item["op"]))], tensors)
+                made = KL.untracked(KL.make_layers, [item], key=KL.op_of)[0]
+                KL.run([(item["name"], item["inputs"], made)], tensors)
     outputs = [tensors[n] for n in output_names(resolved, fuse_bn)]
     if len(outputs) == 1:
         model = KL.Network(inputs, outputs[0], name=resolved.name)

@@ -11,7 +11,7 @@ for a leaf layer (a Conv2D, a BatchNormalization) while it is constructed:
   are seen too. A leaf layer makes its variables in `build()`, and `build()`
   registers them itself (`add_weight`). So nothing in its constructor needs
   tracking. `untracked` turns tracking off for the constructors only, with
-  Keras' own switch and TensorFlow's flag. It checks each object afterwards:
+  Keras' own switch, and on TensorFlow by assigning attributes directly. It checks each object afterwards:
   layers whose constructor did create something trackable (a `SeedGenerator`,
   as DropPath's does) are constructed again with tracking on, now and from
   then on.
@@ -71,42 +71,62 @@ def _holds_trackable(layer) -> bool:
 
 @contextlib.contextmanager
 def _tracking_off():
-    on_tf = keras.backend.backend() == "tensorflow"
+    if keras.backend.backend() != "tensorflow":
+        with _NoTracking():
+            yield
+        return
+    # On TensorFlow, with tracking off, `Layer.__setattr__` and the
+    # `AutoTrackable.__setattr__` below it come down to `object.__setattr__`
+    # (Keras' tracker returns the value as it is; TensorFlow's would only skip
+    # assigning a value an attribute already holds); calling it directly saves
+    # their ~60 calls per layer. Unlike Keras' switch (per thread) this holds
+    # process-wide while the constructors run: do not construct Keras layers
+    # in another thread meanwhile. Assigning a class attribute invalidates
+    # Python's attribute caches for every layer class, hence few, long
+    # stretches (a block's layers at a time) rather than one per layer.
     base = keras.layers.Layer
-    if on_tf:  # TensorFlow's AutoTrackable reads this flag (instance, else class) before tracking
-        base._self_setattr_tracking = False
+    setattr_ = base.__dict__["__setattr__"]
+    base.__setattr__ = object.__setattr__
     try:
         with _NoTracking():
             yield
     finally:
-        if on_tf:
-            del base._self_setattr_tracking
+        base.__setattr__ = setattr_
 
 
-def untracked(make, *args, key):
-    """`make(*args)`, a list of new Keras leaf layers, constructed with attribute
-    tracking off (see the module docstring). `key` names what `make` makes (an
-    IR op): where it made something trackable, it runs again with tracking on,
-    now and for that key from then on."""
-    if _NoTracking is None or key in _TRACKED:
-        layers = make(*args)
-    else:
-        # Constructors draw seeds from Python's generator (initialisers, seed
-        # generators): one that runs again draws the same ones, so a seeded
-        # build is the same whether or not this key was met before.
-        state = random.getstate()
-        with _tracking_off():
-            layers = make(*args)
+def _make_all(make, items, key) -> list:
+    made, i = [], 0
+    while i < len(items):
+        if _NoTracking is None or key(items[i]) in _TRACKED:
+            made.append(make(items[i]))
+            i += 1
+            continue
+        with _tracking_off():  # the run of items up to the next tracked one
+            while i < len(items) and key(items[i]) not in _TRACKED:
+                made.append(make(items[i]))
+                i += 1
+    return made
+
+
+def untracked(make, items, key) -> list[list]:
+    """`[make(item) for item in items]`, each a list of new Keras leaf layers,
+    constructed with attribute tracking off (see the module docstring).
+    `key(item)` names what `make` makes (an IR op). Where that made something
+    trackable, the key's layers are constructed with tracking on from then on,
+    and the whole list is made again."""
+    # Constructors draw seeds from Python's generator (initialisers, seed
+    # generators): made again from the same state, the layers draw the same
+    # seeds, so a seeded build is the same whether or not a key was met before.
+    state = random.getstate()
+    made = _make_all(make, items, key)
+    found = {key(item) for item, layers in zip(items, made)
+             if key(item) not in _TRACKED and any(_holds_trackable(layer) for layer in layers)}
+    if found:
+        _TRACKED.update(found)
+        random.setstate(state)
+        made = _make_all(make, items, key)
+    for layers in made:
         for layer in layers:
-            # Keras may have copied the flag onto the instance while setting up
-            # its tracker; from here on the layer tracks as usual (build()
-            # assigns its variables).
-            layer.__dict__.pop("_self_setattr_tracking", None)
-        if any(_holds_trackable(layer) for layer in layers):
-            _TRACKED.add(key)
-            random.setstate(state)
-            layers = make(*args)
-    for layer in layers:
-        if type(layer) not in _SIGNED:
-            _store_signatures(type(layer))
-    return layers
+            if type(layer) not in _SIGNED:
+                _store_signatures(type(layer))
+    return made

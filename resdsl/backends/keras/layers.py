@@ -44,6 +44,10 @@ def nhwc(shape) -> tuple:
     return (None,) + (shape[1:] + shape[:1] if len(shape) == 3 else shape)
 
 
+def op_of(node: dict) -> str:
+    return node["op"]
+
+
 def make_layers(node: dict) -> list:
     """The Keras layers for one IR node (see keras.plan.entry), as keras.rules
     decides; the last one carries the node's name, a padding layer before it
@@ -220,10 +224,10 @@ class Block(_Lookup, L.Layer):
         # Plain data in a namespace: Keras and TensorFlow wrap every list, dict
         # and tuple assigned to a layer (recursively) to look for weights, and
         # wrapping the IR nodes and the wiring cost a few percent of the build.
+        made = untracked(make_layers, nodes, key=op_of)
         self.ir = SimpleNamespace(nodes=nodes, out_shape=shapes[output_name], taps=tuple(taps),
                                   tap_shapes=[shapes[t] for t in taps],
-                                  program=[(n["name"], n["inputs"], untracked(make_layers, n, key=n["op"]))
-                                           for n in nodes])
+                                  program=[(n["name"], n["inputs"], ls) for n, ls in zip(nodes, made)])
         # A flat, tracked list so Keras saves and counts every weight.
         self.members = [layer for _, _, ls in self.ir.program for layer in ls]
 
