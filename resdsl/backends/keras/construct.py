@@ -55,16 +55,22 @@ def _store_signatures(cls: type) -> None:
     _SIGNED.add(cls)
 
 
+# What Keras' tracker registers, and values that can hold none of it.
+_TRACKABLE = (keras.Variable, keras.layers.Layer, keras.metrics.Metric, keras.random.SeedGenerator)
+_PLAIN = frozenset({str, int, float, bool, type(None)})
+
+
 def _holds_trackable(layer) -> bool:
     """Whether the constructor stored a variable, layer, metric or seed
     generator, directly or in a list, tuple, set or dict: what Keras' tracker
     would have registered."""
-    kinds = (keras.Variable, keras.layers.Layer, keras.metrics.Metric, keras.random.SeedGenerator)
     for value in vars(layer).values():
+        if type(value) in _PLAIN:
+            continue
         if isinstance(value, dict):
             value = list(value.values())
-        if isinstance(value, kinds) or (isinstance(value, (list, tuple, set))
-                                        and any(isinstance(v, kinds) for v in value)):
+        if isinstance(value, _TRACKABLE) or (isinstance(value, (list, tuple, set))
+                                             and any(isinstance(v, _TRACKABLE) for v in value)):
             return True
     return False
 
