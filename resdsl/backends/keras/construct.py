@@ -19,9 +19,12 @@ for a leaf layer (a Conv2D, a BatchNormalization) while it is constructed:
   `inspect.signature` on the class's `__init__` and `call` for every object,
   and `inspect` computes it afresh each time. A function's signature never
   changes, and `inspect` returns `function.__signature__` where it is set. So
-  `untracked` stores the signature on each plain function (not a decorated
-  one, whose signature depends on how it is unwrapped) once it has met the
-  class: the second object of a class on is cheaper.
+  `untracked` works out the signature of each plain function (not a
+  decorated one, whose signature depends on how it is unwrapped) once it has
+  met the class, and sets it on the function while the constructors run: the
+  second object of a class on is cheaper. It takes the signatures off again
+  afterwards, since `functools.wraps` copies a function's attributes, so a
+  wrapper of a bound method would report the unbound signature.
 
 Building (variables) and calling are untouched, and the layers are the same
 objects Keras would make: their configs, weights and saved files are equal
@@ -41,18 +44,31 @@ except ImportError:  # another Keras: construct as usual
     _NoTracking = None
 
 # Keys (IR ops) whose layers' constructors create something trackable, and
-# classes whose signatures are stored.
+# the classes met, with their constructors' and calls' signatures.
 _TRACKED: set = set()
 _SIGNED: set[type] = set()
+_SIGNATURES: dict = {}
 
 
-def _store_signatures(cls: type) -> None:
+def _learn_signatures(cls: type) -> None:
     for klass in cls.__mro__:
         for attr in ("__init__", "call"):
             fn = klass.__dict__.get(attr)
-            if inspect.isfunction(fn) and not hasattr(fn, "__wrapped__") and "__signature__" not in fn.__dict__:
-                fn.__signature__ = inspect.signature(fn)
+            if (inspect.isfunction(fn) and not hasattr(fn, "__wrapped__") and "__signature__" not in fn.__dict__
+                    and fn not in _SIGNATURES):
+                _SIGNATURES[fn] = inspect.signature(fn)
     _SIGNED.add(cls)
+
+
+@contextlib.contextmanager
+def _signatures_set():
+    for fn, signature in _SIGNATURES.items():
+        fn.__signature__ = signature
+    try:
+        yield
+    finally:
+        for fn in _SIGNATURES:
+            del fn.__signature__
 
 
 # What Keras' tracker registers, and values that can hold none of it.
@@ -107,7 +123,7 @@ def _make_all(make, items, key) -> list:
             made.append(make(items[i]))
             i += 1
             continue
-        with _tracking_off():  # the run of items up to the next tracked one
+        with _tracking_off(), _signatures_set():  # the run of items up to the next tracked one
             while i < len(items) and key(items[i]) not in _TRACKED:
                 made.append(make(items[i]))
                 i += 1
@@ -134,5 +150,5 @@ def untracked(make, items, key) -> list[list]:
     for layers in made:
         for layer in layers:
             if type(layer) not in _SIGNED:
-                _store_signatures(type(layer))
+                _learn_signatures(type(layer))
     return made
