@@ -9,6 +9,11 @@ the shape functions, emitters and renderer index them by name.
 Padding is always four explicit amounts (top, bottom, left, right) once the
 shape pass has run; before it, a 'same' padding is `padding_mode="same"` with
 `padding=None`.
+
+The classes are dataclasses for their checked `__init__`, immutability, `fields`
+and `replace`, but share one `__repr__`, `__eq__` and `__hash__` (below) with the
+same results as the generated ones: generating them costs an `exec` per method
+and class, a few milliseconds of every `resdsl` start.
 """
 from __future__ import annotations
 
@@ -47,6 +52,20 @@ class Attrs:
     def values(self):
         return [getattr(self, k) for k in self._names()]
 
+    # As dataclass(frozen=True) writes them: the fields in order, compared only with
+    # the same class, hashed as the tuple of values.
+    def __repr__(self) -> str:
+        return f"{type(self).__qualname__}({', '.join(f'{k}={getattr(self, k)!r}' for k in self._names())})"
+
+    def __eq__(self, other: object) -> bool:
+        if other.__class__ is not self.__class__:
+            return NotImplemented
+        names = self._names()
+        return tuple(getattr(self, k) for k in names) == tuple(getattr(other, k) for k in names)
+
+    def __hash__(self) -> int:
+        return hash(tuple(getattr(self, k) for k in self._names()))
+
     def replace(self, **changes) -> "Attrs":
         return replace(self, **changes)
 
@@ -68,17 +87,22 @@ class Attrs:
         return names
 
 
-@dataclass(frozen=True)
+def _attrs_class(cls):
+    """A frozen dataclass that keeps Attrs' repr, eq and hash."""
+    return dataclass(frozen=True, repr=False, eq=False)(cls)
+
+
+@_attrs_class
 class NoAttrs(Attrs):
     """identity, multiply, flatten."""
 
 
-@dataclass(frozen=True)
+@_attrs_class
 class InputAttrs(Attrs):
     shape: tuple
 
 
-@dataclass(frozen=True)
+@_attrs_class
 class ConvAttrs(Attrs):
     filters: int
     kernel: tuple[int, int]
@@ -90,7 +114,7 @@ class ConvAttrs(Attrs):
     padding_mode: str = "explicit"  # "same": resolved by the shape pass
 
 
-@dataclass(frozen=True)
+@_attrs_class
 class NormAttrs(Attrs):
     type: str = "batchnorm"   # or "groupnorm"
     eps: float = 1e-5
@@ -101,12 +125,12 @@ class NormAttrs(Attrs):
     QUIET = ("groups",)
 
 
-@dataclass(frozen=True)
+@_attrs_class
 class ActAttrs(Attrs):
     fn: str
 
 
-@dataclass(frozen=True)
+@_attrs_class
 class PoolAttrs(Attrs):
     """maxpool and avgpool; `ceil_mode` and `count_include_pad` as PyTorch's AvgPool2d."""
 
@@ -120,43 +144,43 @@ class PoolAttrs(Attrs):
     QUIET = ("ceil_mode", "count_include_pad")
 
 
-@dataclass(frozen=True)
+@_attrs_class
 class GlobalPoolAttrs(Attrs):
     keepdims: bool = False  # C×1×1 instead of C (a gate's squeeze)
 
     QUIET = ("keepdims",)
 
 
-@dataclass(frozen=True)
+@_attrs_class
 class RateAttrs(Attrs):
     """dropout and drop_path: the probability of dropping."""
 
     rate: float
 
 
-@dataclass(frozen=True)
+@_attrs_class
 class ChannelConvAttrs(Attrs):
     kernel: int
     bias: bool = False
 
 
-@dataclass(frozen=True)
+@_attrs_class
 class PadAttrs(Attrs):
     padding: Pad
 
 
-@dataclass(frozen=True)
+@_attrs_class
 class SubsampleAttrs(Attrs):
     stride: int
 
 
-@dataclass(frozen=True)
+@_attrs_class
 class ChannelPadAttrs(Attrs):
     before: int
     after: int
 
 
-@dataclass(frozen=True)
+@_attrs_class
 class AddAttrs(Attrs):
     """The residual addition; `shortcut` names what its second input is (identity,
     projection, zeropad, subsample, avg_down, custom), for pictures and docs."""
@@ -164,7 +188,7 @@ class AddAttrs(Attrs):
     shortcut: str = "identity"
 
 
-@dataclass(frozen=True)
+@_attrs_class
 class DenseAttrs(Attrs):
     units: int
     activation: str = "linear"
