@@ -24,18 +24,20 @@ Pad = tuple[int, int, int, int]
 
 
 class Attrs:
-    """Mapping-style reading of a frozen dataclass's fields."""
+    """Mapping-style reading of a frozen dataclass's fields.
+
+    An instance's `__dict__` holds exactly its fields (dataclass's `__init__`
+    sets each one and frozenness forbids others), so lookups read it directly:
+    the passes and emitters index attrs on every node."""
 
     def __getitem__(self, key: str) -> Any:
-        if key not in self._names():
-            raise KeyError(key)
-        return getattr(self, key)
+        return self.__dict__[key]
 
     def get(self, key: str, default: Any = None) -> Any:
-        return getattr(self, key) if key in self._names() else default
+        return self.__dict__.get(key, default)
 
     def __contains__(self, key: object) -> bool:
-        return key in self._names()
+        return key in self.__dict__
 
     def __iter__(self) -> Iterator[str]:
         return iter(self._names())
@@ -47,24 +49,25 @@ class Attrs:
         return self._names()
 
     def items(self):
-        return [(k, getattr(self, k)) for k in self._names()]
+        d = self.__dict__
+        return [(k, d[k]) for k in self._names()]
 
     def values(self):
-        return [getattr(self, k) for k in self._names()]
+        d = self.__dict__
+        return [d[k] for k in self._names()]
 
     # As dataclass(frozen=True) writes them: the fields in order, compared only with
     # the same class, hashed as the tuple of values.
     def __repr__(self) -> str:
-        return f"{type(self).__qualname__}({', '.join(f'{k}={getattr(self, k)!r}' for k in self._names())})"
+        return f"{type(self).__qualname__}({', '.join(f'{k}={v!r}' for k, v in self.items())})"
 
     def __eq__(self, other: object) -> bool:
         if other.__class__ is not self.__class__:
             return NotImplemented
-        names = self._names()
-        return tuple(getattr(self, k) for k in names) == tuple(getattr(other, k) for k in names)
+        return self is other or self.values() == other.values()
 
     def __hash__(self) -> int:
-        return hash(tuple(getattr(self, k) for k in self._names()))
+        return hash(tuple(self.values()))
 
     def replace(self, **changes) -> "Attrs":
         return replace(self, **changes)
@@ -78,18 +81,18 @@ class Attrs:
         defaults = {f.name: f.default for f in fields(self)}
         return {k: v for k, v in self.items() if not (k in self.QUIET and v == defaults[k])}
 
+    _field_names: tuple[str, ...] = ()  # set on each class by _attrs_class
+
     @classmethod
     def _names(cls) -> tuple[str, ...]:
-        names = cls.__dict__.get("_field_names")
-        if names is None:
-            names = tuple(f.name for f in fields(cls))
-            cls._field_names = names
-        return names
+        return cls._field_names
 
 
 def _attrs_class(cls):
     """A frozen dataclass that keeps Attrs' repr, eq and hash."""
-    return dataclass(frozen=True, repr=False, eq=False)(cls)
+    cls = dataclass(frozen=True, repr=False, eq=False)(cls)
+    cls._field_names = tuple(f.name for f in fields(cls))
+    return cls
 
 
 @_attrs_class
