@@ -1,0 +1,62 @@
+"""Repeated blocks: a stage's built-in block called with the same arguments as
+the block before it (595 of cifar_resnet1202's 600 blocks) gets the previous
+block's ops again, under its own names, instead of being lowered again.
+
+This is safe because lowering a built-in block (ir/blocks.py) depends on its
+call — all of `BlockCall` but the input node — and the stage's defaults, and on
+nothing else the builder holds but the names already taken; every copied node
+still goes through `Builder.claim`, so a name clash is reported as lowering
+would report it. The copy is the same ops, attributes (the same immutable
+objects), spans, edges and block template; tests/core/test_replay.py compares
+replayed networks with networks lowered block by block.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+from .blocks import BlockCall
+from .graph import Builder, Recording
+
+
+def same_call(a: BlockCall, b: BlockCall) -> bool:
+    """Whether two blocks are called alike, whatever their input node."""
+    return {**a.__dict__, "x": None} == {**b.__dict__, "x": None}
+
+
+@dataclass(frozen=True)
+class Replay:
+    """A lowered block's ops by local name, to add again under another prefix."""
+
+    # (local, node data, inputs): inputs as (local of the source, or None for the
+    # block's input; edge data), in port order
+    nodes: tuple[tuple[str, dict, tuple[tuple[str | None, dict], ...]], ...]
+    recording: Recording
+    output: str    # local of the block's last node
+    channels: int  # its output channels
+    kind: str      # the shortcut it built
+
+    @classmethod
+    def of(cls, b: Builder, rec: Recording, output: str, channels: int, kind: str) -> Replay:
+        """The plan of the block `rec` recorded, whose last node is `output`."""
+        g, cut = b.graph, len(rec.prefix)
+        nodes = []
+        for t in rec.nodes:
+            name = rec.prefix + t.local
+            inputs = tuple((None if u == rec.input else u[cut:], dict(edge)) for u, edge in g._pred[name].items())
+            nodes.append((t.local, g._node[name], inputs))
+        return cls(tuple(nodes), rec, output[cut:], channels, kind)
+
+    def apply(self, b: Builder, x: str) -> tuple[str, int, str]:
+        """Add the ops after node `x` under the builder's prefix and block, and record
+        them as the block's template; returns what a block's lowering returns."""
+        prefix, block = b.scope["prefix"], b.scope["block"]
+        for local, data, inputs in self.nodes:
+            name = prefix + local
+            b.claim(name, data["span"])
+            b.append(name, {**data, "block": block},
+                     [(x if u is None else prefix + u, dict(edge)) for u, edge in inputs])
+        rec, src = b.recording, self.recording
+        b.recording = replace(src, prefix=rec.prefix, input=rec.input, params=dict(src.params), lets=list(src.lets),
+                              nodes=list(src.nodes), optional=set(src.optional),
+                              x_layer=prefix + "x" if src.x_layer else None)
+        return prefix + self.output, self.channels, self.kind
