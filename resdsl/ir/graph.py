@@ -165,7 +165,7 @@ class Resolved:
         return [self.graph.nodes[n]["shape"] for n in self.outputs]
 
     def _total(self, key: str) -> int:
-        return sum(d.get(key, 0) for _, d in self.graph.nodes(data=True))
+        return sum(d.get(key, 0) for d in self.graph._node.values())  # networkx's node dict: no view per call
 
     @property
     def params(self) -> int:
