@@ -299,17 +299,32 @@ class Builder:
 
     def claim(self, name: str, span: Span) -> None:
         """Check that a new node may be called `name`, and take the name."""
-        if name in self.graph._node:
+        nodes = self.graph._node
+        if name in nodes:
             raise SpecError.at(span, "duplicate-name", f"two layers are named '{name}'",
                                "give each layer a unique `name`", self.source_text)
-        parts = name.split(".")
-        groups = [".".join(parts[:i]) for i in range(1, len(parts))]
-        self._check_group_clash(name, span, groups)
-        if len(self.graph._node) >= self.max_nodes:
+        groups = dotted_prefixes(name)
+        if name in self.groups or any(p in nodes for p in groups):
+            self._group_clash(name, span, groups)
+        if len(nodes) >= self.max_nodes:
             raise SpecError.at(span, "too-large",
                                f"the network has more than {self.max_nodes} ops",
                                "raise the limit with --limit max_graph_nodes=N", self.source_text)
         self.groups.update(groups)
+
+    def claim_all(self, names: list[str], groups: list[str]) -> bool:
+        """Take the names of a copied block at once, and `groups`, all their dotted
+        prefixes, where nothing can clash: no name is a layer or a group already, no
+        group a layer, and the limit on ops holds for all. The names' clashes among
+        themselves were checked when the block they copy was lowered. Returns False,
+        taking nothing, where something might clash: each name then goes through
+        `claim`, which reports the first clash as lowering would."""
+        nodes, taken = self.graph._node, self.groups
+        if len(nodes) + len(names) > self.max_nodes or any(n in nodes or n in taken for n in names) \
+                or any(g in nodes for g in groups):
+            return False
+        taken.update(groups)
+        return True
 
     def append(self, name: str, data: dict, inputs: list[tuple[str, dict]]) -> None:
         """Add the node `name` (new, and claimed) with its data and its in-edges
@@ -328,15 +343,23 @@ class Builder:
             g._succ[src][name] = edge
             pred[src] = edge
 
-    def _check_group_clash(self, name: str, span: Span, groups: list[str]) -> None:
+    def _group_clash(self, name: str, span: Span, groups: list[str]) -> None:
         """A layer may not share its name with a group of layers (a stem layer named
         `layer1` beside stage `layer1`): torch modules and weight names nest by dots,
         so one of the two would silently vanish. `groups`: the name's dotted prefixes."""
         layer = next((p for p in groups if p in self.graph._node), None)
-        if layer is None and name not in self.groups:
-            return
         where = self.graph.nodes[layer]["span"] if layer else span
         raise SpecError.at(where, "duplicate-name",
                            f"'{layer or name}' names both a layer and a group of layers"
                            f"{f' (such as {name!r})' if layer else ''}",
                            "give the layer, the stage or the nested block another `name`", self.source_text)
+
+
+def dotted_prefixes(name: str) -> list[str]:
+    """'layer2.0.conv1' -> ['layer2', 'layer2.0']: the groups a node's name puts it in."""
+    out = []
+    i = name.find(".")
+    while i != -1:
+        out.append(name[:i])
+        i = name.find(".", i + 1)
+    return out

@@ -4,18 +4,19 @@ block's ops again, under its own names, instead of being lowered again.
 
 This is safe because lowering a built-in block (ir/blocks.py) depends on its
 call — all of `BlockCall` but the input node — and the stage's defaults, and on
-nothing else the builder holds but the names already taken; every copied node
-still goes through `Builder.claim`, so a name clash is reported as lowering
-would report it. The copy is the same ops, attributes (the same immutable
-objects), spans, edges and block template; tests/core/test_replay.py compares
-replayed networks with networks lowered block by block.
+nothing else the builder holds but the names already taken; the copied names
+are checked as lowering checks them (`Builder.claim_all`, or node by node with
+`Builder.claim` where something might clash), so a clash reads the same. The
+copy is the same ops, attributes (the same immutable objects), spans, edges and
+block template; tests/core/test_replay.py compares replayed networks with
+networks lowered block by block.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 from .blocks import BlockCall
-from .graph import Builder, Recording
+from .graph import Builder, Recording, dotted_prefixes
 
 
 def same_call(a: BlockCall, b: BlockCall) -> bool:
@@ -30,6 +31,7 @@ class Replay:
     # (local, node data, inputs): inputs as (local of the source, or None for the
     # block's input; edge data), in port order
     nodes: tuple[tuple[str, dict, tuple[tuple[str | None, dict], ...]], ...]
+    groups: tuple[str, ...]  # the groups inside the block ('downsample', 'se'), by local name
     recording: Recording
     output: str    # local of the block's last node
     channels: int  # its output channels
@@ -39,24 +41,29 @@ class Replay:
     def of(cls, b: Builder, rec: Recording, output: str, channels: int, kind: str) -> Replay:
         """The plan of the block `rec` recorded, whose last node is `output`."""
         g, cut = b.graph, len(rec.prefix)
-        nodes = []
+        nodes, groups = [], {}
         for t in rec.nodes:
             name = rec.prefix + t.local
             inputs = tuple((None if u == rec.input else u[cut:], dict(edge)) for u, edge in g._pred[name].items())
             nodes.append((t.local, g._node[name], inputs))
-        return cls(tuple(nodes), rec, output[cut:], channels, kind)
+            groups.update(dict.fromkeys(dotted_prefixes(t.local)))
+        return cls(tuple(nodes), tuple(groups), rec, output[cut:], channels, kind)
 
     def apply(self, b: Builder, x: str) -> tuple[str, int, str]:
         """Add the ops after node `x` under the builder's prefix and block, and record
         them as the block's template; returns what a block's lowering returns."""
         prefix, block = b.scope["prefix"], b.scope["block"]
-        for local, data, inputs in self.nodes:
-            name = prefix + local
-            b.claim(name, data["span"])
+        names = [prefix + local for local, _, _ in self.nodes]
+        checked = b.claim_all(names, dotted_prefixes(prefix) + [prefix + group for group in self.groups])
+        for name, (_, data, inputs) in zip(names, self.nodes):
+            if not checked:
+                b.claim(name, data["span"])
             b.append(name, {**data, "block": block},
                      [(x if u is None else prefix + u, dict(edge)) for u, edge in inputs])
+        # The template as lowering records it (begin_block made the recording: kind,
+        # prefix, input); every other field of ir.graph.Recording, copied.
         rec, src = b.recording, self.recording
-        b.recording = replace(src, prefix=rec.prefix, input=rec.input, params=dict(src.params), lets=list(src.lets),
-                              nodes=list(src.nodes), optional=set(src.optional),
-                              x_layer=prefix + "x" if src.x_layer else None)
+        rec.params, rec.lets, rec.nodes = dict(src.params), list(src.lets), list(src.nodes)
+        rec.optional, rec.shortcut_add, rec.shortcut_kind = set(src.optional), src.shortcut_add, src.shortcut_kind
+        rec.x_layer = prefix + "x" if src.x_layer else None
         return prefix + self.output, self.channels, self.kind

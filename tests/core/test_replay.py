@@ -108,17 +108,32 @@ def _error(spec, replay: bool) -> str:
     return str(info.value)
 
 
-@pytest.mark.parametrize("stem_name", ["layer1.3", "layer1.3.conv1", "layer1.3.downsample"])
-def test_a_name_clash_in_a_replayed_block_reads_as_before(tiny_text, stem_name):
-    text = tiny_text.replace("conv: {filters: 16, kernel: 3, padding: 1}",
-                             f"conv: {{filters: 16, kernel: 3, padding: 1, name: {stem_name}}}")
-    text = text.replace("{block: basic, filters: 16, repeat: 2}", "{block: basic, filters: 16, repeat: 5}")
+@pytest.mark.parametrize("where, name", [("stem", "layer1.3"), ("stem", "layer1.3.conv1"), ("stem", "layer1.3.conv1.x"),
+                                         ("stem", "layer1.3.downsample"), ("head", "layer1.3"),
+                                         ("head", "layer1.3.bn2"), ("head", "layer2.2.downsample")])
+def test_a_name_clash_in_a_replayed_block_reads_as_before(tiny_text, where, name):
+    """A stem layer is named before the blocks, a head layer after them: each clash
+    (a layer's name taken, a layer named as a group, a group named as a layer) must
+    be found in a copied block, or after it, as where every block is lowered."""
+    layer = "conv: {filters: 16, kernel: 3, padding: 1" if where == "stem" else "dense: {units: 10"
+    text = tiny_text.replace(layer + "}", f"{layer}, name: {name}}}")
+    text = text.replace("repeat: 2}", "repeat: 5}")
     spec = resdsl.load_spec(text)
-    if stem_name.endswith("downsample"):  # a group only where a block projects: no clash
+    if name.endswith("downsample"):  # a group only where a block projects: no clash
         _assert_same(spec)
         return
     message = _error(spec, True)
-    assert message == _error(spec, False) and "layer1.3" in message
+    assert message == _error(spec, False) and name.rsplit(".", 1)[0] in message
+
+
+def test_replay_copies_every_field_of_a_recording():
+    """Replay.apply copies a recorded template field by field: a new field of
+    Recording must be copied there too (and compared in _network above)."""
+    from dataclasses import fields
+
+    from resdsl.ir.graph import Recording
+    assert [f.name for f in fields(Recording)] == ["kind", "prefix", "input", "params", "lets", "nodes", "optional",
+                                                   "shortcut_add", "shortcut_kind", "x_layer"]
 
 
 def test_the_node_limit_in_a_replayed_block_reads_as_before(tiny_text):
