@@ -90,13 +90,16 @@ def check_outputs(g: nx.DiGraph, text: str | None = None) -> nx.DiGraph:
     """Every op must feed one of the network's outputs (`g.graph["outputs"]`; by
     default the last op): a layer whose result nobody reads is a mistake, such as
     a head left in place behind the stages a backbone returns."""
-    order = list(g._node)  # networkx's own dicts: its views cost more than the walk on deep nets
-    succ = g._succ
+    order = list(g._node)
     outputs = g.graph.get("outputs") or order[-1:]
-    used = set(outputs)
-    for n in reversed(order):  # insertion order is topological: successors come first
-        if n not in used and any(v in used for v in succ[n]):
-            used.add(n)
+    # The outputs and every op with a path to one: a walk back along networkx's own
+    # predecessor dicts, each edge once (its views cost more than the walk on deep nets).
+    pred, used, todo = g._pred, set(outputs), list(outputs)
+    while todo:
+        for u in pred[todo.pop()]:
+            if u not in used:
+                used.add(u)
+                todo.append(u)
     unused = [n for n in order if n not in used]
     if unused:
         n = unused[0]
