@@ -10,14 +10,14 @@ Padding is always four explicit amounts (top, bottom, left, right) once the
 shape pass has run; before it, a 'same' padding is `padding_mode="same"` with
 `padding=None`.
 
-The classes are dataclasses for their checked `__init__`, immutability, `fields`
-and `replace`, but share one `__repr__`, `__eq__` and `__hash__` (below) with the
-same results as the generated ones: generating them costs an `exec` per method
-and class, a few milliseconds of every `resdsl` start.
+The classes are dataclasses, for `fields` and `replace`, but share one
+`__init__`, `__repr__`, `__eq__`, `__hash__` and frozen `__setattr__` (below),
+which behave as the ones dataclass(frozen=True) writes: generating those costs
+an `exec` per method and class, a few milliseconds of every `resdsl` start.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, fields, replace
+from dataclasses import MISSING, FrozenInstanceError, dataclass, fields, replace
 from typing import Any, Iterator
 
 Pad = tuple[int, int, int, int]
@@ -26,9 +26,38 @@ Pad = tuple[int, int, int, int]
 class Attrs:
     """Mapping-style reading of a frozen dataclass's fields.
 
-    An instance's `__dict__` holds exactly its fields (dataclass's `__init__`
-    sets each one and frozenness forbids others), so lookups read it directly:
-    the passes and emitters index attrs on every node."""
+    An instance's `__dict__` holds exactly its fields (`__init__` sets each one
+    and frozenness forbids others), so lookups read it directly: the passes and
+    emitters index attrs on every node."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        """The fields by position or name, with their defaults: a missing, unknown or
+        twice-given field is a TypeError, as with the generated `__init__`."""
+        cls = type(self)
+        names = cls._field_names
+        if len(args) > len(names):
+            raise TypeError(f"{cls.__qualname__}() takes {len(names)} positional arguments but {len(args)} were given")
+        values = dict(zip(names, args))
+        for key, value in kwargs.items():
+            if key not in names:
+                raise TypeError(f"{cls.__qualname__}() got an unexpected keyword argument '{key}'")
+            if key in values:
+                raise TypeError(f"{cls.__qualname__}() got multiple values for argument '{key}'")
+            values[key] = value
+        d = self.__dict__  # object's own dict: assignment is what frozenness forbids
+        for name in names:
+            if name in values:
+                d[name] = values[name]
+            elif name in cls._defaults:
+                d[name] = cls._defaults[name]
+            else:
+                raise TypeError(f"{cls.__qualname__}() missing required argument: '{name}'")
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        raise FrozenInstanceError(f"cannot assign to field {name!r}")
+
+    def __delattr__(self, name: str) -> None:
+        raise FrozenInstanceError(f"cannot delete field {name!r}")
 
     def __getitem__(self, key: str) -> Any:
         return self.__dict__[key]
@@ -81,7 +110,9 @@ class Attrs:
         defaults = {f.name: f.default for f in fields(self)}
         return {k: v for k, v in self.items() if not (k in self.QUIET and v == defaults[k])}
 
-    _field_names: tuple[str, ...] = ()  # set on each class by _attrs_class
+    # Set on each class by _attrs_class: its field names in order, and their defaults.
+    _field_names: tuple[str, ...] = ()
+    _defaults: dict[str, Any] = {}
 
     @classmethod
     def _names(cls) -> tuple[str, ...]:
@@ -89,9 +120,13 @@ class Attrs:
 
 
 def _attrs_class(cls):
-    """A frozen dataclass that keeps Attrs' repr, eq and hash."""
-    cls = dataclass(frozen=True, repr=False, eq=False)(cls)
-    cls._field_names = tuple(f.name for f in fields(cls))
+    """A dataclass with Attrs' shared methods; frozen by Attrs' `__setattr__`."""
+    cls = dataclass(init=False, repr=False, eq=False)(cls)
+    fs = fields(cls)
+    if any(f.default_factory is not MISSING for f in fs):
+        raise TypeError(f"{cls.__name__}: attrs take plain defaults, not default_factory")
+    cls._field_names = tuple(f.name for f in fs)
+    cls._defaults = {f.name: f.default for f in fs if f.default is not MISSING}
     return cls
 
 

@@ -1,7 +1,10 @@
-"""The IR's attribute classes share one repr, eq and hash (resdsl.ir.attrs): they
-must behave exactly as the methods dataclass(frozen=True) would generate."""
+"""The IR's attribute classes share one __init__, repr, eq, hash and frozen
+setattr (resdsl.ir.attrs): they must behave as the methods dataclass(frozen=True)
+would generate."""
+import copy
 import dataclasses
 import inspect
+import pickle
 
 import pytest
 
@@ -86,3 +89,46 @@ def test_frozen_and_checked_as_before():
     assert a.replace(filters=16) == A.ConvAttrs(filters=16, kernel=(1, 1), stride=(1, 1))
     assert dataclasses.replace(a, groups=2)["groups"] == 2
     assert A.NormAttrs().described() == {"type": "batchnorm", "eps": 1e-5, "momentum": 0.1, "gamma_init": "ones"}
+
+
+@pytest.mark.parametrize("cls", CLASSES, ids=lambda c: c.__name__)
+def test_init_matches_generated_dataclass(cls):
+    ref = _reference(cls)
+    first, second = _samples(cls)
+    names = list(first)
+    for values in (first, second):
+        positional = [values[k] for k in names]
+        for args, kwargs in ((positional, {}), ([], values), (positional[:1], {k: values[k] for k in names[1:]})):
+            a, r = cls(*args, **kwargs), ref(*args, **kwargs)
+            assert [(k, a[k]) for k in names] == [(f.name, getattr(r, f.name)) for f in dataclasses.fields(r)]
+            assert list(vars(a)) == names and vars(a) == vars(r)
+    required = [f.name for f in dataclasses.fields(cls) if f.default is dataclasses.MISSING]
+    defaults = {f.name: f.default for f in dataclasses.fields(cls) if f.default is not dataclasses.MISSING}
+    if required:  # a missing field
+        assert vars(cls(**{k: first[k] for k in required})) == {**first, **defaults} | {k: first[k] for k in required}
+        for make in (cls, ref):
+            with pytest.raises(TypeError):
+                make(**{k: first[k] for k in required[1:]})
+    else:
+        assert vars(cls()) == vars(ref()) == defaults
+    for make in (cls, ref):
+        with pytest.raises(TypeError):  # an unknown field: a misspelt attribute
+            make(**first, no_such_field=1)
+        with pytest.raises(TypeError):  # too many
+            make(*[first[k] for k in names], 1)
+        if names:
+            with pytest.raises(TypeError):  # twice
+                make(first[names[0]], **{names[0]: first[names[0]]})
+
+
+@pytest.mark.parametrize("cls", CLASSES, ids=lambda c: c.__name__)
+def test_frozen_copied_and_pickled_as_generated_dataclass(cls):
+    a = cls(**_samples(cls)[1])
+    for name in list(vars(a)) + ["other"]:
+        with pytest.raises(dataclasses.FrozenInstanceError):
+            setattr(a, name, 1)
+        with pytest.raises(dataclasses.FrozenInstanceError):
+            delattr(a, name)
+    for b in (copy.copy(a), copy.deepcopy(a), pickle.loads(pickle.dumps(a))):
+        assert b == a and hash(b) == hash(a) and repr(b) == repr(a) and type(b) is cls
+    assert dataclasses.is_dataclass(a) and [f.name for f in dataclasses.fields(a)] == list(vars(a))
