@@ -13,8 +13,6 @@ networks lowered block by block.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from .blocks import BlockCall
 from .graph import Builder, Recording, dotted_prefixes
 
@@ -24,18 +22,22 @@ def same_call(a: BlockCall, b: BlockCall) -> bool:
     return {**a.__dict__, "x": None} == {**b.__dict__, "x": None}
 
 
-@dataclass(frozen=True)
 class Replay:
-    """A lowered block's ops by local name, to add again under another prefix."""
+    """A lowered block's ops by local name, to add again under another prefix.
+    (A plain class: a dataclass would be generated at every start, for one use.)"""
 
-    # (local, node data, inputs): inputs as (local of the source, or None for the
-    # block's input; edge data), in port order
-    nodes: tuple[tuple[str, dict, tuple[tuple[str | None, dict], ...]], ...]
-    groups: tuple[str, ...]  # the groups inside the block ('downsample', 'se'), by local name
-    recording: Recording
-    output: str    # local of the block's last node
-    channels: int  # its output channels
-    kind: str      # the shortcut it built
+    __slots__ = ("nodes", "groups", "recording", "output", "channels", "kind")
+
+    def __init__(self, nodes: tuple, groups: tuple[str, ...], recording: Recording, output: str, channels: int,
+                 kind: str):
+        # Each op as (local, node data, inputs); its inputs in port order, as (the source's
+        # local, or None for the block's input; edge data).
+        self.nodes = nodes
+        self.groups = groups        # the groups inside the block ('downsample', 'se'), by local name
+        self.recording = recording
+        self.output = output        # local of the block's last node
+        self.channels = channels    # its output channels
+        self.kind = kind            # the shortcut it built
 
     @classmethod
     def of(cls, b: Builder, rec: Recording, output: str, channels: int, kind: str) -> Replay:
