@@ -2,13 +2,13 @@
 a located message and exit code 1, never a traceback.
 
 Each command imports what it needs when it runs: `resdsl list` never builds
-the spec models, `validate` never loads a backend or the training code."""
+the spec models, `validate` never loads a backend or the training code (nor
+json, unless asked for it)."""
 from __future__ import annotations
 
 import argparse
 import contextlib
 import gc
-import json
 import sys
 from typing import TYPE_CHECKING
 
@@ -40,6 +40,12 @@ def _limits(args) -> Limits:
         return DEFAULT_LIMITS.with_overrides(pairs)
     except ValueError as exc:
         raise _Fail(str(exc)) from None
+
+
+def _json(data) -> str:
+    """`--format json` and `--error-format json` output; json loads only for them."""
+    import json
+    return json.dumps(data, indent=2)
 
 
 def _sets(args) -> list[str]:
@@ -83,9 +89,9 @@ def cmd_validate(args) -> int:
             if args.error_format == "text":
                 print(exc.render(color=sys.stderr.isatty()), file=sys.stderr)
     if args.format == "json":
-        print(json.dumps(records, indent=2))
+        print(_json(records))
     if failed and args.error_format == "json":
-        print(json.dumps([d.to_dict() for e in failed for d in e.diagnostics], indent=2), file=sys.stderr)
+        print(_json([d.to_dict() for e in failed for d in e.diagnostics]), file=sys.stderr)
     return 1 if failed else 0
 
 
@@ -94,7 +100,7 @@ def cmd_summary(args) -> int:
     r = _resolve(args, args.spec)
     if args.format == "json":
         from .reports import summary_record
-        print(json.dumps(summary_record(r, args.level), indent=2))
+        print(_json(summary_record(r, args.level)))
     else:
         print(summary_table(r, args.level))
     return 0
@@ -369,8 +375,8 @@ def _run(args) -> int:
         code = 130 if isinstance(exc, Interrupted) else 1
         if args.error_format == "json":
             kind = {OutputError: "output-error", DataError: "data-error"}.get(type(exc), "usage-error")
-            print(json.dumps([{"file": None, "line": None, "column": None, "end_line": None, "end_column": None,
-                               "code": kind, "message": str(exc), "hint": exc.hint}], indent=2), file=sys.stderr)
+            print(_json([{"file": None, "line": None, "column": None, "end_line": None, "end_column": None,
+                          "code": kind, "message": str(exc), "hint": exc.hint}]), file=sys.stderr)
             return code
         msg = f"resdsl: error: {exc}"
         if exc.hint:

@@ -5,8 +5,6 @@ The format follows compilers people already read (`file:line:col: error: message
 """
 from __future__ import annotations
 
-import difflib
-import json
 import re
 from dataclasses import asdict, dataclass, field
 from typing import Iterable, Sequence
@@ -74,6 +72,7 @@ class SpecError(Exception):
                          for d in self.diagnostics)
 
     def to_json(self) -> str:
+        import json  # only for --error-format json; most runs never load it
         return json.dumps([d.to_dict() for d in self.diagnostics], indent=2)
 
     def __str__(self) -> str:  # dataclass would otherwise print the fields
@@ -81,8 +80,9 @@ class SpecError(Exception):
 
 
 # YAML's line breaks (str.splitlines also splits on \x0b, \x0c, \x1c-\x1e, which
-# YAML does not, and the caret would land on the wrong line).
-_YAML_BREAKS = re.compile("\r\n|[\r\n\x85\u2028\u2029]")
+# YAML does not, and the caret would land on the wrong line). A pattern, not a
+# compiled one: `re` compiles and caches it on the first error shown, not at every start.
+_YAML_BREAKS = "\r\n|[\r\n\x85\u2028\u2029]"
 _SHOWN_WIDTH = 120  # source shown around the caret; a 1 MB one-line spec stays one screen line
 
 
@@ -99,7 +99,7 @@ def format_diagnostic(d: Diagnostic, source: str | None, color: bool = False) ->
     lines = [(f"{bold}{_visible(s.file)}:{s.line}:{s.column}:{reset} {red}error:{reset} "
               f"{_visible(d.message)} [{d.code}]")]
     if source is not None:
-        src_lines = _YAML_BREAKS.split(source)
+        src_lines = re.split(_YAML_BREAKS, source)
         if 1 <= s.line <= len(src_lines):
             text = _visible(src_lines[s.line - 1].replace("\t", " "), keep_width=True)
             col = s.column
@@ -120,6 +120,7 @@ def format_diagnostic(d: Diagnostic, source: str | None, color: bool = False) ->
 
 def did_you_mean(word: str, choices: Iterable[str]) -> str | None:
     """A 'did you mean' suffix for the closest known name, as sqlglot and Keras do."""
+    import difflib  # loaded with the first mistake, not at every start
     close = difflib.get_close_matches(str(word), list(choices), n=1, cutoff=0.6)
     return f"did you mean '{close[0]}'?" if close else None
 

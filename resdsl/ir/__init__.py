@@ -11,7 +11,6 @@ from .graph import SHORTCUT, BlockDef, BlockInfo, Resolved, Run, StageInfo, Temp
 from .lowering import lower
 from .ops import OPS, fmt
 from .passes import PASSES, run_passes
-from .templates import assemble
 
 __all__ = ["resolve", "Resolved", "BlockInfo", "StageInfo", "BlockDef", "Run", "TemplateNode", "SHORTCUT", "OPS",
            "PASSES", "fmt"]
@@ -31,6 +30,8 @@ def _gc_paused():
 
 
 def _assemble(g, blocks, stages, recordings):
+    # Imported here: `resdsl validate` never assembles the definitions.
+    from .templates import assemble
     with _gc_paused():
         return assemble(g, blocks, stages, recordings)
 

@@ -11,7 +11,8 @@ from __future__ import annotations
 import re
 from typing import Callable
 
-_TOKEN = re.compile(r"\s*(?:(\d+)|\$([A-Za-z_][A-Za-z0-9_]*)|(//|[-+*()])|(\S))")
+# A pattern that `re` compiles (and caches) on first use: most specs have no expressions.
+_TOKEN = r"\s*(?:(\d+)|\$([A-Za-z_][A-Za-z0-9_]*)|(//|[-+*()])|(\S))"
 
 
 class ExprError(ValueError):
@@ -25,7 +26,7 @@ class ExprError(ValueError):
 def evaluate(text: str, lookup: Callable[[str, int], object]):
     """The value of `text`; `lookup(name, column)` gives a parameter's value (or raises)."""
     tokens = []
-    for m in _TOKEN.finditer(text):
+    for m in re.finditer(_TOKEN, text):
         if m.group(4):
             hint = "only integers, $parameters, + - * // and parentheses" + (
                 " (`/` would give fractions: use `//`)" if m.group(4) == "/" else "")

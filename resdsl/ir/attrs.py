@@ -9,28 +9,64 @@ the shape functions, emitters and renderer index them by name.
 Padding is always four explicit amounts (top, bottom, left, right) once the
 shape pass has run; before it, a 'same' padding is `padding_mode="same"` with
 `padding=None`.
+
+The classes are dataclasses, for `fields` and `replace`, but share one
+`__init__`, `__repr__`, `__eq__`, `__hash__` and frozen `__setattr__` (below),
+which behave as the ones dataclass(frozen=True) writes: generating those costs
+an `exec` per method and class, a few milliseconds of every `resdsl` start.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, fields, replace
+from dataclasses import MISSING, FrozenInstanceError, dataclass, fields, replace
 from typing import Any, Iterator
 
 Pad = tuple[int, int, int, int]
 
 
 class Attrs:
-    """Mapping-style reading of a frozen dataclass's fields."""
+    """Mapping-style reading of a frozen dataclass's fields.
+
+    An instance's `__dict__` holds exactly its fields (`__init__` sets each one
+    and frozenness forbids others), so lookups read it directly: the passes and
+    emitters index attrs on every node."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        """The fields by position or name, with their defaults: a missing, unknown or
+        twice-given field is a TypeError, as with the generated `__init__`."""
+        cls = type(self)
+        names = cls._field_names
+        if len(args) > len(names):
+            raise TypeError(f"{cls.__qualname__}() takes {len(names)} positional arguments but {len(args)} were given")
+        values = dict(zip(names, args))
+        for key, value in kwargs.items():
+            if key not in names:
+                raise TypeError(f"{cls.__qualname__}() got an unexpected keyword argument '{key}'")
+            if key in values:
+                raise TypeError(f"{cls.__qualname__}() got multiple values for argument '{key}'")
+            values[key] = value
+        d = self.__dict__  # object's own dict: assignment is what frozenness forbids
+        for name in names:
+            if name in values:
+                d[name] = values[name]
+            elif name in cls._defaults:
+                d[name] = cls._defaults[name]
+            else:
+                raise TypeError(f"{cls.__qualname__}() missing required argument: '{name}'")
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        raise FrozenInstanceError(f"cannot assign to field {name!r}")
+
+    def __delattr__(self, name: str) -> None:
+        raise FrozenInstanceError(f"cannot delete field {name!r}")
 
     def __getitem__(self, key: str) -> Any:
-        if key not in self._names():
-            raise KeyError(key)
-        return getattr(self, key)
+        return self.__dict__[key]
 
     def get(self, key: str, default: Any = None) -> Any:
-        return getattr(self, key) if key in self._names() else default
+        return self.__dict__.get(key, default)
 
     def __contains__(self, key: object) -> bool:
-        return key in self._names()
+        return key in self.__dict__
 
     def __iter__(self) -> Iterator[str]:
         return iter(self._names())
@@ -42,10 +78,25 @@ class Attrs:
         return self._names()
 
     def items(self):
-        return [(k, getattr(self, k)) for k in self._names()]
+        d = self.__dict__
+        return [(k, d[k]) for k in self._names()]
 
     def values(self):
-        return [getattr(self, k) for k in self._names()]
+        d = self.__dict__
+        return [d[k] for k in self._names()]
+
+    # As dataclass(frozen=True) writes them: the fields in order, compared only with
+    # the same class, hashed as the tuple of values.
+    def __repr__(self) -> str:
+        return f"{type(self).__qualname__}({', '.join(f'{k}={v!r}' for k, v in self.items())})"
+
+    def __eq__(self, other: object) -> bool:
+        if other.__class__ is not self.__class__:
+            return NotImplemented
+        return self is other or self.values() == other.values()
+
+    def __hash__(self) -> int:
+        return hash(tuple(self.values()))
 
     def replace(self, **changes) -> "Attrs":
         return replace(self, **changes)
@@ -59,26 +110,37 @@ class Attrs:
         defaults = {f.name: f.default for f in fields(self)}
         return {k: v for k, v in self.items() if not (k in self.QUIET and v == defaults[k])}
 
+    # Set on each class by _attrs_class: its field names in order, and their defaults.
+    _field_names: tuple[str, ...] = ()
+    _defaults: dict[str, Any] = {}
+
     @classmethod
     def _names(cls) -> tuple[str, ...]:
-        names = cls.__dict__.get("_field_names")
-        if names is None:
-            names = tuple(f.name for f in fields(cls))
-            cls._field_names = names
-        return names
+        return cls._field_names
 
 
-@dataclass(frozen=True)
+def _attrs_class(cls):
+    """A dataclass with Attrs' shared methods; frozen by Attrs' `__setattr__`."""
+    cls = dataclass(init=False, repr=False, eq=False)(cls)
+    fs = fields(cls)
+    if any(f.default_factory is not MISSING for f in fs):
+        raise TypeError(f"{cls.__name__}: attrs take plain defaults, not default_factory")
+    cls._field_names = tuple(f.name for f in fs)
+    cls._defaults = {f.name: f.default for f in fs if f.default is not MISSING}
+    return cls
+
+
+@_attrs_class
 class NoAttrs(Attrs):
     """identity, multiply, flatten."""
 
 
-@dataclass(frozen=True)
+@_attrs_class
 class InputAttrs(Attrs):
     shape: tuple
 
 
-@dataclass(frozen=True)
+@_attrs_class
 class ConvAttrs(Attrs):
     filters: int
     kernel: tuple[int, int]
@@ -90,7 +152,7 @@ class ConvAttrs(Attrs):
     padding_mode: str = "explicit"  # "same": resolved by the shape pass
 
 
-@dataclass(frozen=True)
+@_attrs_class
 class NormAttrs(Attrs):
     type: str = "batchnorm"   # or "groupnorm"
     eps: float = 1e-5
@@ -101,12 +163,12 @@ class NormAttrs(Attrs):
     QUIET = ("groups",)
 
 
-@dataclass(frozen=True)
+@_attrs_class
 class ActAttrs(Attrs):
     fn: str
 
 
-@dataclass(frozen=True)
+@_attrs_class
 class PoolAttrs(Attrs):
     """maxpool and avgpool; `ceil_mode` and `count_include_pad` as PyTorch's AvgPool2d."""
 
@@ -120,43 +182,43 @@ class PoolAttrs(Attrs):
     QUIET = ("ceil_mode", "count_include_pad")
 
 
-@dataclass(frozen=True)
+@_attrs_class
 class GlobalPoolAttrs(Attrs):
     keepdims: bool = False  # C×1×1 instead of C (a gate's squeeze)
 
     QUIET = ("keepdims",)
 
 
-@dataclass(frozen=True)
+@_attrs_class
 class RateAttrs(Attrs):
     """dropout and drop_path: the probability of dropping."""
 
     rate: float
 
 
-@dataclass(frozen=True)
+@_attrs_class
 class ChannelConvAttrs(Attrs):
     kernel: int
     bias: bool = False
 
 
-@dataclass(frozen=True)
+@_attrs_class
 class PadAttrs(Attrs):
     padding: Pad
 
 
-@dataclass(frozen=True)
+@_attrs_class
 class SubsampleAttrs(Attrs):
     stride: int
 
 
-@dataclass(frozen=True)
+@_attrs_class
 class ChannelPadAttrs(Attrs):
     before: int
     after: int
 
 
-@dataclass(frozen=True)
+@_attrs_class
 class AddAttrs(Attrs):
     """The residual addition; `shortcut` names what its second input is (identity,
     projection, zeropad, subsample, avg_down, custom), for pictures and docs."""
@@ -164,7 +226,7 @@ class AddAttrs(Attrs):
     shortcut: str = "identity"
 
 
-@dataclass(frozen=True)
+@_attrs_class
 class DenseAttrs(Attrs):
     units: int
     activation: str = "linear"

@@ -150,6 +150,17 @@ def plain(v):
     return v
 
 
+def has_symbols(attrs: dict) -> bool:
+    """Whether `plain(attrs)` could differ from `attrs`: a value, or an item of a
+    tuple value, that is not of a plain type (anything unexpected counts)."""
+    for v in attrs.values():
+        if type(v) in _PLAIN_TYPES:
+            continue
+        if type(v) is not tuple or any(type(x) not in _PLAIN_TYPES for x in v):
+            return True
+    return False
+
+
 def _ok(o) -> bool:
     return isinstance(o, (int, float)) and not isinstance(o, bool)
 

@@ -11,6 +11,7 @@ from .blocks import BLOCKS, BlockCall
 from .graph import BlockInfo, Builder, Recording, StageInfo
 from .layers import Ctx, Namer, lower_layers
 from .outputs import output_nodes
+from .replay import Replay, same_call
 from .userblocks import UserBlockLowering
 
 
@@ -37,7 +38,11 @@ def stage_ctx(ctx: Ctx, stage) -> Ctx:
     )
 
 
-def lower(spec: LoadedSpec) -> tuple[nx.DiGraph, str, list[BlockInfo], list[StageInfo], list[Recording]]:
+def lower(spec: LoadedSpec, replay: bool = True) -> tuple[nx.DiGraph, str, list[BlockInfo], list[StageInfo],
+                                                          list[Recording]]:
+    """The graph (before the passes), its last node, the blocks, the stages and each
+    block's recorded template. `replay=False` lowers every block anew, instead of
+    copying a block called as the one before it (ir/replay.py): the same result."""
     m, span = spec.model, spec.span
     g = nx.DiGraph()
     b = Builder(g, spec.source.text, spec.limits.max_graph_nodes)
@@ -66,6 +71,9 @@ def lower(spec: LoadedSpec) -> tuple[nx.DiGraph, str, list[BlockInfo], list[Stag
         sctx = stage_ctx(ctx, stage)
         _check_stage_keys(spec, si, stage)
         names = []
+        plan, last = None, None  # the replay of the stage's previous block; its call and what lowering returned
+        block_span, stage_span = span(("stages", si, "block")), span(("stages", si))
+        shortcut_span = span(("stages", si, "shortcut")) if "shortcut" in stage.model_fields_set else stage_span
         for j in range(stage.repeat):
             at_stride = j == (stage.repeat - 1 if stage.stride_position == "last" else 0)
             stride = stage.stride if at_stride else 1
@@ -75,19 +83,23 @@ def lower(spec: LoadedSpec) -> tuple[nx.DiGraph, str, list[BlockInfo], list[Stag
                 x=x, in_channels=channels, filters=stage.filters, stride=stride,
                 expansion=stage.expansion, groups=stage.groups, width_per_group=stage.width_per_group,
                 stride_on=stage.stride_on, shortcut=stage.shortcut, projection_on=stage.projection_on,
-                zero_init_last=sctx.zero_init_last, span=span(("stages", si, "block")), attention=stage.attention,
-                drop_path=next(rates),
-                shortcut_span=span(("stages", si, "shortcut")) if "shortcut" in stage.model_fields_set
-                else span(("stages", si)))
+                zero_init_last=sctx.zero_init_last, span=block_span, attention=stage.attention,
+                drop_path=next(rates), shortcut_span=shortcut_span)
             b.begin_block(stage.block, x)
             if stage.block in BLOCKS:
                 if stage.filters is None:
                     raise spec.error(("stages", si), "missing-key",
                                      f"stage '{sname}' needs `filters` for a '{stage.block}' block")
-                y, out, kind = BLOCKS[stage.block].lower(b, call, sctx)
+                if replay and last is not None and same_call(call, last[0]):
+                    plan = plan or Replay.of(b, recordings[-1], *last[1:])
+                    y, out, kind = plan.apply(b, x)
+                else:
+                    y, out, kind = BLOCKS[stage.block].lower(b, call, sctx)
+                    plan = None
+                last = (call, y, out, kind)
             else:
                 env = user.env_for(stage.block, stage.filters, stride, stage.args, sctx,
-                                   span(("stages", si, "args")) if stage.args else span(("stages", si)))
+                                   span(("stages", si, "args")) if stage.args else stage_span)
                 explicit = "shortcut" in stage.model_fields_set
                 env, call = user.declare(b, env, BlockCall(**{**call.__dict__,
                                                               "shortcut": stage.shortcut if explicit else None}))
@@ -96,8 +108,7 @@ def lower(spec: LoadedSpec) -> tuple[nx.DiGraph, str, list[BlockInfo], list[Stag
             blocks.append(BlockInfo(bname, sname, j, stage.block, {}, kind, x, y, call.span))
             names.append(bname)
             x, channels = y, int(out)
-        stages.append(StageInfo(sname, stage.block, stage.repeat, stage.stride, tuple(names),
-                                span(("stages", si))))
+        stages.append(StageInfo(sname, stage.block, stage.repeat, stage.stride, tuple(names), stage_span))
 
     b.scope = {"section": "head", "prefix": ""}
     x, _, _ = lower_layers(b, m.head, x, ctx, ("head",), span, top_names, channels)

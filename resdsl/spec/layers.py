@@ -4,8 +4,6 @@ A layer is written `- conv: {filters: 64, kernel: 7}`, or as a bare name
 (`- norm`) when its defaults suffice. Inside a user block, any integer may be a
 parameter reference such as `$filters` — substitution, never evaluation.
 """
-from __future__ import annotations
-
 from typing import Annotated, Any, Literal, Union
 
 from pydantic import BaseModel, ConfigDict, Discriminator, Field, StrictBool, StrictInt, Tag, model_validator

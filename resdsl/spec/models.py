@@ -3,8 +3,6 @@
 Conventions stated once: BatchNorm `momentum` is PyTorch's (weight of the new
 batch statistic; 0.1 here is Keras' 0.9); shapes are channels-first (C, H, W).
 """
-from __future__ import annotations
-
 from typing import Annotated, Literal, Union
 
 from pydantic import Field, StrictBool, StrictInt

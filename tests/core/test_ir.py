@@ -84,6 +84,19 @@ def test_passes_are_pure():
     assert all("shape" in d for _, d in out.nodes(data=True))
 
 
+@pytest.mark.parametrize("name", ["cifar_resnet110", "cifar10_plain30", "seresnet50"])
+def test_remembered_shapes_and_counts_are_each_nodes_own(name):
+    """The passes work out each (op, attrs, input shapes) once; every node must still
+    get what its own op computes from its own attributes and input shapes."""
+    from resdsl.ir.ops import OPS
+    for n, d in resdsl.resolve(name).graph.nodes(data=True):
+        op, a, ins = OPS[d["op"]], d["attrs"], d["in_shapes"]
+        assert d["shape"] == op.shape(a, ins), n
+        assert (d["params"], d["buffers"], d["macs"]) == (op.params(a, ins), op.buffers(a, ins),
+                                                           op.macs(a, ins, d["shape"])), n
+        assert a.get("padding_mode") != "same" or a["padding"] is not None
+
+
 def test_registering_a_block_twice_is_an_error():
     with pytest.raises(ValueError, match="registered twice"):
         block("basic", expansion=1)(lambda *a: None)
