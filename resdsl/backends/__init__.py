@@ -3,8 +3,9 @@
 Each backend is a package (`torch/`, `keras/`) whose top level satisfies
 `Backend`: `build(resolved, **options)` and `emit(resolved, **options)`,
 written on the shared, framework-free helpers in `common`. A third backend is
-one more package and one more line in BACKENDS, which is the single list of
-backend names (the CLI's choices and the docs read it). Backends never import
+one more package, its name in vocab.BACKENDS (the single list of backend names,
+which the CLI's choices and the docs read) and its framework in
+frameworks.FRAMEWORKS (tests/core/test_backend_protocol.py plugs one in). Backends never import
 each other; importing this package imports no framework. Weight porting
 (`port/`) sits beside them and may use both.
 """
