@@ -5,7 +5,10 @@ initialisation) and inference throughput (batch 8, 3x224x224, eval mode, no grad
 of torchvision.models.resnet50(), resdsl.build("resnet50") and
 resdsl.build("resnet50", fuse_bn=True); torchvision's model converted to
 channels_last runs beside them as a reference for what the memory layout alone
-gives. The models take turns, one build or one timed batch each, over many
+gives, and the fused model with each conv+ReLU pair run as one oneDNN
+convolution with a ReLU post-op (rewritten here with torch.fx; resdsl does not
+do this: the op is a private, CPU-only one) for what that fusion would add.
+The models take turns, one build or one timed batch each, over many
 rounds, so that load from other processes on a shared machine falls on all of
 them alike; each round's figures are printed, and the summary gives the median
 of the per-round ratios to torchvision with their spread (> 1 means resdsl is
@@ -102,6 +105,36 @@ def build_split(rounds: int) -> None:
           + ", ".join(f"{k} {1e3 * statistics.median(v):.1f}" for k, v in parts.items()))
 
 
+def conv_relu_fused(model: torch.nn.Module) -> torch.fx.GraphModule:
+    """`model` with each Conv2d whose only use is a ReLU (through Identity,
+    what folded BatchNorms become) replaced by oneDNN's convolution with a ReLU
+    post-op, `torch.ops.mkldnn._convolution_pointwise` (what inductor emits
+    for the pair on the CPU)."""
+    gm = torch.fx.symbolic_trace(model)
+    kind = {n: type(gm.get_submodule(n.target)) for n in gm.graph.nodes if n.op == "call_module"}
+    for relu in list(gm.graph.nodes):
+        if kind.get(relu) is not torch.nn.ReLU:
+            continue
+        conv = relu.args[0]
+        while kind.get(conv) is torch.nn.Identity and len(conv.users) == 1:
+            conv = conv.args[0]
+        if kind.get(conv) is not torch.nn.Conv2d or len(conv.users) != 1:
+            continue
+        c = gm.get_submodule(conv.target)
+        if isinstance(c.padding, str) or c.padding_mode != "zeros":
+            continue
+        with gm.graph.inserting_before(relu):
+            w = gm.graph.get_attr(f"{conv.target}.weight")
+            b = gm.graph.get_attr(f"{conv.target}.bias") if c.bias is not None else None
+            fused = gm.graph.call_function(torch.ops.mkldnn._convolution_pointwise,
+                                           (conv.args[0], w, b, list(c.padding), list(c.stride), list(c.dilation),
+                                            c.groups, "relu", [], ""))
+        relu.replace_all_uses_with(fused)
+    gm.graph.eliminate_dead_code()
+    gm.recompile()
+    return gm
+
+
 def fused_difference() -> float:
     """max |fused - unfused| on one batch, same weights, BatchNorms with random
     statistics (fresh ones would make folding a near no-op)."""
@@ -146,20 +179,24 @@ def main() -> int:
     fused = module.build_model(fused=False)  # what build(fuse_bn=True) returns, with torchvision's weights
     fused.load_state_dict(tv.state_dict())
     fused = module.fold_batchnorm(fused)
+    conv_relu = conv_relu_fused(fused)
     tv_cl = torchvision.models.resnet50().eval().to(memory_format=torch.channels_last)
     tv_cl.load_state_dict(tv.state_dict())
     x = torch.randn(BATCH, 3, SIZE, SIZE)
     x_cl = x.contiguous(memory_format=torch.channels_last)
     with torch.no_grad():
-        for m in (tv, ours, fused, tv_cl):  # warm-up: allocator, oneDNN primitive caches
+        relu_diff = (conv_relu(x) - fused(x)).abs().max().item()
+        for m in (tv, ours, fused, conv_relu, tv_cl):  # warm-up: allocator, oneDNN primitive caches
             m(x)
             m(x)
         sides = {TV: lambda: tv(x), "resdsl": lambda: ours(x), "resdsl fused": lambda: fused(x),
-                 f"{TV} channels_last": lambda: tv_cl(x_cl)}
+                 "fused + conv-ReLU": lambda: conv_relu(x), f"{TV} channels_last": lambda: tv_cl(x_cl)}
         ips = report(f"inference, batch {BATCH}x3x{SIZE}x{SIZE}, eval, no grad, {args.rounds} interleaved rounds",
                      interleaved(sides, args.rounds), "images/s", lambda t: BATCH / t)
     diff = fused_difference()
     print(f"\nfused vs unfused, same weights, random BatchNorm statistics: max |diff| {diff:.2e}")
+    n_fused = sum(n.target is torch.ops.mkldnn._convolution_pointwise for n in conv_relu.graph.nodes)
+    print(f"fused + conv-ReLU: {n_fused} conv+ReLU pairs as one oneDNN op; max |diff| to fused {relu_diff:.2e}")
     print(f"load average {os.getloadavg()[0]:.1f} at the end")
     ok = build_ratio <= 1.0 and ips["resdsl"] >= 0.98 and ips["resdsl fused"] >= 1.15 and diff <= 1e-4
     print(f"build time resdsl/torchvision {build_ratio:.3f} (target <= 1.0); inference unfused "
