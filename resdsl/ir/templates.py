@@ -10,9 +10,10 @@ instances become definitions, once the shape pass has run:
   definition; the block's own shortcut path is optional in it, so a stage's
   first block with a projection and the identity blocks after it are one
   definition with `downsample` on or off — as torchvision's `Bottleneck(...,
-  downsample=None)`; shortcut paths of different kinds that read the same
-  tensor are variants of one definition (keras.applications' `block2(...,
-  conv_shortcut=False)`);
+  downsample=None)`; shortcut paths of different kinds that are chains (each
+  layer reading the one before it) are variants of one definition, even where
+  they start from different tensors (keras.applications' `block2(...,
+  conv_shortcut=False)` projects the pre-activation and subsamples x);
 - an attribute that is a plain value in the template but differs between
   instances (a 'same' padding the shape pass resolved differently, an
   activation a stage overrides) becomes a parameter named after where it sits
@@ -80,26 +81,23 @@ class _Instance:
 
 
 class _Group:
-    def __init__(self, first: _Instance):
+    def __init__(self):
         self.members: list[_Instance] = []
-        self.source = first.source
         self.variants: dict[str, tuple] = {}   # name -> variant key
         self.variant_of: dict[int, str | None] = {}
         self.chains = True                      # every variant so far is a chain
 
     def accepts(self, inst: _Instance) -> bool:
         """Shortcut paths of different kinds share a definition only where each is a
-        chain from the same tensor, so one call `downsample(source)` runs any of them."""
+        chain, so one call `downsample(source)` runs any of them; their sources may
+        differ (an emitter passes the variant's)."""
         if inst.source is None:
             return True
-        if self.source is not None and inst.source != self.source:
-            return False
         known = [key for key in self.variants.values()]
         return not known or inst.variant_key in known or (inst.chain and self.chains)
 
     def add(self, inst: _Instance) -> None:
         if inst.source is not None:
-            self.source = inst.source
             self.chains = self.chains and inst.chain
         self.members.append(inst)
         name = None
@@ -129,7 +127,7 @@ def assemble(g: nx.DiGraph, blocks: list[BlockInfo], stages: list[StageInfo],
         groups = by_key.setdefault(inst.key, [])
         group = next((gr for gr in groups if gr.accepts(inst)), None)
         if group is None:
-            group = _Group(inst)
+            group = _Group()
             groups.append(group)
             order.append(group)
         group.add(inst)
@@ -241,13 +239,15 @@ def _runs(blocks: list[BlockInfo]) -> tuple[Run, ...]:
     return tuple(runs)
 
 
-def channels(d: BlockDef, in_channels) -> dict[str, object]:
+def channels(d: BlockDef, in_channels, variant: str = "") -> dict[str, object]:
     """Each node's output channel count as an expression of the definition's
     parameters (`in_channels` for x): what a layer reading it takes as its input
-    width. Variant nodes are included."""
+    width. The main path's nodes and those of shortcut `variant` ("" for none):
+    variants name their layers alike (`downsample.0` is a conv in one and a
+    channel pad in another), so each is read on its own."""
     from .ops import OPS
     out = {"x": in_channels, SHORTCUT: None}
-    for n in d.nodes + [n for ns in d.variants.values() for n in ns]:
+    for n in d.nodes + d.variants.get(variant, []):
         ins = [out.get(u) for u in n.inputs]
         out[n.local] = OPS[n.op].channels(n.attrs, ins) if n.op in OPS else ins[0]  # a backend refuses unknown ops
     return out

@@ -43,7 +43,7 @@ def test_emitting_needs_no_torch():
 # (torchvision's `downsample=None`); resnet50v2's stride-last blocks subsample the
 # block input, not the pre-activation its projections read, so they are a second class.
 CLASSES = {"resnet50": ["Bottleneck"], "cifar_resnet20": ["Basic"], "cifar10_resnet30": ["ResidualBlock"],
-           "resnet50v2": ["PreactBottleneck", "PreactBottleneck2"]}
+           "resnet50v2": ["PreactBottleneck"]}
 
 
 @pytest.mark.parametrize("name", ["resnet50", "cifar_resnet20", "resnet50v2", "cifar10_resnet30"])
@@ -159,3 +159,35 @@ def test_blocks_take_torchvisions_arguments():
     assert "out_channels = filters * expansion" in body
     assert '(Bottleneck, 2, {"in_channels": 256, "filters": 64}),' in src
     assert '(Bottleneck, 1, {"in_channels": 256, "filters": 128, "stride": 2, "downsample": True}),' in src
+
+
+# One 'basic' definition with three shortcut variants whose layers share names
+# (`downsample.0` is a conv, a channel pad or a subsampling), and a V2 block whose
+# variants read different tensors (a projection of the pre-activation, a
+# subsampling of x), as keras.applications' block2.
+VARIANTS = """\
+resdsl: 1
+name: variants
+input: {height: 20, width: 20, channels: 1}
+stem: [{conv: {filters: 2, kernel: 1}}]
+stages:
+  - {block: basic, filters: 4, repeat: 2, stride: 2, shortcut: projection, stride_position: last}
+  - {block: basic, filters: 3, repeat: 2, stride: 2, expansion: 2, shortcut: zeropad, stride_position: last}
+  - {block: preact_bottleneck, filters: 2, repeat: 3, stride: 2, expansion: 2, stride_position: last,
+     projection_on: channels}
+head: [global_avgpool, {dense: {units: 2, name: fc}}]
+"""
+
+
+def test_shortcut_variants_of_one_definition_each_get_their_own_widths():
+    torch = pytest.importorskip("torch")
+    r = resdsl.resolve(VARIANTS)
+    assert {d: len(r.defs[d].variants) for d in r.defs} == {"Basic": 3, "PreactBottleneck": 2}
+    model = torch_backend.build(r).eval()
+    assert sum(p.numel() for p in model.parameters()) == r.params
+    # the projection's norm takes the conv's output width, not the channel pad's
+    assert model.get_submodule("layer1.0.downsample.1").num_features == 4
+    assert tuple(model(torch.zeros(2, 1, 20, 20)).shape) == (2, 2)
+    v2 = [b for b in model.layer3]
+    assert [b.downsample_reads_preact_act for b in v2] == [True, False, False]
+    assert v2[2].downsample is not None and v2[1].downsample is None

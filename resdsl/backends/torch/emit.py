@@ -143,7 +143,7 @@ def _code(v, names: dict[str, str]) -> str | None:
 
 
 def _template_attrs(d: BlockDef, n: TemplateNode, chans: dict, users: dict, rank: int,
-                    names: dict[str, str]) -> Attrs:
+                    names: dict[str, str], variant: str = "") -> Attrs:
     """A definition's node as the op handlers see it: plain values to decide on,
     and code for the attributes that are expressions of the parameters."""
     values, params = {}, {}
@@ -158,8 +158,7 @@ def _template_attrs(d: BlockDef, n: TemplateNode, chans: dict, users: dict, rank
         code = _code(width, names)
         if code is not None:
             params["in_channels"] = code
-    src = next((m for m in d.nodes + [m for ns in d.variants.values() for m in ns]
-                if n.inputs and m.local == n.inputs[0]), None)
+    src = next((m for m in d.nodes + d.variants.get(variant, []) if n.inputs and m.local == n.inputs[0]), None)
     fresh = (src is not None and src.op in FRESH_OPS and users.get(src.local) == 1
              and src.attrs.get("activation", "linear") == "linear")
     inplace = fresh and (n.op == "add" or (n.op == "act" and values["fn"] in INPLACE_ACTS))
@@ -253,17 +252,20 @@ class _Emitter:
         return {n: _py_name(n, taken) for n in d.params + [k for k, _ in d.lets]}
 
     def _layer(self, d: BlockDef, n: TemplateNode, chans: dict, users: dict, variant: str = "") -> Layer:
+        """`chans`: each variant's channel counts (templates.channels), "" for the main path."""
         node = self.where[(d.name, variant, n.local)]
         _check_name(self.r, node, n.local)
         d_node = self.r.graph.nodes[node]
         rank = len(d_node["in_shapes"][0]) if d_node["in_shapes"] else 3
-        ctor = _ctor(self.r, node, _template_attrs(d, n, chans, users, rank, self.names[d.name]), n.op)
+        attrs = _template_attrs(d, n, chans[variant], users, rank, self.names[d.name], variant)
+        ctor = _ctor(self.r, node, attrs, n.op)
         return Layer(n.local, n.op, ctor, list(n.inputs), n.role, foldable=_foldable(self.r, node))
 
     def block_class(self, d: BlockDef) -> str:
         names = self.names[d.name]
         first = next(b for b in self.r.blocks if b.block_def == d.name)
-        chans = def_channels(d, sym(first.args["in_channels"], "in_channels"))
+        in_channels = sym(first.args["in_channels"], "in_channels")
+        chans = {v: def_channels(d, in_channels, v) for v in ["", *d.variants]}
         everything = d.nodes + [n for ns in d.variants.values() for n in ns]
         users: dict[str, int] = {}
         for n in everything:
@@ -329,13 +331,13 @@ class _Emitter:
         """The optional shortcut path as one module, built only by the instances that
         have one (`downsample`), and the addition's second input: the block input
         where it is None. A chain is an nn.Sequential; other paths get a class."""
-        inits, top, source, fuse = [], None, None, []
+        inits, top, sources, fuse = [], None, {}, []
         names = self.names[d.name]
         for vname, nodes in d.variants.items():
             sub = [self._layer(d, n, chans, users, vname) for n in nodes]
             tops = {la.path.split(".")[0] for la in sub}
             sub_scope = _scope(self.r, sub, {la.path: self.where[(d.name, vname, la.path)] for la in sub})
-            top, source = tops.pop(), nodes[0].inputs[0]
+            top, sources[vname] = tops.pop(), nodes[0].inputs[0]
             chain = sub_scope.collapsed()
             if len(tops) or len(chain) != 1 or chain[0].path != top:
                 first = self.where[(d.name, vname, nodes[0].local)]
@@ -357,10 +359,33 @@ class _Emitter:
             for i, (vname, body) in enumerate(inits):
                 lines += [f"{'elif' if i else 'if'} {flag} == {literal_value(vname)}:"] + [f"    {x}" for x in body]
             lines += ["else:", f"    {access(top)} = None"]
-        call = f"{access(top)}({{1}})"
+        inputs, read = self._shortcut_sources(d, top, sources, lines)
+        call = f"{access(top)}({read})"
         code = f"{{0}} if {access(top)} is None else {call}" if d.optional else call
-        return Layer(SHORTCUT, "shortcut", None, ["x", source], "shortcut", False, init_code=lines, code=code,
+        return Layer(SHORTCUT, "shortcut", None, ["x", *inputs], "shortcut", False, init_code=lines, code=code,
                      fuse=fuse)
+
+    def _shortcut_sources(self, d: BlockDef, top: str, sources: dict[str, str], lines: list[str]):
+        """The tensors the shortcut variants read, and the forward expression that
+        picks the built variant's: one source is read as it is; two (keras.applications'
+        V2 block projects the pre-activation, subsamples x) are told apart by a flag
+        set beside the path, `<top>_reads_<source>`."""
+        distinct = list(dict.fromkeys(sources.values()))
+        if len(distinct) == 1:
+            return distinct, "{1}"
+        if len(distinct) > 2:
+            first = self.where[(d.name, next(iter(sources)), d.variants[next(iter(sources))][0].local)]
+            raise _error(self.r, first, "unsupported-shortcut",
+                         f"the {BACKEND} backend builds a block's optional shortcut variants from at most "
+                         f"two tensors (here {', '.join(distinct)})")
+        other = distinct[0] if distinct[0] != "x" else distinct[1]
+        attr = f"{top}_reads_{re.sub(r'[^0-9A-Za-z_]', '_', other)}"
+        reading = [v for v, src in sources.items() if src == other]
+        flag = self.names[d.name]["downsample"]
+        lines.append(f"self.{attr} = {flag} in {tuple(reading)!r}" if len(reading) > 1
+                     else f"self.{attr} = {flag} == {literal_value(reading[0])}")
+        rest = next(src for src in distinct if src != other)
+        return [other, rest], f"{{1}} if self.{attr} else {{2}}"
 
     def _shortcut_class(self, d: BlockDef, top: str, sub: list[Layer], names: dict[str, str]) -> str:
         """A shortcut path that is not a chain, as a small nn.Module of its own (its
