@@ -96,3 +96,33 @@ def test_trains_through_the_nested_layers():
     assert not np.allclose(kernel, keras.ops.convert_to_numpy(conv.kernel))
     assert not np.allclose(mean, keras.ops.convert_to_numpy(bn.moving_mean))
     assert len(model.trainable_weights) == sum(len(x.trainable_weights) for x in layers.values())
+
+
+PREACT_OPTION_A = """\
+resdsl: 1
+name: preact_option_a
+input: {height: 12, width: 12, channels: 4}
+defaults: {conv: {bias: true}}
+stem: [{conv: {filters: 6, kernel: 1}}]
+stages: [{block: preact_bottleneck, filters: 6, repeat: 1, expansion: 2, shortcut: zeropad}]
+head: [global_avgpool, {dense: {units: 2}}]
+"""
+
+
+def test_a_biased_conv_added_to_a_channel_padded_shortcut_runs_in_graph_mode():
+    """TensorFlow's oneDNN graph rewrite crashed the process (segfault) in predict on
+    a biased conv added to a padded tensor; ChannelPad joins zero channels instead.
+    In a subprocess, so that a crash fails this test rather than the test run."""
+    import subprocess
+    import sys
+
+    code = ("import numpy as np, resdsl, sys\n"
+            "m = resdsl.build(sys.argv[1], backend='keras')\n"
+            "print(m.predict(np.ones((2, 12, 12, 4), 'float32'), verbose=0).shape)\n")
+    run = subprocess.run([sys.executable, "-c", code, PREACT_OPTION_A], capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert run.stdout.strip().endswith("(2, 2)")
+    pad = keras.ops.convert_to_numpy(__import__("resdsl.backends.keras.extra", fromlist=["x"]).ChannelPad(2, 3)(
+        np.arange(8, dtype="float32").reshape(1, 1, 2, 4)))
+    assert pad.shape == (1, 1, 2, 9) and (pad[..., :2] == 0).all() and (pad[..., 6:] == 0).all()
+    assert (pad[..., 2:6] == np.arange(8).reshape(1, 1, 2, 4)).all()

@@ -115,3 +115,17 @@ def test_signatures_equal_fresh_ones_and_are_set_only_while_constructing():
     wrapper = functools.wraps(conv.call)(lambda *a, **k: conv.call(*a, **k))
     assert inspect.signature(wrapper) == inspect.signature(conv.call)
     assert "self" not in inspect.signature(wrapper).parameters
+
+
+def test_importing_construct_first_registers_the_layers_without_a_warning():
+    """Keras' import hook loads backends/keras/layers.py while construct.py is still
+    importing Keras: layers must not need a name from construct at import."""
+    import subprocess
+    import sys
+
+    code = "import resdsl.backends.keras.construct, keras; keras.saving.get_registered_object('resdsl>Block')"
+    run = subprocess.run([sys.executable, "-W", "error::UserWarning", "-c",
+                          code + " or (_ for _ in ()).throw(SystemExit('not registered'))"],
+                         capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert "could not register" not in run.stderr

@@ -73,7 +73,7 @@ def _build(resolved: Resolved, fuse_bn: bool):
                 else:
                     tensors[item["output"]] = out
             else:
-                made = KL.untracked(KL.make_layers, [item], key=KL.op_of)[0]
+                made = KL.construct.untracked(KL.make_layers, [item], key=KL.op_of)[0]
                 KL.run([(item["name"], item["inputs"], made)], tensors)
     outputs = [tensors[n] for n in output_names(resolved, fuse_bn)]
     if len(outputs) == 1:

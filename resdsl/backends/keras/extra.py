@@ -44,7 +44,13 @@ class ChannelPad(layers.Layer):
         self.before, self.after = int(before), int(after)
 
     def call(self, x):
-        return ops.pad(x, [[0, 0], [0, 0], [0, 0], [self.before, self.after]])
+        # Zero channels joined on, not ops.pad: TensorFlow 2.21's oneDNN graph
+        # rewrite crashes (segfault in predict/fit) on a biased conv added to a
+        # channel-padded tensor, which a pre-activation block with option A makes.
+        zero = ops.zeros_like(x[..., :1])
+        parts = [ops.repeat(zero, n, axis=-1) for n in (self.before,) if n] + [x]
+        parts += [ops.repeat(zero, n, axis=-1) for n in (self.after,) if n]
+        return ops.concatenate(parts, axis=-1) if len(parts) > 1 else x
 
     def compute_output_shape(self, s):
         return (*s[:3], None if s[3] is None else s[3] + self.before + self.after)

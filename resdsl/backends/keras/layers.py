@@ -28,8 +28,9 @@ from types import SimpleNamespace
 import keras
 from keras import layers as L
 
-from . import extra, helpers, initializers, rules
-from .construct import untracked
+# `construct` as a module: Keras' import hook (registry.py) may load this module
+# while construct itself is still importing Keras.
+from . import construct, extra, helpers, initializers, rules
 
 PACKAGE = "resdsl"
 # Registered by class name ("resdsl>ChannelPad"), which saved files refer to: keep the names.
@@ -224,7 +225,7 @@ class Block(_Lookup, L.Layer):
         # Plain data in a namespace: Keras and TensorFlow wrap every list, dict
         # and tuple assigned to a layer (recursively) to look for weights, and
         # wrapping the IR nodes and the wiring cost a few percent of the build.
-        made = untracked(make_layers, nodes, key=op_of)
+        made = construct.untracked(make_layers, nodes, key=op_of)
         self.ir = SimpleNamespace(nodes=nodes, out_shape=shapes[output_name], taps=tuple(taps),
                                   tap_shapes=[shapes[t] for t in taps],
                                   program=[(n["name"], n["inputs"], ls) for n, ls in zip(nodes, made)])
