@@ -65,6 +65,9 @@ def resolve(spec: "LoadedSpec | Resolved | str", **overrides) -> Resolved:
             g = run_passes(g, spec.source.text)
     except SpecError as exc:
         raise _with_all_sources(exc, spec) from None
+    except RecursionError:  # a backstop: the limits keep every recursion far inside the stack
+        raise spec.error((), "too-deep", "the network is nested too deeply to lower",
+                         "lower --limit max_block_nesting or max_depth") from None
     m = spec.model
     outputs = g.graph["outputs"]
     return Resolved(g, m.name, m.description, (m.input.channels, m.input.height, m.input.width),

@@ -31,6 +31,7 @@ from .attrs import (
 )
 
 Shape = tuple[int, ...]
+VECTOR, MAP = 1, 3  # the only ranks a tensor has in the IR: (F,) and (C, H, W)
 
 
 class ShapeError(ValueError):
@@ -46,9 +47,6 @@ def fmt(shape: Shape) -> str:
 
 
 def _spatial(op: str, attrs: dict, x: Shape) -> Shape:
-    if len(x) != 3:
-        raise ShapeError(f"{op} needs a feature map (C×H×W), but its input is a vector of {x[0]}",
-                         "spatial layers must come before flatten/global_avgpool/dense")
     c, h, w = x
     (kh, kw), (sh, sw) = attrs["kernel"], attrs["stride"]
     t, b, left, r = attrs["padding"]
@@ -107,8 +105,6 @@ def _pool_shape(op: str):
 
 
 def _gap_shape(a: dict, ins: list[Shape]) -> Shape:
-    if len(ins[0]) != 3:
-        raise ShapeError("global pooling needs a feature map, but its input is already a vector")
     return (ins[0][0], 1, 1) if a.get("keepdims") else (ins[0][0],)
 
 
@@ -133,8 +129,6 @@ def _channel_conv_shape(a: dict, ins: list[Shape]) -> Shape:
 
 def _pad_shape(a: dict, ins: list[Shape]) -> Shape:
     x = ins[0]
-    if len(x) != 3:
-        raise ShapeError("zeropad needs a feature map, but its input is a vector")
     t, b, left, r = a["padding"]
     return (x[0], x[1] + t + b, x[2] + left + r)
 
@@ -177,9 +171,6 @@ def _flatten_shape(a: dict, ins: list[Shape]) -> Shape:
 
 
 def _dense_shape(a: dict, ins: list[Shape]) -> Shape:
-    if len(ins[0]) != 1:
-        raise ShapeError(f"dense needs a vector, but its input is a {fmt(ins[0])} feature map",
-                         "add `flatten` or `global_avgpool` before the dense layer")
     return (a["units"],)
 
 
@@ -215,41 +206,69 @@ class OpDef:
     an expression (`filters * 4`) without re-deriving it."""
 
     attrs: type[Attrs]
-    shape: Callable[[dict, list[Shape]], Shape]
+    shape: Callable[[dict, list[Shape]], Shape]  # called through output_shape, which checks ranks and arity
     params: Callable[[dict, list[Shape]], int] = _zero
     buffers: Callable[[dict, list[Shape]], int] = _zero
     macs: Callable[[dict, list[Shape], Shape], int] = _zero
     arity: int = 1
     channels: Callable[[Attrs, list], object] = _pass_channels
+    ranks: tuple[int, ...] = (VECTOR, MAP)  # the input ranks it takes (each input)
 
 
 OPS: dict[str, OpDef] = {
     "input": OpDef(InputAttrs, shape=lambda a, ins: tuple(a["shape"]), arity=0,
                    channels=lambda a, chans: a["shape"][0]),
-    "conv": OpDef(ConvAttrs, _conv_shape, _conv_params, macs=_conv_macs, channels=lambda a, chans: a["filters"]),
+    "conv": OpDef(ConvAttrs, _conv_shape, _conv_params, macs=_conv_macs, channels=lambda a, chans: a["filters"],
+                  ranks=(MAP,)),
     "norm": OpDef(NormAttrs, _norm_shape, params=lambda a, ins: 2 * ins[0][0], buffers=_norm_buffers),
     "act": OpDef(ActAttrs, _same),
-    "maxpool": OpDef(PoolAttrs, _pool_shape("maxpool")),
-    "avgpool": OpDef(PoolAttrs, _pool_shape("avgpool")),
-    "global_avgpool": OpDef(GlobalPoolAttrs, _gap_shape),
-    "global_maxpool": OpDef(GlobalPoolAttrs, _gap_shape),
-    "global_avgmaxpool": OpDef(GlobalPoolAttrs, _gap_shape),  # timm's 'avgmax': (mean + max) / 2
+    "maxpool": OpDef(PoolAttrs, _pool_shape("maxpool"), ranks=(MAP,)),
+    "avgpool": OpDef(PoolAttrs, _pool_shape("avgpool"), ranks=(MAP,)),
+    "global_avgpool": OpDef(GlobalPoolAttrs, _gap_shape, ranks=(MAP,)),
+    "global_maxpool": OpDef(GlobalPoolAttrs, _gap_shape, ranks=(MAP,)),
+    "global_avgmaxpool": OpDef(GlobalPoolAttrs, _gap_shape, ranks=(MAP,)),  # timm's 'avgmax': (mean + max) / 2
     "dropout": OpDef(RateAttrs, _same),
     "drop_path": OpDef(RateAttrs, _same),  # stochastic depth: drops a whole sample's residual branch
     "identity": OpDef(NoAttrs, _same),  # a placeholder that keeps timm's indices (ResNet-D's stride-1 downsample.0)
     "multiply": OpDef(NoAttrs, _multiply_shape, arity=2),
     "channel_conv": OpDef(ChannelConvAttrs, _channel_conv_shape, params=lambda a, ins: a["kernel"] + int(a["bias"]),
                           macs=lambda a, ins, out: ins[0][0] * a["kernel"]),
-    "zeropad": OpDef(PadAttrs, _pad_shape),
-    "subsample": OpDef(SubsampleAttrs, _subsample_shape),
+    "zeropad": OpDef(PadAttrs, _pad_shape, ranks=(MAP,)),
+    "subsample": OpDef(SubsampleAttrs, _subsample_shape, ranks=(MAP,)),
     "channel_pad": OpDef(ChannelPadAttrs, _channel_pad_shape,
-                         channels=lambda a, chans: chans[0] + a["before"] + a["after"]),
+                         channels=lambda a, chans: chans[0] + a["before"] + a["after"], ranks=(MAP,)),
     "add": OpDef(AddAttrs, _add_shape, arity=2),
     "flatten": OpDef(NoAttrs, _flatten_shape, channels=lambda a, chans: None),
     "dense": OpDef(DenseAttrs, _dense_shape,
                    params=lambda a, ins: ins[0][0] * a["units"] + (a["units"] if a["bias"] else 0),
-                   macs=lambda a, ins, out: ins[0][0] * a["units"], channels=lambda a, chans: a["units"]),
+                   macs=lambda a, ins, out: ins[0][0] * a["units"], channels=lambda a, chans: a["units"],
+                   ranks=(VECTOR,)),
 }
+
+
+_SPATIAL_HINT = "spatial layers must come before flatten, global pooling and dense layers"
+
+
+def output_shape(op: str, attrs, ins: list[Shape]) -> Shape:
+    """The output shape of `op` on inputs `ins`, or a ShapeError: every op's input
+    ranks and arity are checked here, before its shape rule unpacks them, so a
+    layer placed where the tensor has the wrong rank (a zero-pad shortcut after
+    global pooling) is the spec's mistake, located by the caller."""
+    d = OPS[op]
+    if len(ins) != d.arity:
+        raise ShapeError(f"{op} takes {d.arity} input{'s' * (d.arity != 1)}, got {len(ins)}")
+    for x in ins:
+        if len(x) in d.ranks:
+            continue
+        if d.ranks == (MAP,) and len(x) == VECTOR:
+            raise ShapeError(f"{op} needs a feature map (C×H×W), but its input is a vector of {x[0]}", _SPATIAL_HINT)
+        if d.ranks == (VECTOR,) and len(x) == MAP:
+            raise ShapeError(f"{op} needs a vector, but its input is a {fmt(x)} feature map",
+                             f"add `flatten` or `global_avgpool` before the {op} layer")
+        wanted = " or ".join({VECTOR: "a vector (F)", MAP: "a feature map (C×H×W)"}.get(r, f"rank {r}")
+                             for r in d.ranks)
+        raise ShapeError(f"{op} needs {wanted}, but its input has shape ({fmt(x)}), of rank {len(x)}")
+    return d.shape(attrs, ins)
 
 
 def same_padding(size: int, kernel: int, stride: int) -> tuple[int, int]:

@@ -7,7 +7,7 @@ from typing import Callable
 import networkx as nx
 
 from ..errors import SpecError
-from .ops import OPS, ShapeError, same_padding
+from .ops import MAP, OPS, ShapeError, output_shape, same_padding
 
 
 def _with_nodes(g: nx.DiGraph, nodes: dict) -> nx.DiGraph:
@@ -61,14 +61,14 @@ def _key(d: dict, ins: list) -> tuple:
 def _padding_and_shape(op: str, attrs, ins: list) -> tuple:
     """(attrs with a 'same' padding made four amounts, output shape)."""
     if attrs.get("padding_mode") == "same":
+        if len(ins) != 1 or len(ins[0]) != MAP:
+            return attrs, output_shape(op, attrs, ins)  # refuses the arity or rank
         x = ins[0]
-        if len(x) != 3:
-            raise ShapeError(f"{op} needs a feature map, but its input is a vector")
         (kh, kw), (sh, sw) = attrs["kernel"], attrs["stride"]
         t, bt = same_padding(x[1], kh, sh)
         left, r = same_padding(x[2], kw, sw)
         attrs = attrs.replace(padding=(t, bt, left, r))
-    return attrs, OPS[op].shape(attrs, ins)
+    return attrs, output_shape(op, attrs, ins)
 
 
 def count(g: nx.DiGraph, text: str | None = None) -> nx.DiGraph:

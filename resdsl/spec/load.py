@@ -96,11 +96,33 @@ def _looks_like_yaml(s: str) -> bool:
     return "\n" in s or (":" in s and not os.path.exists(s))
 
 
-def _dict_text(data: dict) -> str:
+def _bounded(data, limits: Limits) -> None:
+    """Python data is bounded as a YAML document is, before anything recurses
+    into it: nesting (a dict 10,000 levels deep, or one that contains itself)
+    and the number of values (shared sub-lists count each time they appear).
+    An explicit stack, so the check itself never runs out of Python's."""
+    todo, seen = [(data, 0)], 0
+    while todo:
+        v, depth = todo.pop()
+        seen += 1
+        if depth > limits.max_depth:
+            raise _dict_error(f"the data is nested more than {limits.max_depth} levels deep (or contains itself)",
+                              "too-deep", "raise it with max_depth in Limits")
+        if seen > limits.max_nodes:
+            raise _dict_error(f"the data holds more than {limits.max_nodes} values", "too-large",
+                              "raise it with max_nodes in Limits")
+        if isinstance(v, dict):
+            todo.extend((x, depth + 1) for x in v.values())
+        elif isinstance(v, (list, tuple)):
+            todo.extend((x, depth + 1) for x in v)
+
+
+def _dict_text(data: dict, limits: Limits = DEFAULT_LIMITS) -> str:
     """A spec given as Python data, written as the YAML it stands for, so its
     mistakes are located like a file's: line and column in that text (shown
     under the name `<dict>`)."""
     import yaml
+    _bounded(data, limits)
 
     def plain(v, where):
         if isinstance(v, dict):
@@ -117,8 +139,8 @@ def _dict_text(data: dict) -> str:
     return yaml.safe_dump(plain(data, ""), sort_keys=False, allow_unicode=True, width=120)
 
 
-def _dict_error(message: str) -> SpecError:
-    return SpecError.at(Span("<dict>", 1, 1, 1, 1), "bad-type", message)
+def _dict_error(message: str, code: str = "bad-type", hint: str | None = None) -> SpecError:
+    return SpecError.at(Span("<dict>", 1, 1, 1, 1), code, message, hint)
 
 
 def load_spec(source: "str | dict | os.PathLike | LoadedSpec", limits: Limits = DEFAULT_LIMITS,
@@ -139,7 +161,7 @@ def load_spec(source: "str | dict | os.PathLike | LoadedSpec", limits: Limits = 
     if isinstance(source, os.PathLike):
         return _load_file(Path(source), limits)
     if isinstance(source, dict):
-        return loads(_dict_text(source), "<dict>", limits, Path.cwd())
+        return loads(_dict_text(source, limits), "<dict>", limits, Path.cwd())
     if not isinstance(source, str):
         raise TypeError(f"load_spec expects a path, a shipped name, YAML text or a dict, got {type(source).__name__}")
     if _looks_like_yaml(source):

@@ -209,23 +209,44 @@ def _check_blocks(data: dict, smap: SourceMap) -> list[Diagnostic]:
                 diags.append(Diagnostic("unknown-block", f"unknown user block '{ref}'", smap.span(path), hint))
             else:
                 uses.setdefault(bname, []).append((ref, path))
-    state: dict[str, int] = {}
+    return diags + _cycles(uses, user, smap)
 
-    def visit(b: str, trail: list[str]) -> None:
-        state[b] = 1
-        for ref, path in uses.get(b, []):
+
+def _cycles(uses: dict, user: dict, smap: SourceMap) -> list[Diagnostic]:
+    """A depth-first walk over the uses with an explicit stack, not recursion:
+    a chain of thousands of blocks (b0 uses b1 uses b2 ...) must not exhaust
+    Python's stack before the nesting limit of the IR can say what is wrong."""
+    diags: list[Diagnostic] = []
+    state: dict[str, int] = {}  # 1: on the current path, 2: done
+    for root in user:
+        if root in state:
+            continue
+        state[root] = 1
+        trail = [root]
+        stack = [iter(uses.get(root, []))]
+        while stack:
+            step = next(stack[-1], None)
+            if step is None:
+                state[trail.pop()] = 2
+                stack.pop()
+                continue
+            ref, path = step
             if state.get(ref) == 1:
-                cycle = " -> ".join(trail[trail.index(ref):] + [ref]) if ref in trail else f"{b} -> {ref}"
+                cycle = _trail(trail[trail.index(ref):] + [ref])
                 diags.append(Diagnostic("block-cycle", f"user blocks form a cycle: {cycle}",
                                         smap.span(path), "a block cannot contain itself"))
             elif state.get(ref) is None:
-                visit(ref, trail + [ref])
-        state[b] = 2
-
-    for b in user:
-        if b not in state:
-            visit(b, [b])
+                state[ref] = 1
+                trail.append(ref)
+                stack.append(iter(uses.get(ref, [])))
     return diags
+
+
+def _trail(names: list[str]) -> str:
+    """`a -> b -> c`, with the middle of a long cycle left out."""
+    if len(names) > 8:
+        names = names[:3] + [f"... ({len(names) - 7:,} more)"] + names[-4:]
+    return " -> ".join(names)
 
 
 def _check_names(data: dict, smap: SourceMap) -> list[Diagnostic]:
