@@ -386,7 +386,11 @@ def _run(args) -> int:
 
 
 def entry() -> None:
-    sys.exit(main(exiting=True))
+    try:
+        code = main(exiting=True)
+    except KeyboardInterrupt:  # Ctrl-C outside a command (while parsing arguments): no traceback either
+        code = 130
+    sys.exit(code)
 
 
 if __name__ == "__main__":

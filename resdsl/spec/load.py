@@ -145,8 +145,9 @@ def _dict_error(message: str, code: str = "bad-type", hint: str | None = None) -
 
 def load_spec(source: "str | dict | os.PathLike | LoadedSpec", limits: Limits = DEFAULT_LIMITS,
               sets=(), **keywords) -> LoadedSpec:
-    """Load a spec from a file path, a shipped name (`resnet50`), YAML text, or a
-    dict of the same data (`extends:` in it is relative to the working directory).
+    """Load a spec from a file path, a shipped name (`resnet50`), YAML text, a
+    dict of the same data (`extends:` in it is relative to the working directory),
+    or `-`: standard input.
 
     `sets` are `--set PATH=VALUE` overrides; the keywords are timm's and
     keras.applications': num_classes, in_channels, input_size, include_top, pooling."""
@@ -164,6 +165,8 @@ def load_spec(source: "str | dict | os.PathLike | LoadedSpec", limits: Limits = 
         return loads(_dict_text(source, limits), "<dict>", limits, Path.cwd())
     if not isinstance(source, str):
         raise TypeError(f"load_spec expects a path, a shipped name, YAML text or a dict, got {type(source).__name__}")
+    if source == "-":
+        return loads(read_stdin(limits), STDIN, limits)
     if _looks_like_yaml(source):
         return loads(source, "<string>", limits)
     if os.path.exists(source):
@@ -183,16 +186,54 @@ def _load_file(path: Path, limits: Limits, display: str | None = None) -> Loaded
 
 
 def _read(path: Path, shown: str, limits: Limits) -> str:
+    """A spec file's text, never more than `limits.max_bytes` of it: a device
+    (`/dev/zero`) or a FIFO with an endless writer reports size 0 and would
+    otherwise be read until memory runs out. Opening a FIFO nobody writes to
+    blocks, as `cat` does; Ctrl-C stops it (exit 130)."""
     try:
-        size = path.stat().st_size
-        if size > limits.max_bytes:
-            raise SpecError.at(Span(shown, 1, 1, 1, 2), "too-large",
-                               f"the spec is {size} bytes; the limit is {limits.max_bytes}",
-                               "raise it with --limit max_bytes=N")
-        raw = path.read_bytes()
+        with open(path, "rb") as f:
+            size = os.fstat(f.fileno()).st_size
+            if size > limits.max_bytes:  # a regular file: say how big it is
+                raise _too_large(shown, f"the spec is {size} bytes; the limit is {limits.max_bytes}")
+            raw = _read_at_most(f, limits.max_bytes, shown)
     except OSError as exc:
         raise SpecError.at(Span(shown, 1, 1, 1, 1), "cannot-read",
                            f"cannot read the spec: {exc.strerror or exc}") from None
+    return _decoded(raw, shown)
+
+
+def read_stdin(limits: Limits = DEFAULT_LIMITS) -> str:
+    """The spec piped to `-`, read as boundedly as a file."""
+    import sys
+    try:
+        raw = _read_at_most(sys.stdin.buffer, limits.max_bytes, STDIN)
+    except OSError as exc:
+        raise SpecError.at(Span(STDIN, 1, 1, 1, 1), "cannot-read",
+                           f"cannot read the spec: {exc.strerror or exc}") from None
+    return _decoded(raw, STDIN)
+
+
+STDIN = "<stdin>"
+
+
+def _read_at_most(f, limit: int, shown: str) -> bytes:
+    chunks, total = [], 0
+    while True:
+        chunk = f.read(min(1 << 16, limit + 1 - total))
+        if not chunk:
+            return b"".join(chunks)
+        chunks.append(chunk)
+        total += len(chunk)
+        if total > limit:
+            raise _too_large(shown, f"the spec is larger than the limit of {limit} bytes (reading stopped there)")
+
+
+def _too_large(shown: str, message: str) -> SpecError:
+    return SpecError.at(Span(shown, 1, 1, 1, 2), "too-large", message,
+                        "a spec is a short text file; raise it with --limit max_bytes=N if this one is meant")
+
+
+def _decoded(raw: bytes, shown: str) -> str:
     try:
         return raw.decode("utf-8")
     except UnicodeDecodeError as exc:
