@@ -48,6 +48,13 @@ def _json(data) -> str:
     return json.dumps(data, indent=2)
 
 
+def _output_name(value: str) -> str:
+    """-o FILE: an empty name is a usage error, not the default name."""
+    if not value:
+        raise argparse.ArgumentTypeError("the name is empty")
+    return value
+
+
 def _sets(args) -> list[str]:
     """--set given before and after the command."""
     return getattr(args, "set_top", []) + getattr(args, "set", [])
@@ -114,13 +121,12 @@ def _spec_yaml(r) -> str:
 
 
 def cmd_schema(args) -> int:
+    from .io import MARKER, atomic_write
     from .spec.schema import json_schema_text
-    text = json_schema_text()
-    if args.output and args.output != "-":
-        from .io import atomic_write
-        atomic_write(args.output, text, force=True, marker=None)
-    else:
-        sys.stdout.write(text)
+    text = json_schema_text(f"{MARKER} {__version__}: the JSON Schema of resdsl specs (format version 1)")
+    atomic_write(args.output or "-", text, force=args.force)
+    if args.output not in (None, "-"):
+        print(f"wrote {args.output}", file=sys.stderr)
     return 0
 
 
@@ -134,7 +140,7 @@ def _need(backend: str):
 
 def cmd_compile(args) -> int:
     from .backends import get_backend
-    from .io import atomic_write
+    from .io import atomic_write, check_target
     r = _resolve(args, args.spec)
     backend = get_backend(args.backend)
     if args.format == "keras":
@@ -143,12 +149,13 @@ def cmd_compile(args) -> int:
         out = args.output or f"{r.name}.keras"
         if out == "-":
             raise _Fail("a .keras file cannot be written to stdout", "give a file name with -o")
+        check_target(out, args.force)  # before the build, which takes a while
         _need("keras")
         data = backend.save_bytes(r, fuse_bn=args.fuse_bn)
-        atomic_write(out, data, force=args.force, marker=backend.SAVE_MARKER)
     else:
         out = args.output or f"{r.name}_{args.backend}.py"
-        atomic_write(out, backend.emit(r, fuse_bn=args.fuse_bn), force=args.force)
+        data = backend.emit(r, fuse_bn=args.fuse_bn)
+    atomic_write(out, data, force=args.force)
     if out != "-":
         print(f"wrote {out}", file=sys.stderr)
     return 0
@@ -211,7 +218,7 @@ def _add_train_options(s: argparse.ArgumentParser) -> None:
     s.add_argument("--batch-size", type=int, metavar="B", help="the global batch (default: the preset's)")
     s.add_argument("--preset", choices=("paper-cifar", "adam"), default="paper-cifar",
                    help="paper-cifar: He et al.'s SGD recipe and augmentation; adam: the articles' Adam")
-    s.add_argument("--out", metavar="RUN_DIR", help="where metrics, checkpoints and pictures go")
+    s.add_argument("--out", metavar="RUN_DIR", type=_output_name, help="where metrics, checkpoints and pictures go")
     s.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
     s.add_argument("--amp", action="store_true", help="mixed precision on a GPU (ignored, with a note, on CPU)")
     s.add_argument("--seed", type=int, default=0, metavar="S")
@@ -281,13 +288,14 @@ def build_parser() -> argparse.ArgumentParser:
     s.set_defaults(func=cmd_summary)
 
     s = sub.add_parser("schema", parents=[common], help="print the JSON Schema of the spec language")
-    s.add_argument("-o", "--output", metavar="FILE", help="write to FILE instead of stdout")
+    s.add_argument("-o", "--output", metavar="FILE", type=_output_name, help="write to FILE instead of stdout")
+    s.add_argument("--force", action="store_true", help="overwrite a file resdsl did not write")
     s.set_defaults(func=cmd_schema)
 
     s = sub.add_parser("compile", parents=[common], help="write a Python module (or .keras file) for a spec")
     s.add_argument("spec", metavar="SPEC", help="a spec file or a shipped name")
     s.add_argument("--backend", choices=BACKENDS, default="torch")
-    s.add_argument("-o", "--output", metavar="FILE",
+    s.add_argument("-o", "--output", metavar="FILE", type=_output_name,
                    help="output file (default <name>_<backend>.py; '-' for stdout)")
     s.add_argument("--format", choices=("py", "keras"), default="py",
                    help="py: an importable module; keras: a saved .keras model")
@@ -297,7 +305,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser("render", parents=[common], help="draw the network with Graphviz")
     s.add_argument("spec", metavar="SPEC", help="a spec file or a shipped name")
-    s.add_argument("-o", "--output", metavar="FILE", help="output file (default <name>.<format>)")
+    s.add_argument("-o", "--output", metavar="FILE", type=_output_name, help="output file (default <name>.<format>)")
     s.add_argument("--level", choices=LEVELS, default="block")
     s.add_argument("--format", choices=("svg", "png", "pdf", "dot"), default="svg")
     s.add_argument("--expand", action="store_true", help="draw every block, not runs of identical blocks")
@@ -310,7 +318,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("spec", metavar="SPEC", help="a spec file or a shipped name")
     s.add_argument("--format", choices=("onnx", "savedmodel", "tflite"), required=True,
                    help="onnx: from the torch build; savedmodel, tflite: from the Keras build")
-    s.add_argument("-o", "--output", metavar="PATH",
+    s.add_argument("-o", "--output", metavar="PATH", type=_output_name,
                    help="output file or folder (default <name>.onnx, <name>_savedmodel, <name>.tflite)")
     s.add_argument("--weights", metavar="FILE", help="a torch state_dict (.pt, .pth) or a .keras file")
     s.add_argument("--force", action="store_true", help="overwrite a file or folder resdsl did not write")
@@ -365,6 +373,9 @@ def _run(args) -> int:
         return 1
     except KeyboardInterrupt:
         return 130
+    except OSError as exc:  # the system refused something outside the target (a full /tmp): say what, exit 1
+        return _report(args, OutputError(f"{exc.strerror or exc}" + (f": '{exc.filename}'" if exc.filename else "")),
+                       1)
     except Exception as exc:
         # The data and training errors load with their modules, only here: a
         # command that never imported them cannot have raised them.
@@ -372,17 +383,22 @@ def _run(args) -> int:
         from .training.config import Interrupted, TrainError
         if not isinstance(exc, (OutputError, _Fail, DataError, TrainError)):
             raise
-        code = 130 if isinstance(exc, Interrupted) else 1
-        if args.error_format == "json":
-            kind = {OutputError: "output-error", DataError: "data-error"}.get(type(exc), "usage-error")
-            print(_json([{"file": None, "line": None, "column": None, "end_line": None, "end_column": None,
-                          "code": kind, "message": str(exc), "hint": exc.hint}]), file=sys.stderr)
-            return code
-        msg = f"resdsl: error: {exc}"
-        if exc.hint:
-            msg += f"\n  hint: {exc.hint}"
-        print(msg, file=sys.stderr)
+        return _report(args, exc, 130 if isinstance(exc, Interrupted) else 1)
+
+
+def _report(args, exc, code: int) -> int:
+    """A failure that is not a spec mistake, as one line (and a hint), or as JSON."""
+    if args.error_format == "json":
+        from .datasets.errors import DataError
+        kind = {OutputError: "output-error", DataError: "data-error"}.get(type(exc), "usage-error")
+        print(_json([{"file": None, "line": None, "column": None, "end_line": None, "end_column": None,
+                      "code": kind, "message": str(exc), "hint": exc.hint}]), file=sys.stderr)
         return code
+    msg = f"resdsl: error: {exc}"
+    if exc.hint:
+        msg += f"\n  hint: {exc.hint}"
+    print(msg, file=sys.stderr)
+    return code
 
 
 def entry() -> None:

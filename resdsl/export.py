@@ -13,12 +13,13 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
+import stat
 import tempfile
 import warnings
 from pathlib import Path
 
 from .errors import OutputError
-from .io import MARKER, atomic_write
+from .io import MARKER, atomic_write, check_target
 from .ir import Resolved
 
 FORMATS = {"onnx": ".onnx", "savedmodel": "_savedmodel", "tflite": ".tflite"}
@@ -110,20 +111,35 @@ def onnx_bytes(r: Resolved, weights=None) -> bytes:
                           dynamic_axes={"input": axes, **{n: {0: "batch"} for n in names}},
                           opset_version=OPSET, dynamo=False)
         proto = onnx.load(path)
-    # producer_name is serialised near the start of the file, where
-    # io.written_by_us looks for the marker before overwriting.
+    # producer_name is serialised right after ir_version, at the very start of the
+    # file: the header io.written_by_us recognises before overwriting.
     proto.producer_name = MARKER
     proto.doc_string = f"{MARKER} from spec '{r.name}'"
     return proto.SerializeToString()
+
+
+def _folder_is_ours(folder: Path) -> bool:
+    """A SavedModel folder resdsl wrote holds resdsl.txt, starting with the marker."""
+    try:
+        with open(folder / FOLDER_MARKER, "rb") as f:
+            return f.read(len(MARKER)) == MARKER.encode()
+    except OSError:
+        return False
 
 
 def _write_folder(build, path: Path, force: bool) -> Path:
     """Build a folder next to `path`, then move it into place: a failure leaves
     neither half a folder nor damage to an earlier export."""
     target = Path(os.path.realpath(path))
+    if str(path) == "":
+        raise OutputError("the output folder name is empty", "give a folder name with -o")
+    if target.exists() and stat.S_ISCHR(os.stat(target).st_mode):  # -o /dev/null: build, then discard
+        with tempfile.TemporaryDirectory(prefix="resdsl-") as tmp:
+            build(Path(tmp) / "out")
+        return Path(path)
     if target.exists() and not target.is_dir():
         raise OutputError(f"cannot write '{path}': it exists and is not a folder", "choose another name with -o")
-    if target.exists() and not force and not (target / FOLDER_MARKER).is_file():
+    if target.exists() and not force and not _folder_is_ours(target):
         raise OutputError(f"refusing to overwrite '{path}': resdsl did not write it",
                           "use --force to overwrite it, or choose another name with -o")
     if not target.parent.is_dir():
@@ -156,7 +172,9 @@ def export(r: Resolved, fmt: str, path=None, weights=None, force: bool = False) 
     """Write the network in `fmt` (onnx, savedmodel, tflite) to `path`."""
     if fmt not in FORMATS:
         raise ExportError(f"unknown format '{fmt}'", "choose one of: " + ", ".join(FORMATS))
-    path = path or default_path(r, fmt)
+    path = path if path is not None else default_path(r, fmt)
+    if fmt != "savedmodel" and str(path) != "-":
+        check_target(path, force)  # refused before the (slow) export, not after
     if fmt == "onnx":
         return atomic_write(path, onnx_bytes(r, weights), force=force)
     if str(path) == "-":
@@ -172,4 +190,4 @@ def export(r: Resolved, fmt: str, path=None, weights=None, force: bool = False) 
         data = tf.lite.TFLiteConverter.from_saved_model(str(Path(tmp) / "sm")).convert()
     # A .tflite flatbuffer has no room for our marker: an existing file is only
     # replaced with force.
-    return atomic_write(path, data, force=force, marker=None)
+    return atomic_write(path, data, force=force)

@@ -11,10 +11,10 @@ import sys
 import types
 from pathlib import Path
 
-from ..io import MARKER, atomic_write
+from ..io import MARKER, atomic_write, check_target
 from ..version import __version__
 from .model import LEVELS, View, build_view, count_nodes
-from .output import FORMATS, RenderError, check_overwrite, run_dot, stamp, write_missing_dot
+from .output import FORMATS, RenderError, run_dot, stamp, write_missing_dot
 
 __all__ = ["FORMATS", "LEVELS", "RenderError", "View", "build_view", "render", "to_dot_source"]
 
@@ -52,7 +52,8 @@ def render(resolved, path: str | os.PathLike | None = None, level: str = "block"
     if fmt not in FORMATS:
         raise ValueError(f"fmt must be one of {', '.join(FORMATS)}, got '{fmt}'")
     target = Path(path) if path is not None else Path(f"{resolved.name}.{fmt}")
-    check_overwrite(target, force)
+    if str(path) != "-":
+        check_target(path if path is not None else target, force)  # before the (slow) layout
     source = to_dot_source(resolved, level, expand, max_nodes)
     if fmt == "dot":
         return atomic_write(target, source, force=force)

@@ -41,5 +41,10 @@ def json_schema() -> dict:
     return schema
 
 
-def json_schema_text() -> str:
-    return json.dumps(json_schema(), indent=2, sort_keys=True) + "\n"
+def json_schema_text(comment: str | None = None) -> str:
+    """The schema as JSON text; `comment`, a `$comment` keyword, sorts first, so
+    `resdsl schema` output starts with resdsl's header."""
+    schema = json_schema()
+    if comment is not None:
+        schema["$comment"] = comment
+    return json.dumps(schema, indent=2, sort_keys=True) + "\n"

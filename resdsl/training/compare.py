@@ -117,7 +117,7 @@ def write_table(out: Path, runs: list[History]) -> Path:
              h.macs, f"{sum(r['epoch_time_s'] for r in h.rows):.1f}"] for h in runs]
     buf = io.StringIO()
     csv.writer(buf, lineterminator="\n").writerows([header, *rows])
-    atomic_write(out / "results.csv", buf.getvalue(), force=True, marker=None)
+    atomic_write(out / "results.csv", buf.getvalue(), force=True)
     md = ["| Spec | Backend | Epochs | Final val acc | Best val acc | Params | MACs | Train time |",
           "|---|---|---:|---:|---:|---:|---:|---:|"]
     for h in runs:
@@ -125,5 +125,5 @@ def write_table(out: Path, runs: list[History]) -> Path:
                   f"{100 * h.best_val_acc:.2f}% | {h.params:,} | {h.macs:,} | "
                   f"{sum(r['epoch_time_s'] for r in h.rows):.1f} s |")
     text = "\n".join(md) + "\n"
-    atomic_write(out / "results.md", text, force=True, marker=None)
+    atomic_write(out / "results.md", text, force=True)
     return out / "results.md"

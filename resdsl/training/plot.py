@@ -42,7 +42,7 @@ def plot_curves(runs, stem: Path, plain: set[str] = frozenset()) -> list[Path]:
         buf = io.BytesIO()
         fig.savefig(buf, format=fmt, dpi=120)
         path = stem.with_suffix(f".{fmt}")
-        atomic_write(path, buf.getvalue(), force=True, marker=None)
+        atomic_write(path, buf.getvalue(), force=True)
         written.append(path)
     plt.close(fig)
     return written

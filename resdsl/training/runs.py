@@ -25,7 +25,7 @@ class RunDir:
         return self.path / name
 
     def write(self, name: str, data: str | bytes) -> None:
-        atomic_write(self.file(name), data, force=True, marker=None)
+        atomic_write(self.file(name), data, force=True)
 
     def has_run(self) -> bool:
         return self.file("run.json").exists()

@@ -14,7 +14,7 @@ import pytest
 import yaml
 
 import resdsl
-from resdsl.io import HEAD_BYTES, MARKER
+from resdsl.io import HEAD_BYTES, MARKER, starts_with_our_header
 
 BASE = {
     "resdsl": 1, "name": "tiny", "description": "a harmless description",
@@ -211,6 +211,7 @@ def check_module(src: str, site: str, backend: str, payload: str) -> ast.Module:
     reached = (loaded & DANGEROUS) - (used & DANGEROUS) - _bound(tree)
     assert not reached, f"the module reaches {reached}"
     assert MARKER.encode() in src.encode("utf-8")[:HEAD_BYTES], "marker beyond what `compile` checks before overwriting"
+    assert starts_with_our_header(src.encode("utf-8")[:HEAD_BYTES]), "no resdsl header at the start"
     return tree
 
 
