@@ -6,7 +6,7 @@ parameter reference such as `$filters` — substitution, never evaluation.
 """
 from typing import Annotated, Any, Literal, Union
 
-from pydantic import BaseModel, ConfigDict, Discriminator, Field, StrictBool, StrictInt, Tag, model_validator
+from pydantic import BaseModel, ConfigDict, Discriminator, Field, Strict, StrictBool, StrictInt, Tag, model_validator
 
 from ..vocab import ACTIVATIONS, DENSE_ACTIVATIONS, NORMS
 
@@ -30,7 +30,12 @@ ActName = Literal[ACTIVATIONS]
 DenseAct = Literal[DENSE_ACTIVATIONS]
 NormName = Literal[NORMS]
 GateName = Literal["sigmoid", "hard_sigmoid"]
-Rate = Annotated[float, Field(ge=0, lt=1)]
+# A number written as a number. pydantic's lax float would read `true` as 1.0 and
+# the text "1e-5" as 1e-05; a spec is as strict with them as StrictInt is with
+# widths (an integer is a number, a bool or a string is not). Finite, too: a
+# NaN passes no bound, and an infinite eps or momentum is no setting.
+Real = Annotated[float, Strict(), Field(allow_inf_nan=False)]
+Rate = Annotated[Real, Field(ge=0, lt=1)]
 Init = Literal["torch_default", "kaiming_normal_fan_out", "kaiming_normal_fan_in",
                "glorot_uniform", "glorot_normal"]
 
@@ -61,8 +66,8 @@ class ConvLayer(LayerBase):
 class NormLayer(LayerBase):
     type: NormName | None = Field(None, description="default: defaults.norm.type")
     groups: IntOrRef | None = Field(None, description="group norm: channel groups (default: defaults.norm.groups)")
-    eps: Annotated[float, Field(gt=0, lt=1)] | None = None
-    momentum: Annotated[float, Field(gt=0, le=1)] | None = None
+    eps: Annotated[Real, Field(gt=0, lt=1)] | None = None
+    momentum: Annotated[Real, Field(gt=0, le=1)] | None = None
     zero_init: StrictBool = Field(False, description="start gamma at 0")
     name: LayerName | None = None
 
@@ -115,7 +120,7 @@ class ChannelConvLayer(LayerBase):
 class SEParams(Strict):
     reduction: PosInt = Field(16, description="channels / reduction, rounded as timm's make_divisible")
     divisor: PosInt = Field(8, description="the reduced width is a multiple of this")
-    round_limit: Annotated[float, Field(ge=0, le=1)] = Field(
+    round_limit: Annotated[Real, Field(ge=0, le=1)] = Field(
         0.0, description="round up by one divisor if rounding lost more than this fraction (timm: 0)")
     act: ActName = "relu"
     gate: GateName = "sigmoid"

@@ -5,7 +5,7 @@ batch statistic; 0.1 here is Keras' 0.9); shapes are channels-first (C, H, W).
 """
 from typing import Annotated, Literal, Union
 
-from pydantic import Field, StrictBool, StrictInt
+from pydantic import Discriminator, Field, StrictBool, StrictInt, Tag
 
 from ..vocab import BLOCKS
 from .layers import (
@@ -20,9 +20,11 @@ from .layers import (
     NonNegInt,
     NormName,
     PosInt,
+    Real,
     Ref,
     SEParams,
     Strict,
+    layer_tag,
 )
 
 ShortcutKind = Literal["identity", "projection", "avg_down", "zeropad", "none"]
@@ -46,8 +48,8 @@ class NormDefaults(Strict):
     type: NormName = Field("batchnorm", description="batchnorm, or groupnorm (statistics of channel groups of "
                                                       "each sample; no running statistics)")
     groups: PosInt = Field(32, description="group norm's channel groups (PyTorch's and timm's usual 32)")
-    eps: Annotated[float, Field(gt=0, lt=1)] = 1e-5
-    momentum: Annotated[float, Field(gt=0, le=1)] = Field(
+    eps: Annotated[Real, Field(gt=0, lt=1)] = 1e-5
+    momentum: Annotated[Real, Field(gt=0, le=1)] = Field(
         0.1, description="PyTorch convention: weight of the new batch (Keras momentum = 1 - this)")
     zero_init_last: StrictBool = Field(
         False, description="start each residual block's last norm gamma at 0 (torchvision's zero_init_residual)")
@@ -73,8 +75,8 @@ class ConvOverride(Strict):
 class NormOverride(Strict):
     type: NormName | None = None
     groups: PosInt | None = None
-    eps: Annotated[float, Field(gt=0, lt=1)] | None = None
-    momentum: Annotated[float, Field(gt=0, le=1)] | None = None
+    eps: Annotated[Real, Field(gt=0, lt=1)] | None = None
+    momentum: Annotated[Real, Field(gt=0, le=1)] | None = None
 
 
 class SEAttention(Strict):
@@ -85,7 +87,16 @@ class ECAAttention(Strict):
     eca: ECAParams
 
 
-Attention = SEAttention | ECAAttention
+def _attention_kind(v) -> str | None:
+    key = layer_tag(v)
+    return key if key in ("se", "eca") else None
+
+
+# Chosen by its one key, as layers are: a mistake inside `se:` is reported there,
+# not also as a missing `eca:` and an unknown `se` of the other member.
+Attention = Annotated[Union[Annotated[SEAttention, Tag("se")], Annotated[ECAAttention, Tag("eca")]],
+                      Discriminator(_attention_kind, custom_error_type="unknown-attention",
+                                    custom_error_message="attention is `se: {...}` or `eca: {...}`")]
 
 
 class Stage(Strict):
@@ -150,7 +161,7 @@ class Spec(Strict):
     description: str = Field("", max_length=2000)
     input: InputSpec
     defaults: Defaults = Defaults()
-    drop_path_rate: Annotated[float, Field(ge=0, lt=1)] = Field(
+    drop_path_rate: Annotated[Real, Field(ge=0, lt=1)] = Field(
         0.0, description="stochastic depth: the last block's drop rate, scaled linearly from 0 over the blocks (timm)")
     blocks: dict[Name, UserBlock] = {}
     stem: list[Layer] = []

@@ -27,10 +27,23 @@ def _walk(loc: tuple, data: Any) -> tuple[tuple, Any]:
             path.append(part)
             cur = cur[part]
         elif isinstance(cur, dict) and isinstance(part, str) and part not in cur:
-            if part in LAYER_MODELS or "[" in part or part.startswith(("function-", "str", "int", "list", "literal")):
-                continue  # a union tag or validator wrapper, not a key
+            if part in LAYER_MODELS or "[" in part or part.startswith(("function-", "str", "int", "list", "literal")) \
+                    or part in _model_names():
+                continue  # a union tag (a member's type, e.g. SEAttention) or validator wrapper, not a key
             return tuple(path), (cur, part)
     return tuple(path), None
+
+
+def _model_names() -> set[str]:
+    """The spec's model classes: pydantic names a union member by its class in `loc`."""
+    from .layers import Strict
+    names, todo = set(), [Strict]
+    while todo:
+        for sub in todo.pop().__subclasses__():
+            if sub.__name__ not in names:
+                names.add(sub.__name__)
+                todo.append(sub)
+    return names
 
 
 def _fields_at(data: Any, path: tuple) -> list[str]:

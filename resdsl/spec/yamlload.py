@@ -8,6 +8,8 @@ composing, before a hostile document can cost memory or stack.
 """
 from __future__ import annotations
 
+import re
+
 import yaml
 from yaml.composer import Composer
 from yaml.parser import Parser
@@ -28,6 +30,12 @@ _SEQ = "tag:yaml.org,2002:seq"
 # them as the text written (`description: 2024-01-01` is a string, not a date);
 # only an explicit `!!timestamp` is refused.
 _TEXT_IMPLICIT = {"tag:yaml.org,2002:timestamp", "tag:yaml.org,2002:value", "tag:yaml.org,2002:yaml"}
+_FLOAT = "tag:yaml.org,2002:float"
+# YAML 1.2's floats that PyYAML's YAML 1.1 rules read as text: `1e-5` and
+# `1.0e5` (1.1 wants a dot and a signed exponent). Written plainly they are the
+# numbers people mean (and what a JSON parser reads); quoted, they stay text,
+# which a number field then refuses.
+_FLOAT_12 = r"[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?"
 
 
 def _span(file: str, node: yaml.Node) -> Span:
@@ -73,6 +81,9 @@ class _Bounded(Composer, Resolver):
         anchored value's whole size for an alias)."""
         self.expanded += n
         if self.expanded > self.limits.max_nodes:
+            if not self.aliases:  # nothing multiplied it: it is just long
+                raise _Located(mark, "too-large", f"the document holds more than {self.limits.max_nodes} values",
+                               "raise the limit with --limit max_nodes=N if this is intended")
             raise _Located(mark, "too-large",
                            f"the document expands to more than {self.limits.max_nodes} values",
                            "anchors and aliases may multiply a document; raise the limit "
@@ -111,7 +122,13 @@ class _Bounded(Composer, Resolver):
 
     def resolve(self, kind, value, implicit):
         tag = super().resolve(kind, value, implicit)
-        return _STR if kind is yaml.ScalarNode and tag in _TEXT_IMPLICIT and implicit[0] else tag
+        if kind is not yaml.ScalarNode or not implicit[0]:
+            return tag
+        if tag in _TEXT_IMPLICIT:
+            return _STR
+        if tag == _STR and any(c in value for c in ".eE") and re.fullmatch(_FLOAT_12, value):
+            return _FLOAT
+        return tag
 
 
 class _PyLoader(_Bounded, Reader, Scanner, Parser):
