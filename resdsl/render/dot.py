@@ -11,6 +11,7 @@ from __future__ import annotations
 from html import escape
 
 from ..ir import fmt
+from .labels import MAX_ATTR_BYTES, clip, elide
 from .model import VEdge, View, VNode
 from .style import (
     BLOCK_FILL,
@@ -30,8 +31,16 @@ ADDER = "adder"          # the port name of the ⊕ cell
 LEGEND = "resdsl-legend"  # a '-' keeps it apart from every structural name
 
 
+# Bytes one cell's text may take once escaped; a label whose cells together
+# would pass MAX_ATTR_BYTES is built again with less (see _fitted).
+_CELL_BYTES = (2_000, 500, 100)
+_cell = _CELL_BYTES[0]
+
+
 def _font(text: str, size: int | None = None, color: str | None = None, bold: bool = False) -> str:
     s = escape(text)
+    if len(s.encode()) > _cell:  # an entity may be 6 bytes for one character
+        s = escape(clip(text, _cell // 6))
     if bold:
         s = f"<b>{s}</b>"
     attrs = (f' point-size="{size}"' if size else "") + (f' color="{color}"' if color else "")
@@ -42,7 +51,31 @@ def _rows(cells: list[str]) -> str:
     return "".join(f"<tr><td>{c}</td></tr>" for c in cells)
 
 
+def _fitted(make):
+    """make() with cells as long as the label's total allows."""
+    global _cell
+    try:
+        for _cell in _CELL_BYTES:
+            label = make()
+            if len(label.encode()) <= MAX_ATTR_BYTES:
+                break
+        return label
+    finally:
+        _cell = _CELL_BYTES[0]
+
+
+def _plain(text: str) -> str:
+    """A quoted attribute within the limit, counting the backslash each quote gets."""
+    while len(text.encode()) + text.count('"') + text.count("\\") > MAX_ATTR_BYTES:
+        text = clip(text, len(text.encode()) * 3 // 4)
+    return text
+
+
 def node_label(n: VNode) -> str:
+    return _fitted(lambda: _node_label(n))
+
+
+def _node_label(n: VNode) -> str:
     cells = [] if n.title.endswith(n.name) else [_font(n.name, 8, NAME_TEXT)]
     cells.append(_font(n.title, 11 if n.kind in ("block", "stage") else 10, bold=True))
     cells += [_font(line, 9) for line in n.lines]
@@ -52,7 +85,7 @@ def node_label(n: VNode) -> str:
         cells.append(_font(n.shortcut_text, 9, NAME_TEXT))
     shape = fmt(n.shape) + (f" · {_params(n.params)}" if n.kind in ("block", "stage") and n.params else "")
     cells.append(_font(shape, 9, SHAPE_TEXT))
-    cells += [_font(f"▶ {text}", 9, OUTPUT, bold=True) for text in n.outputs]
+    cells += [_font(f"▶ {text}", 9, OUTPUT, bold=True) for text in elide(n.outputs)]
     inner = f'<table border="0" cellborder="0" cellspacing="0" cellpadding="1">{_rows(cells)}</table>'
     if n.kind not in ("block", "stage") or n.shortcut_text == "no shortcut":
         return f"<{inner}>"
@@ -68,7 +101,7 @@ def _params(n: int) -> str:
 
 def _node_attrs(n: VNode) -> dict:
     fill = {"block": BLOCK_FILL, "stage": STAGE_FILL}.get(n.kind, FILL.get(n.kind, "#ffffff"))
-    attrs = {"id": n.id, "class": n.kind, "label": node_label(n), "fillcolor": fill, "tooltip": n.tooltip}
+    attrs = {"id": n.id, "class": n.kind, "label": node_label(n), "fillcolor": fill, "tooltip": _plain(n.tooltip)}
     if n.down > 1:
         attrs.update(color=DOWN, penwidth="2")
     if n.outputs:  # a double border in its own colour: the network returns this node's value (or one inside it)
@@ -77,7 +110,7 @@ def _node_attrs(n: VNode) -> dict:
 
 
 def _edge_attrs(e: VEdge) -> dict:
-    attrs = {"label": (e.note + "\n" if e.note else "") + fmt(e.shape)}
+    attrs = {"label": _plain((e.note + "\n" if e.note else "") + fmt(e.shape))}
     if e.role == "main":
         attrs.update(id=f"{e.src}->{e.dst}", **{"class": "main"}, color=MAIN_EDGE, fontcolor=SHAPE_TEXT)
     else:
@@ -110,10 +143,14 @@ def legend_label(view: View) -> str:
 
 
 def title_label(view: View) -> str:
+    return _fitted(lambda: _title_label(view))
+
+
+def _title_label(view: View) -> str:
     name, description, counts, *outputs = view.title
     lines = [_font(name, 18, bold=True)]
-    if description:
-        lines.append(_font(description, 10))
+    if description:  # an HTML label breaks lines only at <br/>
+        lines += [_font(part, 10) for part in description.split("\n")]
     lines.append(_font(counts, 10, SHAPE_TEXT))
     lines += [_font(text, 10, OUTPUT) for text in outputs]
     return "<" + "<br/>".join(lines) + ">"
@@ -143,7 +180,7 @@ def to_dot(view: View, comment: str):
                 continue
             c = view.clusters[child]
             with graph.subgraph(name=c.key) as sub:
-                sub.attr(label=c.label, id=c.key, fontsize="10", fontname=FONT, labeljust="l",
+                sub.attr(label=_plain(c.label), id=c.key, fontsize="10", fontname=FONT, labeljust="l",
                          **CLUSTER[c.style])
                 fill(sub, child)
 

@@ -7,6 +7,46 @@ from __future__ import annotations
 
 from ..ir import fmt
 
+# Graphviz's scanner refuses a quoted or HTML string longer than 16,384 bytes
+# ("syntax error ... longer than 16384?"). Every label and attribute resdsl
+# writes stays inside MAX_ATTR_BYTES: long lists are elided in the middle, long
+# texts folded or cut with an ellipsis, so any spec that validates also draws.
+MAX_ATTR_BYTES = 8_000
+LONG_LIST = 12  # items shown whole; a longer list keeps its ends
+
+
+def elide(items: list[str], keep: int = 3) -> list[str]:
+    """The first and last `keep` items with the number left out between them, once the list is long."""
+    if len(items) <= LONG_LIST:
+        return items
+    return items[:keep] + [f"… {len(items) - 2 * keep:,} more …"] + items[-keep:]
+
+
+def runs(items: list[str]) -> list[str]:
+    """Consecutive equal items as one, `x ×n` (a long chain of identical convs)."""
+    out: list[list] = []
+    for it in items:
+        if out and out[-1][0] == it:
+            out[-1][1] += 1
+        else:
+            out.append([it, 1])
+    return [it if n == 1 else f"{it} ×{n:,}" for it, n in out]
+
+
+def chain(items: list[str]) -> str:
+    """'3×3, 64 → 3×3, 64'; a long chain folded into runs and elided."""
+    if len(items) > LONG_LIST:
+        items = elide(runs(items))
+    return " → ".join(items)
+
+
+def clip(text: str, max_bytes: int = MAX_ATTR_BYTES) -> str:
+    """`text` within `max_bytes` of UTF-8, cut with an ellipsis."""
+    raw = text.encode("utf-8", "surrogatepass")
+    if len(raw) <= max_bytes:
+        return text
+    return raw[: max_bytes - 3].decode("utf-8", "ignore") + "…"
+
 
 def human(n: int) -> str:
     """25557032 -> '25.6 M'; small numbers stay exact."""
@@ -116,7 +156,7 @@ def shortcut_path(g, nodes: list[str]) -> str:
             parts.append(f"+{d['attrs']['before'] + d['attrs']['after']} zero channels")
         else:
             parts.append(op_title(d["op"], d["attrs"]))
-    return " → ".join(parts)
+    return chain(parts)
 
 
 def counted(items: list[str]) -> str:

@@ -16,7 +16,8 @@ from dataclasses import dataclass, field
 from ..ir import Resolved, fmt
 from ..ir.graph import BlockInfo
 from ..vocab import LEVELS
-from .labels import conv_short, counted, human, op_details, op_title, op_tooltip, shortcut_path, stride_of
+from .labels import chain as chain_text
+from .labels import conv_short, counted, elide, human, op_details, op_title, op_tooltip, shortcut_path, stride_of
 from .style import SHORTCUTS
 
 
@@ -131,13 +132,21 @@ def _title(r: Resolved, level: str) -> list[str]:
     """Name, description, counts, and with several outputs a line listing them."""
     many = len(r.outputs) > 1
     out = f"{len(r.outputs)} outputs" if many else f"output {fmt(r.output_shape)}"
-    lines = [r.name, r.description,
+    lines = [r.name, _folded(r.description),
              (f"input {fmt(r.input_shape)} → {out} · "
               f"{r.params:,} trainable parameters ({human(r.params)}) · {human(r.macs)}MACs · {level} level")]
     if many:
-        lines.append("outputs: " + ", ".join(f"{i}. {name} {fmt(shape)}" for i, (name, shape)
-                                              in enumerate(zip(r.output_names, r.output_shapes), start=1)))
+        lines.append("outputs: " + ", ".join(elide([f"{i}. {name} {fmt(shape)}" for i, (name, shape)
+                                                    in enumerate(zip(r.output_names, r.output_shapes), start=1)])))
     return lines
+
+
+def _folded(text: str, width: int = 100, longer_than: int = 300) -> str:
+    """A long description as lines of `width` (a 2,000-character one would make the picture miles wide)."""
+    if len(text) <= longer_than:
+        return text
+    import textwrap
+    return "\n".join(textwrap.wrap(text, width, break_long_words=True, break_on_hyphens=False))
 
 
 def _stage_label(r: Resolved, st) -> str:
@@ -184,16 +193,16 @@ def _group_node(r: Resolved, gid: str, blocks: list[BlockInfo], level: str) -> V
     kinds = [b.shortcut for b in blocks if b.shortcut != "none"]
     params = sum(g.nodes[n]["params"] for n in members)
     if level == "stage":
-        chain = " → ".join(conv_short(a, with_stride=False) for a in convs)
+        chain = chain_text([conv_short(a, with_stride=False) for a in convs])
         title, lines = f"{first.kind} ×{len(blocks)}", [f"[{chain}] ×{len(blocks)}"] if chain else []
         name = first.stage
     else:
-        chain = " → ".join(conv_short(a) for a in convs)
+        chain = chain_text([conv_short(a) for a in convs])
         title = first.kind if len(blocks) == 1 else f"{first.kind} ×{len(blocks)}"
         lines = [chain] if chain else []
         name = gid if len(blocks) == 1 else f"{first.name} … {last.name}"
     shortcut_text = ("shortcut: " if len(kinds) == 1 else "shortcuts: ") + counted(kinds) if kinds else "no shortcut"
-    tooltip = "\n".join([gid, f"blocks: {', '.join(b.name for b in blocks)}", f"output {fmt(shape)}",
+    tooltip = "\n".join([gid, f"blocks: {', '.join(elide([b.name for b in blocks]))}", f"output {fmt(shape)}",
                          f"params {params:,}", f"MACs {sum(g.nodes[n]['macs'] for n in members):,}"])
     cluster = None if level == "stage" else first.stage
     return VNode(gid, level, name, title, lines, shape, cluster, down, shortcut_text, params, tooltip)
