@@ -92,8 +92,26 @@ def _parent_path(ref: str, base_dir: Path, span: Span, text: str) -> Path:
                        hint, text)
 
 
-def _looks_like_yaml(s: str) -> bool:
-    return "\n" in s or (":" in s and not os.path.exists(s))
+# A string ending so names a file: it is read as one (a missing file is "no such
+# file"), even where it holds a ':' that would make it one line of YAML.
+PATH_SUFFIXES = (".yaml", ".yml", ".json")
+
+
+def _kind_of(s: str) -> str:
+    """What a string given as a spec is: decided by what exists on disk first.
+    'text' (YAML: a newline, or a ':' in something that is neither a file, a
+    file name nor a shipped spec), 'file', 'stdin', 'shipped' or 'missing'."""
+    if "\n" in s:
+        return "text"
+    if s == "-":
+        return "stdin"
+    if os.path.exists(s):
+        return "file"
+    if s.lower().endswith(PATH_SUFFIXES):
+        return "missing"
+    if shipped_path(s) is not None:
+        return "shipped"
+    return "text" if ":" in s else "missing"
 
 
 def _bounded(data, limits: Limits) -> None:
@@ -165,19 +183,31 @@ def load_spec(source: "str | dict | os.PathLike | LoadedSpec", limits: Limits = 
         return loads(_dict_text(source, limits), "<dict>", limits, Path.cwd())
     if not isinstance(source, str):
         raise TypeError(f"load_spec expects a path, a shipped name, YAML text or a dict, got {type(source).__name__}")
-    if source == "-":
+    kind = _kind_of(source)
+    if kind == "stdin":
         return loads(read_stdin(limits), STDIN, limits)
-    if _looks_like_yaml(source):
-        return loads(source, "<string>", limits)
-    if os.path.exists(source):
+    if kind == "text":
+        try:
+            return loads(source, "<string>", limits)
+        except SpecError as exc:  # `no:such`: one line that is no mapping was meant as a name
+            if "\n" in source or not exc.first.message.startswith("a spec is a mapping of keys, got"):
+                raise
+            raise SpecError.at(Span(source, 1, 1, 1, 1), "no-such-spec",
+                               f"no such file '{source}' and no shipped spec of that name (read as YAML text, "
+                               "it is not a mapping of keys either)", "check the path; `resdsl list` shows the "
+                               "shipped specs") from None
+    if kind == "file":
         return _load_file(Path(source), limits)
-    shipped = shipped_path(source)
-    if shipped is not None:
-        return _load_file(shipped, limits)
+    if kind == "shipped":
+        return _load_file(shipped_path(source), limits)
+    if source.lower().endswith(PATH_SUFFIXES):
+        raise SpecError.at(Span(source, 1, 1, 1, 1), "no-such-spec", f"no such file '{source}'",
+                           "check the path (relative to the working directory); YAML text given as a string "
+                           "holds a newline")
     names = shipped_names()
     hint = did_you_mean(source, names) or "`resdsl list` shows the shipped specs"
     raise SpecError.at(Span(source, 1, 1, 1, 1), "no-such-spec",
-                       f"no file '{source}' and no shipped spec of that name", hint)
+                       f"no such file '{source}' and no shipped spec of that name", hint)
 
 
 def _load_file(path: Path, limits: Limits, display: str | None = None) -> LoadedSpec:
