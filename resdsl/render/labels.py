@@ -12,12 +12,13 @@ from ..ir import fmt
 # writes stays inside MAX_ATTR_BYTES: long lists are elided in the middle, long
 # texts folded or cut with an ellipsis, so any spec that validates also draws.
 MAX_ATTR_BYTES = 8_000
-LONG_LIST = 12  # items shown whole; a longer list keeps its ends
+LONG_LIST = 12  # items shown whole in a label; a longer list keeps its ends
+LONG_TOOLTIP = 256  # a tooltip lists more (every block of cifar_resnet1202's 200-block stages)
 
 
-def elide(items: list[str], keep: int = 3) -> list[str]:
+def elide(items: list[str], keep: int = 3, longer_than: int = LONG_LIST) -> list[str]:
     """The first and last `keep` items with the number left out between them, once the list is long."""
-    if len(items) <= LONG_LIST:
+    if len(items) <= longer_than:
         return items
     return items[:keep] + [f"… {len(items) - 2 * keep:,} more …"] + items[-keep:]
 

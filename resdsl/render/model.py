@@ -16,8 +16,19 @@ from dataclasses import dataclass, field
 from ..ir import Resolved, fmt
 from ..ir.graph import BlockInfo
 from ..vocab import LEVELS
+from .labels import (
+    LONG_TOOLTIP,
+    conv_short,
+    counted,
+    elide,
+    human,
+    op_details,
+    op_title,
+    op_tooltip,
+    shortcut_path,
+    stride_of,
+)
 from .labels import chain as chain_text
-from .labels import conv_short, counted, elide, human, op_details, op_title, op_tooltip, shortcut_path, stride_of
 from .style import SHORTCUTS
 
 
@@ -202,7 +213,8 @@ def _group_node(r: Resolved, gid: str, blocks: list[BlockInfo], level: str) -> V
         lines = [chain] if chain else []
         name = gid if len(blocks) == 1 else f"{first.name} … {last.name}"
     shortcut_text = ("shortcut: " if len(kinds) == 1 else "shortcuts: ") + counted(kinds) if kinds else "no shortcut"
-    tooltip = "\n".join([gid, f"blocks: {', '.join(elide([b.name for b in blocks]))}", f"output {fmt(shape)}",
+    listed = ", ".join(elide([b.name for b in blocks], longer_than=LONG_TOOLTIP))
+    tooltip = "\n".join([gid, f"blocks: {listed}", f"output {fmt(shape)}",
                          f"params {params:,}", f"MACs {sum(g.nodes[n]['macs'] for n in members):,}"])
     cluster = None if level == "stage" else first.stage
     return VNode(gid, level, name, title, lines, shape, cluster, down, shortcut_text, params, tooltip)
