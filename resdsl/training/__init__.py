@@ -48,6 +48,7 @@ def train(spec, data, backend: str = "torch", *, epochs: int | None = None, batc
     GPU when more than one is visible, else one device. `on_step(global_step)`
     is called after every update (used by tests). `sets` are `--set PATH=VALUE`
     overrides of the spec, as for `resdsl.build`."""
+    from ..backends.resources import check_allocatable
     from ..datasets import load_dataset
     from ..ir import resolve
     from ..spec.load import load_spec
@@ -61,6 +62,7 @@ def train(spec, data, backend: str = "torch", *, epochs: int | None = None, batc
                       devices=None if devices is None else tuple(devices)).check()
     resolved = resolve(load_spec(spec, sets=sets or ()))
     check_one_output(resolved)
+    check_allocatable(resolved, backend)  # before the data is read; the backend's build checks again
     c, h, w = resolved.input_shape
     dataset = load_dataset(data, size=(h, w), channels=c, download=download)
     check_fit(resolved, dataset)

@@ -38,6 +38,7 @@ def compare(specs, data, backend: str = "torch", *, out="runs/compare", jobs: in
             **options) -> Comparison:
     """Train each spec into OUT/<spec>-<backend>/ and write OUT/results.{csv,md}
     and OUT/curves.{svg,png}. Other options are those of `resdsl.train`."""
+    from ..backends.resources import check_allocatable
     from ..ir import resolve
     from ..spec.load import load_spec
     if len(specs) < 1:
@@ -47,6 +48,7 @@ def compare(specs, data, backend: str = "torch", *, out="runs/compare", jobs: in
     resolved = [resolve(load_spec(s, sets=options.get("sets") or ())) for s in specs]  # fail before training
     for r in resolved:
         check_one_output(r)
+        check_allocatable(r, backend)  # the last spec too, before the first trains
     names = [r.name for r in resolved]
     plain = {r.name for r in resolved if not any(d["op"] == "add" for _, d in r.graph.nodes(data=True))}
     dupes = sorted({n for n in names if names.count(n) > 1})

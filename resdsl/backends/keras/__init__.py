@@ -19,6 +19,7 @@ import zipfile
 
 from ...ir import Resolved, resolve
 from ..common import fingerprint, node_inputs
+from ..resources import check_allocatable
 from .emit import emit  # noqa: F401  (part of the backend interface)
 from .plan import fused_norms, output_names, plan
 
@@ -48,6 +49,7 @@ def _collector_paused():
 
 
 def build(resolved: Resolved, fuse_bn: bool = False):
+    check_allocatable(resolved, "keras")  # a located error, not an allocator's, for weights that cannot fit
     with _collector_paused():
         return _build(resolved, fuse_bn)
 
