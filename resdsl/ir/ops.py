@@ -12,6 +12,7 @@ import math
 from dataclasses import dataclass
 from typing import Callable
 
+from . import footprint as fp
 from .attrs import (
     ActAttrs,
     AddAttrs,
@@ -221,34 +222,47 @@ class OpDef:
     macs: Callable[[dict, list[Shape], Shape], int] = _zero
     arity: int = 1
     channels: Callable[[Attrs, list], object] = _pass_channels
+    # Receptive field and training memory (ir/footprint.py): the op's spatial window,
+    # and what its backward keeps. The defaults read the attributes / save the inputs.
+    # Each a value or a function of the attrs.
+    window: object = fp.default_window
+    memory: object = fp.INPUTS
 
 
 OPS: dict[str, OpDef] = {
     "input": OpDef(InputAttrs, shape=lambda a, ins: tuple(a["shape"]), arity=0,
-                   channels=lambda a, chans: a["shape"][0]),
+                   channels=lambda a, chans: a["shape"][0], memory=fp.NOTHING),
     "conv": OpDef(ConvAttrs, _conv_shape, _conv_params, macs=_conv_macs, channels=lambda a, chans: a["filters"]),
     "norm": OpDef(NormAttrs, _norm_shape, params=lambda a, ins: 2 * ins[0][0], buffers=_norm_buffers),
-    "act": OpDef(ActAttrs, _same),
-    "maxpool": OpDef(PoolAttrs, _pool_shape("maxpool")),
+    "act": OpDef(ActAttrs, _same, memory=fp.act_memory),
+    "maxpool": OpDef(PoolAttrs, _pool_shape("maxpool"), memory=fp.Memory(inputs=True, extra=8)),
     "avgpool": OpDef(PoolAttrs, _pool_shape("avgpool")),
-    "global_avgpool": OpDef(GlobalPoolAttrs, _gap_shape),
-    "global_maxpool": OpDef(GlobalPoolAttrs, _gap_shape),
-    "global_avgmaxpool": OpDef(GlobalPoolAttrs, _gap_shape),  # timm's 'avgmax': (mean + max) / 2
-    "dropout": OpDef(RateAttrs, _same),
-    "drop_path": OpDef(RateAttrs, _same),  # stochastic depth: drops a whole sample's residual branch
-    "identity": OpDef(NoAttrs, _same),  # a placeholder that keeps timm's indices (ResNet-D's stride-1 downsample.0)
+    # A mean keeps nothing for its backward; a max keeps its input and result.
+    "global_avgpool": OpDef(GlobalPoolAttrs, _gap_shape, window=fp.GLOBAL, memory=fp.NOTHING),
+    "global_maxpool": OpDef(GlobalPoolAttrs, _gap_shape, window=fp.GLOBAL,
+                            memory=fp.Memory(inputs=True, output=True)),
+    "global_avgmaxpool": OpDef(GlobalPoolAttrs, _gap_shape, window=fp.GLOBAL,  # timm's (mean + max) / 2
+                               memory=fp.Memory(inputs=True, output=True)),
+    "dropout": OpDef(RateAttrs, _same, memory=fp.Memory(extra=1)),  # its mask, one byte per element
+    # stochastic depth: drops a whole sample's residual branch (keeps one scale per sample; at rate 0, x itself)
+    "drop_path": OpDef(RateAttrs, _same, memory=lambda a: fp.VIEW if a["rate"] == 0 else fp.NOTHING),
+    # a placeholder that keeps timm's indices (ResNet-D's stride-1 downsample.0)
+    "identity": OpDef(NoAttrs, _same, memory=fp.VIEW),
     "multiply": OpDef(NoAttrs, _multiply_shape, arity=2),
     "channel_conv": OpDef(ChannelConvAttrs, _channel_conv_shape, params=lambda a, ins: a["kernel"] + int(a["bias"]),
                           macs=lambda a, ins, out: ins[0][0] * a["kernel"]),
-    "zeropad": OpDef(PadAttrs, _pad_shape),
-    "subsample": OpDef(SubsampleAttrs, _subsample_shape),
+    "zeropad": OpDef(PadAttrs, _pad_shape, memory=fp.NOTHING),
+    "subsample": OpDef(SubsampleAttrs, _subsample_shape, window=fp.stride_window, memory=fp.VIEW),
     "channel_pad": OpDef(ChannelPadAttrs, _channel_pad_shape,
-                         channels=lambda a, chans: chans[0] + a["before"] + a["after"]),
-    "add": OpDef(AddAttrs, _add_shape, arity=2),
-    "flatten": OpDef(NoAttrs, _flatten_shape, channels=lambda a, chans: None),
+                         channels=lambda a, chans: chans[0] + a["before"] + a["after"], memory=fp.NOTHING),
+    "add": OpDef(AddAttrs, _add_shape, arity=2, memory=fp.NOTHING),
+    # Each value of a flattened map is one position, but the dense layer after it reads them all.
+    "flatten": OpDef(NoAttrs, _flatten_shape, channels=lambda a, chans: None, window=fp.GLOBAL,
+                     memory=fp.VIEW),
     "dense": OpDef(DenseAttrs, _dense_shape,
                    params=lambda a, ins: ins[0][0] * a["units"] + (a["units"] if a["bias"] else 0),
-                   macs=lambda a, ins, out: ins[0][0] * a["units"], channels=lambda a, chans: a["units"]),
+                   macs=lambda a, ins, out: ins[0][0] * a["units"], channels=lambda a, chans: a["units"],
+                   memory=fp.dense_memory),
 }
 
 

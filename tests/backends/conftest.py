@@ -137,3 +137,14 @@ def _lint_emitted(files: dict, folder) -> None:
 @pytest.fixture(scope="session")
 def lint_emitted():
     return _lint_emitted
+
+
+@pytest.fixture(scope="module")
+def one_torch_thread():
+    """torch's and TensorFlow's thread pools fight over the two cores (30x slower):
+    `pytestmark = pytest.mark.usefixtures("one_torch_thread")` in a module."""
+    import torch
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)

@@ -19,7 +19,8 @@ import resdsl
 # last window of one row or column. (Without padding, count_include_pad=False changes
 # nothing in PyTorch: a ceil-mode window's part past the input never counts.)
 TIMM_SPECS = {name: (name, 64) for name in ("seresnet50", "seresnext50_32x4d", "resnet18d", "resnet26d", "resnet50d",
-                                              "ecaresnet50d", "resnetrs50", "resnetv2_50", "resnetv2_50d")}
+                                              "ecaresnet50d", "resnetrs50", "resnetv2_50", "resnetv2_50d",
+                                              "resnet200d")}
 TIMM_SPECS["resnet10t"] = ("resnet10t", 176)
 
 
@@ -59,7 +60,7 @@ def test_spec_is_timms_network(spec):
     r = resdsl.resolve(spec)
     assert r.params == sum(p.numel() for p in reference.parameters())
     # The spec's input is the one timm's default config trains these weights at
-    # (224; resnet10t 176, resnetrs50 160), and the MACs are counted there.
+    # (224; resnet10t 176, resnetrs50 160, resnet200d 256), and the MACs are counted there.
     native = tuple(reference.pretrained_cfg["input_size"])
     assert r.input_shape == native
     assert r.macs == _macs(reference, native[1])

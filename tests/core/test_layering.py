@@ -128,7 +128,7 @@ CHECK = ("import sys, runpy; sys.argv = ['resdsl'] + sys.argv[1:]\n"
 
 
 @pytest.mark.parametrize("args", [["list"], ["validate", "resnet50"], ["summary", "resnet50", "--level", "block"],
-                                  ["schema"]])
+                                  ["summary", "seresnet50", "--level", "stage", "--format", "json"], ["schema"]])
 def test_commands_do_not_import_frameworks(args):
     proc = subprocess.run([sys.executable, "-c", CHECK, *args], capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr
