@@ -32,7 +32,7 @@ def rows(r: Resolved, level: str = "layer") -> list[Row]:
         row = index.get(group)
         if row is None:
             kind = next((b.kind for b in r.blocks if b.name == group), None) if level == "block" else \
-                next((f"{s.block} ×{s.repeat}" for s in r.stages if s.name == group), "")
+                next((s.kinds_text for s in r.stages if s.name == group), "")
             row = index[group] = Row(group, kind or "", d["shape"], 0, 0, 0)
             out.append(row)
         row.shape = d["shape"]
