@@ -185,10 +185,12 @@ def lower_layer(b: Builder, item, x: str, ctx: Ctx, span: Span, namer: Namer, ch
                                 else "drop `paths`, or give `axis: paths`")
             attrs = {"axis": p.axis}
             if p.axis == "paths":
-                attrs.update(paths=val(p.paths, "softmax paths", 2), groups=val(p.groups, "softmax groups"))
+                attrs.update(paths=at_least(ctx, val(p.paths, "softmax paths", 2), 2, "softmax paths", span),
+                             groups=val(p.groups, "softmax groups"))
             return b.add(op, name, attrs, [x], span, role), None, 1
         if op == "blur_pool":
-            k, stride = val(p.size, "the blur_pool size", 2), val(p.stride, "the blur_pool stride")
+            k = at_least(ctx, val(p.size, "the blur_pool size", 2), 2, "the blur_pool size", span)
+            stride = val(p.stride, "the blur_pool stride")
             pad = ((stride - 1) + (k - 1)) // 2 if p.padding is None else val(p.padding, "padding", 0)
             attrs = {"kernel": k, "stride": stride, "padding": padding_attrs(pad)["padding"], "pad_mode": p.pad_mode}
             return b.add(op, name, attrs, [x], span, role), None, stride
@@ -219,6 +221,14 @@ def standardize_attrs(ctx: Ctx, standardize: bool | None, eps: float | None) -> 
     return {"standardize": True, "standardize_eps": ctx.conv_standardize_eps if eps is None else eps} if on else {}
 
 
+def at_least(ctx: Ctx, v, minimum: int, what: str, span: Span):
+    """`v`, or a located error where a plain value is below `minimum` (a `$ref`'s
+    minimum is checked where it is computed)."""
+    if v < minimum:
+        raise ctx.error(span, "bad-value", f"{what} must be at least {minimum}, but it is {int(v)}")
+    return v
+
+
 def split(b: Builder, ctx: Ctx, p, name: str, x: str, channels, val, span: Span, role) -> tuple[str, object, int]:
     """A split's parts, each its own node `<name>.<i>` reading `x`; returns part 0.
     Each part's width is known to later layers that read it by name (`from:`)."""
@@ -226,7 +236,7 @@ def split(b: Builder, ctx: Ctx, p, name: str, x: str, channels, val, span: Span,
         raise ctx.error(span, "bad-value", "split takes `parts` or `sizes`, not both or neither",
                         "`split: {parts: 2}` for equal parts, `split: {sizes: [16, 48]}` for given ones")
     if p.parts is not None:
-        n = val(p.parts, "split parts", 2)
+        n = at_least(ctx, val(p.parts, "split parts", 2), 2, "split parts", span)
         attrs, widths = {"parts": n}, [None if channels is None else channels // n] * int(n)
     else:
         sizes = tuple(val(s, "a split size") for s in p.sizes)

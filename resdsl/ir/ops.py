@@ -59,7 +59,9 @@ def _spatial(op: str, attrs: dict, x: Shape) -> Shape:
     oh = _out_size(h, kh, sh, t, b, attrs.get("ceil_mode", False))
     ow = _out_size(w, kw, sw, left, r, attrs.get("ceil_mode", False))
     if h + t + b < kh or w + left + r < kw or oh < 1 or ow < 1:
-        raise ShapeError(f"{op} with kernel {kh}×{kw} does not fit its {h}×{w} input (padded to "
+        window = f"kernel {kh}×{kw}" if (kh, kw) == tuple(attrs["kernel"]) else \
+            f"kernel {attrs['kernel'][0]}×{attrs['kernel'][1]} at dilation {attrs['dilation'][0]} (a {kh}×{kw} window)"
+        raise ShapeError(f"{op} with {window} does not fit its {h}×{w} input (padded to "
                          f"{h + t + b}×{w + left + r}): the spatial size drops below 1",
                          "use a larger input, fewer downsampling steps or more padding",
                          code="spatial-too-small")
