@@ -272,10 +272,11 @@ class Concat(nn.Module):
 
 
 class Softmax(nn.Module):
-    """Softmax over the positions of each channel ('spatial': attention weights that
-    sum to 1 over the map), or across `paths` parts of the channels ('paths'): the
-    channels seen as (groups, paths, rest), normalised across the paths and laid out
-    path by path, which is timm's radix softmax (ResNeSt; one group: selective kernels)."""
+    """Softmax along the channels ('channels'), over the positions of each channel
+    ('spatial': attention weights that sum to 1 over the map), or across `paths` parts
+    of the channels ('paths'): the channels seen as (groups, paths, rest), normalised
+    across the paths and laid out path by path, which is timm's radix softmax
+    (ResNeSt; one group: selective kernels)."""
 
     def __init__(self, axis, paths=1, groups=1):
         super().__init__()
