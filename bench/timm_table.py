@@ -33,7 +33,7 @@ def main() -> None:
         _randomise(ref)
         r = resdsl.resolve(spec)
         ref_params = sum(p.numel() for p in ref.parameters())
-        ref_macs = _macs(ref, r.input_shape[1])
+        ref_macs = _macs(name, r.input_shape[1])
         ours = resdsl.build(r, backend="torch").eval()
         res = ours.load_state_dict(ref.state_dict(), strict=True)
         strict = "ok" if not (res.missing_keys or res.unexpected_keys) else "FAILED"

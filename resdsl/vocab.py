@@ -21,9 +21,10 @@ BLOCKS: dict[str, str] = {
 ACTIVATIONS: tuple[str, ...] = ("relu", "relu6", "sigmoid", "hard_sigmoid", "tanh", "silu", "gelu", "linear")
 DENSE_ACTIVATIONS: tuple[str, ...] = ACTIVATIONS + ("softmax",)
 
-# Normalisations: BatchNorm (running statistics; momentum in PyTorch's convention) and
-# group norm (Wu & He 2018: statistics of channel groups of each sample, nothing running).
-NORMS: tuple[str, ...] = ("batchnorm", "groupnorm")
+# Normalisations: BatchNorm (running statistics; momentum in PyTorch's convention),
+# group norm (Wu & He 2018: statistics of channel groups of each sample, nothing running)
+# and layer norm over the channels at each position (timm's LayerNorm2d).
+NORMS: tuple[str, ...] = ("batchnorm", "groupnorm", "layernorm")
 
 # How much of a network a picture or a summary shows.
 LEVELS: tuple[str, ...] = ("stage", "block", "layer")

@@ -97,12 +97,19 @@ class Run:
 @dataclass(frozen=True)
 class StageInfo:
     name: str
-    block: str
-    repeat: int
+    block: str            # its block kind ("a + b" for a stage of several kinds: see `kinds`)
+    repeat: int           # how many blocks
     stride: int
     blocks: tuple[str, ...]
     span: Span
     runs: tuple[Run, ...] = ()
+    kinds: tuple[tuple[str, int], ...] = ()  # (block kind, how many) as the spec lists them
+
+    @property
+    def kinds_text(self) -> str:
+        """'bottleneck ×3', or 'bottle2neck_first ×1 + bottle2neck ×2'."""
+        kinds = self.kinds or ((self.block, self.repeat),)
+        return " + ".join(f"{kind} ×{n}" for kind, n in kinds)
 
 
 @dataclass

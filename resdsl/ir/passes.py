@@ -7,7 +7,7 @@ from typing import Callable
 import networkx as nx
 
 from ..errors import SpecError
-from .ops import OPS, ShapeError, same_padding
+from .ops import OPS, ShapeError, effective_kernel, same_padding
 
 
 def _with_nodes(g: nx.DiGraph, nodes: dict) -> nx.DiGraph:
@@ -64,7 +64,7 @@ def _padding_and_shape(op: str, attrs, ins: list) -> tuple:
         x = ins[0]
         if len(x) != 3:
             raise ShapeError(f"{op} needs a feature map, but its input is a vector")
-        (kh, kw), (sh, sw) = attrs["kernel"], attrs["stride"]
+        (kh, kw), (sh, sw) = effective_kernel(attrs), attrs["stride"]
         t, bt = same_padding(x[1], kh, sh)
         left, r = same_padding(x[2], kw, sw)
         attrs = attrs.replace(padding=(t, bt, left, r))

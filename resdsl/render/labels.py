@@ -24,7 +24,7 @@ def stride_of(op: str, attrs: dict) -> int:
     """How much an op shrinks the feature map (its row stride; 1 if it does not)."""
     if op in ("conv", "maxpool", "avgpool"):
         return attrs["stride"][0]
-    if op == "subsample":
+    if op in ("subsample", "blur_pool"):
         return attrs["stride"]
     return 1
 
@@ -66,6 +66,18 @@ def op_title(op: str, a: dict) -> str:
         return a["fn"]
     if op == "add":
         return "⊕ add"
+    if op == "split":
+        return f"split part {a['index'] + 1}/{a['parts'] or len(a['sizes'])}"
+    if op == "concat":
+        return "concat"
+    if op == "softmax":
+        axis = a["axis"]
+        return f"softmax across {a['paths']} paths" if axis == "paths" else \
+            f"softmax over {'positions' if axis == 'spatial' else 'channels'}"
+    if op == "blur_pool":
+        return f"blur pool {a['kernel']}×{a['kernel']}"
+    if op == "attention_pool":
+        return "attention pool"
     return op
 
 
@@ -74,6 +86,16 @@ def op_details(op: str, a: dict) -> list[str]:
     out = []
     if op == "conv" and a["groups"] > 1:
         out.append(f"groups {a['groups']}")
+    if op == "conv" and tuple(a.get("dilation", (1, 1))) != (1, 1):
+        out.append(f"dilation {a['dilation'][0]}")
+    if op == "conv" and a.get("standardize"):
+        out.append("weight-standardised")
+    if op == "split" and a["sizes"]:
+        out.append("sizes " + ", ".join(map(str, a["sizes"])))
+    if op == "softmax" and a["axis"] == "paths" and a["groups"] > 1:
+        out.append(f"{a['groups']} groups")
+    if op == "blur_pool" and a["pad_mode"] != "reflect":
+        out.append("zero padding")
     if op in ("conv", "maxpool", "avgpool"):
         t, b, left, r = a["padding"]
         if (t, left) != (b, r):  # Keras 'same' at stride 2: the trap worth showing

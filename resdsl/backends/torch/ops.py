@@ -100,12 +100,24 @@ def _call(fn: str, args: list[str]) -> str:
 
 def _conv(a: Attrs) -> str:
     args = [a.code("in_channels"), a.code("filters"), a.code("kernel")]
-    return _call("conv", args + a.keywords(stride=1, padding=0, groups=1, bias=False, init="kaiming_normal_fan_out"))
+    kw = a.keywords(stride=1, padding=0, groups=1, bias=False, init="kaiming_normal_fan_out")
+    if a.is_param("standardize"):
+        raise Unsupported("weight standardisation on in some blocks of a kind and off in others")
+    if a.values.get("standardize"):
+        ctor = _call("std_conv", args + kw + [f"eps={a.code('standardize_eps')}"])
+    else:
+        ctor = _call("conv", args + kw)
+    if a.is_param("dilation") or a.values.get("dilation", (1, 1)) != (1, 1):
+        ctor = _call("dilated", [ctor, a.code("dilation")])
+    return ctor
 
 
 def _norm(a: Attrs) -> str:
     if a.values["type"] == "groupnorm":  # never a parameter: templates.STRUCTURAL
         return _call("group_norm", [a.code("groups"), a.code("in_channels")] + a.keywords(eps=1e-5, gamma_init="ones"))
+    if a.values["type"] == "layernorm":
+        return _call("layer_norm", [a.code("in_channels")] + a.keywords(eps=1e-5, gamma_init="ones")
+                     + (["dims=1"] if a.rank == 1 else []))
     if a.values["type"] != "batchnorm":
         raise Unsupported(f"norm type '{a.values['type']}' (batchnorm or groupnorm)")
     args = [a.code("in_channels")] + a.keywords(eps=1e-5, momentum=0.1, gamma_init="ones")
@@ -167,6 +179,27 @@ def _zeropad(a: Attrs) -> str:
     return _call("nn.ZeroPad2d", [literal((left, right, t, b))])
 
 
+def _split(a: Attrs) -> str:
+    if a.values["parts"] or a.is_param("parts"):
+        return _call("Split", [a.code("index"), a.code("parts")])
+    sizes = literal_value(tuple(a.values["sizes"]))
+    if a.is_param("sizes"):  # an expression per part; parts that are all alike read as one
+        code, n = a.params["sizes"], len(a.values["sizes"])
+        sizes = code if code.startswith("(") else f"({code},) * {n}"
+    return _call("Split", [a.code("index"), f"sizes={sizes}"])
+
+
+def _softmax(a: Attrs) -> str:
+    if not a.is_param("axis") and a.values["axis"] == "channels":
+        return "nn.Softmax(dim=1)"
+    return _call("Softmax", [a.code("axis")] + a.keywords(paths=1, groups=1))
+
+
+def _blur_pool(a: Attrs) -> str:
+    return _call("BlurPool", [a.code("in_channels")] + a.keywords(kernel=3, stride=2, padding=(1, 1, 1, 1),
+                                                                  pad_mode="reflect"))
+
+
 def _dense(a: Attrs) -> str:
     if not a.is_param("activation") and a.values["activation"] not in DENSE_ACTS:
         raise Unsupported(f"dense activation '{a.values['activation']}'")
@@ -195,9 +228,18 @@ HANDLERS = {
     "subsample": lambda a: _call("Subsample", [a.code("stride")]),
     "channel_pad": lambda a: _call("ChannelPad", [a.code("before"), a.code("after")]),
     "add": lambda a: "Add(inplace=True)" if a.inplace else "Add()",
+    "split": _split,
+    "concat": lambda a: "Concat()",
+    "softmax": _softmax,
+    "blur_pool": _blur_pool,
+    "attention_pool": lambda a: "AttentionPool()",
     "flatten": lambda a: "nn.Flatten()",
     "dense": _dense,
 }
+
+
+# Ops whose module takes its inputs as one list (TorchScript has no *args in forward).
+LIST_INPUTS = {"concat"}
 
 
 def constructor(op: str, a: Attrs) -> str:
