@@ -205,50 +205,112 @@ def _pass_channels(a, chans: list):
     return chans[0]
 
 
+def _k(pair) -> str:
+    return f"{pair[0]}×{pair[1]}"
+
+
+def _pad_text(a) -> list[str]:
+    t, b, left, r = a["padding"]
+    return [f"pad {t},{b},{left},{r} (t,b,l,r)"] if (t, left) != (b, r) else []  # Keras 'same' at stride 2
+
+
+def _zeropad_label(a) -> str:
+    t, b, left, r = a["padding"]
+    return f"zeropad {t}" if len({t, b, left, r}) == 1 else f"zeropad {t},{b},{left},{r}"
+
+
+def _avgpool_details(a) -> list[str]:
+    out = _pad_text(a)
+    if a.get("ceil_mode"):
+        out.append("ceil mode")
+    if not a.get("count_include_pad", True) and any(a["padding"]):
+        out.append("padding not counted")
+    return out
+
+
+def _norm_details(a) -> list[str]:
+    return (["γ starts at 0"] if a.get("gamma_init") == "zeros" else []) + (
+        [f"{a['groups']} groups"] if a.get("type") == "groupnorm" else [])
+
+
+def _gap_label(name: str):
+    return lambda a: name + (" (C×1×1)" if a.get("keepdims") else "")
+
+
+def _no_details(a) -> list[str]:
+    return []
+
+
 @dataclass(frozen=True)
 class OpDef:
-    """One op of the IR: its attribute type and how it transforms shapes and counts.
+    """One op of the IR: its attribute type, how it transforms shapes and counts,
+    and what the tools call it.
 
     `channels` maps the input channel counts to the output's: it runs on plain
     ints in the shape pass and on symbolic ones (ir.expr) when a block's
     definition is written out, so the emitters know a layer's input width as
-    an expression (`filters * 4`) without re-deriving it."""
+    an expression (`filters * 4`) without re-deriving it.
+
+    `label` is the title a diagram gives a node (text, or a function of the
+    attributes, in the notation of the ResNet paper's tables) and `details` the
+    attribute lines under it: only what differs from the obvious. `prefix` starts
+    the default names of a spec's unnamed layers (`bn1`, `bn2`, as torchvision
+    names them). `merge`: the frameworks' layer for it takes its inputs as one
+    list (Keras' `Add()([a, b])`)."""
 
     attrs: type[Attrs]
     shape: Callable[[dict, list[Shape]], Shape]
+    label: str | Callable[[Attrs], str]
+    prefix: str
     params: Callable[[dict, list[Shape]], int] = _zero
     buffers: Callable[[dict, list[Shape]], int] = _zero
     macs: Callable[[dict, list[Shape], Shape], int] = _zero
     arity: int = 1
     channels: Callable[[Attrs, list], object] = _pass_channels
+    details: Callable[[Attrs], list[str]] = _no_details
+    merge: bool = False
+
+    def title(self, attrs: Attrs) -> str:
+        return self.label if isinstance(self.label, str) else self.label(attrs)
 
 
 OPS: dict[str, OpDef] = {
-    "input": OpDef(InputAttrs, shape=lambda a, ins: tuple(a["shape"]), arity=0,
+    "input": OpDef(InputAttrs, shape=lambda a, ins: tuple(a["shape"]), label="input", prefix="input", arity=0,
                    channels=lambda a, chans: a["shape"][0]),
-    "conv": OpDef(ConvAttrs, _conv_shape, _conv_params, macs=_conv_macs, channels=lambda a, chans: a["filters"]),
-    "norm": OpDef(NormAttrs, _norm_shape, params=lambda a, ins: 2 * ins[0][0], buffers=_norm_buffers),
-    "act": OpDef(ActAttrs, _same),
-    "maxpool": OpDef(PoolAttrs, _pool_shape("maxpool")),
-    "avgpool": OpDef(PoolAttrs, _pool_shape("avgpool")),
-    "global_avgpool": OpDef(GlobalPoolAttrs, _gap_shape),
-    "global_maxpool": OpDef(GlobalPoolAttrs, _gap_shape),
-    "global_avgmaxpool": OpDef(GlobalPoolAttrs, _gap_shape),  # timm's 'avgmax': (mean + max) / 2
-    "dropout": OpDef(RateAttrs, _same),
-    "drop_path": OpDef(RateAttrs, _same),  # stochastic depth: drops a whole sample's residual branch
-    "identity": OpDef(NoAttrs, _same),  # a placeholder that keeps timm's indices (ResNet-D's stride-1 downsample.0)
-    "multiply": OpDef(NoAttrs, _multiply_shape, arity=2),
-    "channel_conv": OpDef(ChannelConvAttrs, _channel_conv_shape, params=lambda a, ins: a["kernel"] + int(a["bias"]),
+    "conv": OpDef(ConvAttrs, _conv_shape, lambda a: f"conv {_k(a['kernel'])}, {a['filters']}", "conv",
+                  _conv_params, macs=_conv_macs, channels=lambda a, chans: a["filters"],
+                  details=lambda a: ([f"groups {a['groups']}"] if a["groups"] > 1 else []) + _pad_text(a)),
+    "norm": OpDef(NormAttrs, _norm_shape, lambda a: a.get("type", "batchnorm"), "bn",
+                  params=lambda a, ins: 2 * ins[0][0], buffers=_norm_buffers, details=_norm_details),
+    "act": OpDef(ActAttrs, _same, lambda a: a["fn"], "act"),
+    "maxpool": OpDef(PoolAttrs, _pool_shape("maxpool"), lambda a: f"maxpool {_k(a['kernel'])}", "maxpool",
+                     details=_pad_text),
+    "avgpool": OpDef(PoolAttrs, _pool_shape("avgpool"), lambda a: f"avgpool {_k(a['kernel'])}", "avgpool",
+                     details=_avgpool_details),
+    "global_avgpool": OpDef(GlobalPoolAttrs, _gap_shape, _gap_label("global avgpool"), "avgpool"),
+    "global_maxpool": OpDef(GlobalPoolAttrs, _gap_shape, _gap_label("global maxpool"), "maxpool"),
+    # timm's 'avgmax': (mean + max) / 2
+    "global_avgmaxpool": OpDef(GlobalPoolAttrs, _gap_shape, _gap_label("global avgmaxpool"), "pool"),
+    "dropout": OpDef(RateAttrs, _same, lambda a: f"dropout {a['rate']:g}", "drop"),
+    # stochastic depth: drops a whole sample's residual branch
+    "drop_path": OpDef(RateAttrs, _same, "drop_path", "drop_path"),
+    # a placeholder that keeps timm's indices (ResNet-D's stride-1 downsample.0)
+    "identity": OpDef(NoAttrs, _same, "identity", "identity"),
+    "multiply": OpDef(NoAttrs, _multiply_shape, "⊗ multiply", "mul", arity=2, merge=True),
+    "channel_conv": OpDef(ChannelConvAttrs, _channel_conv_shape, lambda a: f"conv1d {a['kernel']} across channels",
+                          "conv", params=lambda a, ins: a["kernel"] + int(a["bias"]),
                           macs=lambda a, ins, out: ins[0][0] * a["kernel"]),
-    "zeropad": OpDef(PadAttrs, _pad_shape),
-    "subsample": OpDef(SubsampleAttrs, _subsample_shape),
-    "channel_pad": OpDef(ChannelPadAttrs, _channel_pad_shape,
-                         channels=lambda a, chans: chans[0] + a["before"] + a["after"]),
-    "add": OpDef(AddAttrs, _add_shape, arity=2),
-    "flatten": OpDef(NoAttrs, _flatten_shape, channels=lambda a, chans: None),
-    "dense": OpDef(DenseAttrs, _dense_shape,
+    "zeropad": OpDef(PadAttrs, _pad_shape, _zeropad_label, "pad"),
+    "subsample": OpDef(SubsampleAttrs, _subsample_shape, "subsample", "subsample"),
+    "channel_pad": OpDef(ChannelPadAttrs, _channel_pad_shape, "zero-pad channels", "pad",
+                         channels=lambda a, chans: chans[0] + a["before"] + a["after"],
+                         details=lambda a: [f"+{a['before']} before, +{a['after']} after"]),
+    "add": OpDef(AddAttrs, _add_shape, "⊕ add", "add", arity=2, merge=True),
+    "flatten": OpDef(NoAttrs, _flatten_shape, "flatten", "flatten", channels=lambda a, chans: None),
+    "dense": OpDef(DenseAttrs, _dense_shape, lambda a: f"dense {a['units']}", "fc",
                    params=lambda a, ins: ins[0][0] * a["units"] + (a["units"] if a["bias"] else 0),
-                   macs=lambda a, ins, out: ins[0][0] * a["units"], channels=lambda a, chans: a["units"]),
+                   macs=lambda a, ins, out: ins[0][0] * a["units"], channels=lambda a, chans: a["units"],
+                   details=lambda a: [a["activation"]] if a.get("activation", "linear") != "linear" else []),
 }
 
 
