@@ -12,6 +12,7 @@ import math
 from dataclasses import dataclass
 from typing import Callable
 
+from ..errors import HintedError
 from .attrs import (
     ActAttrs,
     AddAttrs,
@@ -33,12 +34,12 @@ from .attrs import (
 Shape = tuple[int, ...]
 
 
-class ShapeError(ValueError):
+class ShapeError(HintedError, ValueError):
     """An op cannot take its input; the caller locates it in the spec."""
 
     def __init__(self, message: str, hint: str | None = None, code: str = "shape-error"):
-        super().__init__(message)
-        self.hint, self.code = hint, code
+        super().__init__(message, hint)
+        self.code = code
 
 
 def fmt(shape: Shape) -> str:

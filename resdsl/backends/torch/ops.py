@@ -15,6 +15,8 @@ import keyword
 from dataclasses import dataclass
 from pathlib import Path
 
+from ...errors import HintedError
+
 # The attributes and methods of torch.nn.Module (torch 2.x): a layer with one of
 # these names would shadow it (`self.forward = ...`), so the backend refuses it.
 # tests/backends/test_torch_errors.py checks this list against the installed torch.
@@ -65,7 +67,7 @@ def reserved_why(name: str) -> str | None:
     return None
 
 
-class Unsupported(Exception):
+class Unsupported(HintedError):
     """An op or attribute value this backend cannot express; the emitter locates it."""
 
 
