@@ -12,6 +12,7 @@ torch = pytest.importorskip("torch")
 timm = pytest.importorskip("timm")
 
 import resdsl
+from tests.helpers.norms import randomise_norms
 
 # spec name -> (timm model name, input size of the output check). 64 keeps it cheap (the
 # layers do not depend on the input size); resnet10t runs at its native 176, where layer3
@@ -21,18 +22,6 @@ import resdsl
 TIMM_SPECS = {name: (name, 64) for name in ("seresnet50", "seresnext50_32x4d", "resnet18d", "resnet26d", "resnet50d",
                                               "ecaresnet50d", "resnetrs50", "resnetv2_50", "resnetv2_50d")}
 TIMM_SPECS["resnet10t"] = ("resnet10t", 176)
-
-
-def _randomise(model) -> None:
-    """timm initialises BN to the identity; make every norm matter, reproducibly."""
-    g = torch.Generator().manual_seed(0)
-    with torch.no_grad():
-        for m in model.modules():
-            if isinstance(m, torch.nn.modules.batchnorm._BatchNorm):
-                for t, scale, shift in ((m.weight, 1.0, 0.5), (m.running_var, 1.0, 0.5)):
-                    t.copy_(torch.rand(t.shape, generator=g) * scale + shift)
-                for t in (m.bias, m.running_mean):
-                    t.copy_(torch.randn(t.shape, generator=g) * 0.1)
 
 
 def _macs(model, size: int) -> int:
@@ -55,7 +44,7 @@ def one_thread():
 def test_spec_is_timms_network(spec):
     timm_name, size = TIMM_SPECS[spec]
     reference = timm.create_model(timm_name, pretrained=False).eval()
-    _randomise(reference)
+    randomise_norms(reference)
     r = resdsl.resolve(spec)
     assert r.params == sum(p.numel() for p in reference.parameters())
     # The spec's input is the one timm's default config trains these weights at

@@ -11,10 +11,9 @@ import sys
 import pytest
 
 pytest.importorskip("keras")
-from train_data import TINY_NO_NORM
-
 import resdsl
 from resdsl.training import TrainError
+from tests.training.train_data import TINY_NO_NORM
 
 SCRIPT = r"""
 import json, sys
