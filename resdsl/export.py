@@ -144,7 +144,7 @@ def _write_folder(build, path: Path, force: bool) -> Path:
 
 
 def _quiet_export(model, folder: Path) -> None:
-    with contextlib.redirect_stdout(open(os.devnull, "w")):  # model.export prints its signature
+    with open(os.devnull, "w") as null, contextlib.redirect_stdout(null):  # model.export prints its signature
         model.export(str(folder), format="tf_saved_model")
 
 

@@ -158,6 +158,7 @@ def _check_prints(body: str, stdout: str) -> None:
             assert got == line.split("  # ", 1)[1].strip(), line
 
 
+@pytest.mark.slow
 def test_tutorial_runs_as_written(tmp_path):
     """Write the tutorial's files and run its commands and programs in order, in a
     fresh folder, as a reader would. One test, so one worker does it all once."""

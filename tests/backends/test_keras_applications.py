@@ -20,7 +20,9 @@ PAIRS = {
 SIZE = 64
 
 
-@pytest.mark.parametrize("spec", list(PAIRS))
+# 101 and 152 are the 50's blocks repeated more often: slow.
+@pytest.mark.parametrize("spec", [s if s.startswith("resnet50") else pytest.param(s, marks=pytest.mark.slow)
+                                  for s in PAIRS])
 def test_matches_keras_applications(spec, resolve_small):
     app = getattr(keras.applications, PAIRS[spec])(weights=None, input_shape=(SIZE, SIZE, 3))
     ours = get_backend("keras").build(resolve_small(spec, SIZE))

@@ -13,6 +13,7 @@ from resdsl.training.compare import load_history
 from tests.training.train_data import TINY_NO_NORM
 
 
+@pytest.mark.slow
 def test_two_processes_match_one(cifar_tgz, tmp_path):
     spec = tmp_path / "tiny_nonorm.yaml"
     spec.write_text(TINY_NO_NORM)
