@@ -12,7 +12,7 @@ import gc
 import sys
 from typing import TYPE_CHECKING
 
-from .errors import OutputError, SpecError
+from .errors import HintedError, OutputError, SpecError
 from .version import __version__
 from .vocab import BACKENDS, LEVELS
 
@@ -20,12 +20,8 @@ if TYPE_CHECKING:
     from .spec.limits import Limits
 
 
-class _Fail(Exception):
+class _Fail(HintedError):
     """A user-facing failure that is not a spec mistake (missing package, bad flag)."""
-
-    def __init__(self, message: str, hint: str | None = None):
-        super().__init__(message)
-        self.hint = hint
 
 
 def _limits(args) -> Limits:

@@ -14,13 +14,7 @@ from ..spec.layers import layer_op, layer_params
 from .arith import ExprError, evaluate
 from .attention import eca, se
 from .graph import Builder
-
-DEFAULT_PREFIX = {"conv": "conv", "norm": "bn", "act": "act", "maxpool": "maxpool",
-                  "avgpool": "avgpool", "global_avgpool": "avgpool", "zeropad": "pad",
-                  "flatten": "flatten", "dense": "fc", "block": "block", "global_maxpool": "maxpool",
-                  "global_avgmaxpool": "pool", "dropout": "drop", "multiply": "mul", "channel_conv": "conv",
-                  "se": "se", "eca": "eca", "add": "add", "split": "split", "concat": "cat", "softmax": "softmax",
-                  "blur_pool": "blur", "attention_pool": "attn_pool"}
+from .ops import OPS
 
 
 @dataclass(frozen=True)
@@ -99,13 +93,14 @@ def padding_attrs(v) -> dict:
 
 
 class Namer:
-    """Default names like torchvision's: conv1, bn1, ... counted per prefix."""
+    """Default names like torchvision's: conv1, bn1, ... counted per prefix (the
+    op's OpDef prefix; a nested user block, which is no op, is `block1`, ...)."""
 
     def __init__(self):
         self.counts: dict[str, int] = {}
 
     def __call__(self, op: str) -> str:
-        prefix = DEFAULT_PREFIX[op]
+        prefix = OPS[op].prefix if op in OPS else op
         self.counts[prefix] = self.counts.get(prefix, 0) + 1
         return f"{prefix}{self.counts[prefix]}"
 

@@ -13,6 +13,7 @@ import math
 from dataclasses import dataclass
 from typing import Callable
 
+from ..errors import HintedError
 from . import footprint as fp
 from .attrs import (
     ActAttrs,
@@ -38,12 +39,12 @@ from .attrs import (
 Shape = tuple[int, ...]
 
 
-class ShapeError(ValueError):
+class ShapeError(HintedError, ValueError):
     """An op cannot take its input; the caller locates it in the spec."""
 
     def __init__(self, message: str, hint: str | None = None, code: str = "shape-error"):
-        super().__init__(message)
-        self.hint, self.code = hint, code
+        super().__init__(message, hint)
+        self.code = code
 
 
 def fmt(shape: Shape) -> str:
@@ -343,74 +344,159 @@ def _pass_channels(a, chans: list):
     return chans[0]
 
 
+def _k(pair) -> str:
+    return f"{pair[0]}×{pair[1]}"
+
+
+def _pad_text(a) -> list[str]:
+    t, b, left, r = a["padding"]
+    return [f"pad {t},{b},{left},{r} (t,b,l,r)"] if (t, left) != (b, r) else []  # Keras 'same' at stride 2
+
+
+def _zeropad_label(a) -> str:
+    t, b, left, r = a["padding"]
+    return f"zeropad {t}" if len({t, b, left, r}) == 1 else f"zeropad {t},{b},{left},{r}"
+
+
+def _avgpool_details(a) -> list[str]:
+    out = _pad_text(a)
+    if a.get("ceil_mode"):
+        out.append("ceil mode")
+    if not a.get("count_include_pad", True) and any(a["padding"]):
+        out.append("padding not counted")
+    return out
+
+
+def _norm_details(a) -> list[str]:
+    return (["γ starts at 0"] if a.get("gamma_init") == "zeros" else []) + (
+        [f"{a['groups']} groups"] if a.get("type") == "groupnorm" else [])
+
+
+def _gap_label(name: str):
+    return lambda a: name + (" (C×1×1)" if a.get("keepdims") else "")
+
+
+def _no_details(a) -> list[str]:
+    return []
+
+
+def _conv_details(a) -> list[str]:
+    out = [f"groups {a['groups']}"] if a["groups"] > 1 else []
+    if tuple(a.get("dilation", (1, 1))) != (1, 1):
+        out.append(f"dilation {a['dilation'][0]}")
+    if a.get("standardize"):
+        out.append("weight-standardised")
+    return out + _pad_text(a)
+
+
+def _softmax_label(a) -> str:
+    if a["axis"] == "paths":
+        return f"softmax across {a['paths']} paths"
+    return f"softmax over {'positions' if a['axis'] == 'spatial' else 'channels'}"
+
+
 @dataclass(frozen=True)
 class OpDef:
-    """One op of the IR: its attribute type and how it transforms shapes and counts.
+    """One op of the IR: its attribute type, how it transforms shapes and counts,
+    and what the tools call it.
 
     `channels` maps the input channel counts to the output's: it runs on plain
     ints in the shape pass and on symbolic ones (ir.expr) when a block's
     definition is written out, so the emitters know a layer's input width as
-    an expression (`filters * 4`) without re-deriving it."""
+    an expression (`filters * 4`) without re-deriving it.
+
+    `label` is the title a diagram gives a node (text, or a function of the
+    attributes, in the notation of the ResNet paper's tables) and `details` the
+    attribute lines under it: only what differs from the obvious. `prefix` starts
+    the default names of a spec's unnamed layers (`bn1`, `bn2`, as torchvision
+    names them). `merge`: the frameworks' layer for it takes its inputs as one
+    list (Keras' `Add()([a, b])`)."""
 
     attrs: type[Attrs]
     shape: Callable[[dict, list[Shape]], Shape]
+    label: str | Callable[[Attrs], str]
+    prefix: str
     params: Callable[[dict, list[Shape]], int] = _zero
     buffers: Callable[[dict, list[Shape]], int] = _zero
     macs: Callable[[dict, list[Shape], Shape], int] = _zero
     arity: int = 1            # inputs it takes; -1: any number (at least one)
     channels: Callable[[Attrs, list], object] = _pass_channels
+    details: Callable[[Attrs], list[str]] = _no_details
+    merge: bool = False
     # Receptive field and training memory (ir/footprint.py): the op's spatial window,
     # and what its backward keeps. The defaults read the attributes / save the inputs.
     # Each a value or a function of the attrs.
     window: object = fp.default_window
     memory: object = fp.INPUTS
 
+    def title(self, attrs: Attrs) -> str:
+        return self.label if isinstance(self.label, str) else self.label(attrs)
+
 
 OPS: dict[str, OpDef] = {
-    "input": OpDef(InputAttrs, shape=lambda a, ins: tuple(a["shape"]), arity=0,
+    "input": OpDef(InputAttrs, shape=lambda a, ins: tuple(a["shape"]), label="input", prefix="input", arity=0,
                    channels=lambda a, chans: a["shape"][0], memory=fp.NOTHING),
-    "conv": OpDef(ConvAttrs, _conv_shape, _conv_params, macs=_conv_macs, channels=lambda a, chans: a["filters"]),
-    "norm": OpDef(NormAttrs, _norm_shape, params=lambda a, ins: 2 * ins[0][0], buffers=_norm_buffers),
-    "act": OpDef(ActAttrs, _same, memory=fp.act_memory),
-    "maxpool": OpDef(PoolAttrs, _pool_shape("maxpool"), memory=fp.Memory(inputs=True, extra=8)),
-    "avgpool": OpDef(PoolAttrs, _pool_shape("avgpool")),
+    "conv": OpDef(ConvAttrs, _conv_shape, lambda a: f"conv {_k(a['kernel'])}, {a['filters']}", "conv",
+                  _conv_params, macs=_conv_macs, channels=lambda a, chans: a["filters"], details=_conv_details),
+    "norm": OpDef(NormAttrs, _norm_shape, lambda a: a.get("type", "batchnorm"), "bn",
+                  params=lambda a, ins: 2 * ins[0][0], buffers=_norm_buffers, details=_norm_details),
+    "act": OpDef(ActAttrs, _same, lambda a: a["fn"], "act", memory=fp.act_memory),
+    "maxpool": OpDef(PoolAttrs, _pool_shape("maxpool"), lambda a: f"maxpool {_k(a['kernel'])}", "maxpool",
+                     details=_pad_text, memory=fp.Memory(inputs=True, extra=8)),
+    "avgpool": OpDef(PoolAttrs, _pool_shape("avgpool"), lambda a: f"avgpool {_k(a['kernel'])}", "avgpool",
+                     details=_avgpool_details),
     # A mean keeps nothing for its backward; a max keeps its input and result.
-    "global_avgpool": OpDef(GlobalPoolAttrs, _gap_shape, window=fp.GLOBAL, memory=fp.NOTHING),
-    "global_maxpool": OpDef(GlobalPoolAttrs, _gap_shape, window=fp.GLOBAL,
-                            memory=fp.Memory(inputs=True, output=True)),
-    "global_avgmaxpool": OpDef(GlobalPoolAttrs, _gap_shape, window=fp.GLOBAL,  # timm's (mean + max) / 2
-                               memory=fp.Memory(inputs=True, output=True)),
-    "dropout": OpDef(RateAttrs, _same, memory=fp.Memory(extra=1)),  # its mask, one byte per element
+    "global_avgpool": OpDef(GlobalPoolAttrs, _gap_shape, _gap_label("global avgpool"), "avgpool",
+                            window=fp.GLOBAL, memory=fp.NOTHING),
+    "global_maxpool": OpDef(GlobalPoolAttrs, _gap_shape, _gap_label("global maxpool"), "maxpool",
+                            window=fp.GLOBAL, memory=fp.Memory(inputs=True, output=True)),
+    # timm's 'avgmax': (mean + max) / 2
+    "global_avgmaxpool": OpDef(GlobalPoolAttrs, _gap_shape, _gap_label("global avgmaxpool"), "pool",
+                               window=fp.GLOBAL, memory=fp.Memory(inputs=True, output=True)),
+    "dropout": OpDef(RateAttrs, _same, lambda a: f"dropout {a['rate']:g}", "drop",
+                     memory=fp.Memory(extra=1)),  # its mask, one byte per element
     # stochastic depth: drops a whole sample's residual branch (keeps one scale per sample; at rate 0, x itself)
-    "drop_path": OpDef(RateAttrs, _same, memory=lambda a: fp.VIEW if a["rate"] == 0 else fp.NOTHING),
+    "drop_path": OpDef(RateAttrs, _same, "drop_path", "drop_path",
+                       memory=lambda a: fp.VIEW if a["rate"] == 0 else fp.NOTHING),
     # a placeholder that keeps timm's indices (ResNet-D's stride-1 downsample.0)
-    "identity": OpDef(NoAttrs, _same, memory=fp.VIEW),
-    "multiply": OpDef(NoAttrs, _multiply_shape, arity=2, channels=_broadcast_channels),
-    "channel_conv": OpDef(ChannelConvAttrs, _channel_conv_shape, params=lambda a, ins: a["kernel"] + int(a["bias"]),
+    "identity": OpDef(NoAttrs, _same, "identity", "identity", memory=fp.VIEW),
+    "multiply": OpDef(NoAttrs, _multiply_shape, "⊗ multiply", "mul", arity=2, merge=True,
+                      channels=_broadcast_channels),
+    "channel_conv": OpDef(ChannelConvAttrs, _channel_conv_shape, lambda a: f"conv1d {a['kernel']} across channels",
+                          "conv", params=lambda a, ins: a["kernel"] + int(a["bias"]),
                           macs=lambda a, ins, out: ins[0][0] * a["kernel"]),
-    "zeropad": OpDef(PadAttrs, _pad_shape, memory=fp.NOTHING),
-    "subsample": OpDef(SubsampleAttrs, _subsample_shape, window=fp.stride_window, memory=fp.VIEW),
-    "channel_pad": OpDef(ChannelPadAttrs, _channel_pad_shape,
-                         channels=lambda a, chans: chans[0] + a["before"] + a["after"], memory=fp.NOTHING),
-    "add": OpDef(AddAttrs, _add_shape, arity=2, channels=_broadcast_channels, memory=fp.NOTHING),
+    "zeropad": OpDef(PadAttrs, _pad_shape, _zeropad_label, "pad", memory=fp.NOTHING),
+    "subsample": OpDef(SubsampleAttrs, _subsample_shape, "subsample", "subsample", window=fp.stride_window,
+                       memory=fp.VIEW),
+    "channel_pad": OpDef(ChannelPadAttrs, _channel_pad_shape, "zero-pad channels", "pad",
+                         channels=lambda a, chans: chans[0] + a["before"] + a["after"],
+                         details=lambda a: [f"+{a['before']} before, +{a['after']} after"], memory=fp.NOTHING),
+    "add": OpDef(AddAttrs, _add_shape, "⊕ add", "add", arity=2, merge=True, channels=_broadcast_channels,
+                 memory=fp.NOTHING),
     # A part of a split is a slice of its input; a concat copies, and its backward slices the gradient.
-    "split": OpDef(SplitAttrs, _split_shape, channels=_split_channels, memory=fp.VIEW),
-    "concat": OpDef(NoAttrs, _concat_shape, arity=-1, channels=_concat_channels, memory=fp.NOTHING),
+    "split": OpDef(SplitAttrs, _split_shape, lambda a: f"split part {a['index'] + 1}/{a['parts'] or len(a['sizes'])}",
+                   "split", channels=_split_channels, memory=fp.VIEW,
+                   details=lambda a: ["sizes " + ", ".join(map(str, a["sizes"]))] if a["sizes"] else []),
+    "concat": OpDef(NoAttrs, _concat_shape, "concat", "cat", arity=-1, merge=True, channels=_concat_channels,
+                    memory=fp.NOTHING),
     # A softmax's derivative is written in its output; over positions, one value reads the whole map.
-    "softmax": OpDef(SoftmaxAttrs, _softmax_shape, window=lambda a: fp.GLOBAL if a["axis"] == "spatial" else None,
-                     memory=fp.OUTPUT),
-    "blur_pool": OpDef(BlurPoolAttrs, _blur_pool_shape,  # a depthwise conv with a fixed filter
-                       macs=lambda a, ins, out: out[0] * out[1] * out[2] * a["kernel"] ** 2,
-                       window=lambda a: (a["kernel"], a["kernel"], a["stride"], a["stride"])),
+    "softmax": OpDef(SoftmaxAttrs, _softmax_shape, _softmax_label, "softmax", memory=fp.OUTPUT,
+                     window=lambda a: fp.GLOBAL if a["axis"] == "spatial" else None,
+                     details=lambda a: [f"{a['groups']} groups"] if a["axis"] == "paths" and a["groups"] > 1 else []),
+    "blur_pool": OpDef(BlurPoolAttrs, _blur_pool_shape, lambda a: f"blur pool {a['kernel']}×{a['kernel']}", "blur",
+                       macs=lambda a, ins, out: out[0] * out[1] * out[2] * a["kernel"] ** 2,  # a fixed depthwise conv
+                       window=lambda a: (a["kernel"], a["kernel"], a["stride"], a["stride"]),
+                       details=lambda a: ["zero padding"] if a["pad_mode"] != "reflect" else []),
     # A matrix product per sample, (C/h × HW) @ (HW × 1) for each of h maps: C·H·W MACs.
-    "attention_pool": OpDef(NoAttrs, _attention_pool_shape, arity=2,
+    "attention_pool": OpDef(NoAttrs, _attention_pool_shape, "attention pool", "attn_pool", arity=2,
                             macs=lambda a, ins, out: ins[0][0] * ins[0][1] * ins[0][2], window=fp.GLOBAL),
     # Each value of a flattened map is one position, but the dense layer after it reads them all.
-    "flatten": OpDef(NoAttrs, _flatten_shape, channels=lambda a, chans: None, window=fp.GLOBAL,
-                     memory=fp.VIEW),
-    "dense": OpDef(DenseAttrs, _dense_shape,
+    "flatten": OpDef(NoAttrs, _flatten_shape, "flatten", "flatten", channels=lambda a, chans: None,
+                     window=fp.GLOBAL, memory=fp.VIEW),
+    "dense": OpDef(DenseAttrs, _dense_shape, lambda a: f"dense {a['units']}", "fc",
                    params=lambda a, ins: ins[0][0] * a["units"] + (a["units"] if a["bias"] else 0),
                    macs=lambda a, ins, out: ins[0][0] * a["units"], channels=lambda a, chans: a["units"],
+                   details=lambda a: [a["activation"]] if a.get("activation", "linear") != "linear" else [],
                    memory=fp.dense_memory),
 }
 

@@ -5,7 +5,7 @@ reads like Table 1 of He et al. 2016.
 """
 from __future__ import annotations
 
-from ..ir import fmt
+from ..ir import OPS, fmt
 
 
 def human(n: int) -> str:
@@ -40,79 +40,13 @@ def conv_short(attrs: dict, with_stride: bool = True) -> str:
 
 
 def op_title(op: str, a: dict) -> str:
-    """The bold first line of a layer node."""
-    if op == "conv":
-        return f"conv {_k(a['kernel'])}, {a['filters']}"
-    if op in ("maxpool", "avgpool"):
-        return f"{op} {_k(a['kernel'])}"
-    if op in ("global_avgpool", "global_maxpool", "global_avgmaxpool"):
-        return op.replace("_", " ") + (" (C×1×1)" if a.get("keepdims") else "")
-    if op == "dropout":
-        return f"dropout {a['rate']:g}"
-    if op == "multiply":
-        return "⊗ multiply"
-    if op == "channel_conv":
-        return f"conv1d {a['kernel']} across channels"
-    if op == "zeropad":
-        t, b, left, r = a["padding"]
-        return f"zeropad {t}" if len({t, b, left, r}) == 1 else f"zeropad {t},{b},{left},{r}"
-    if op == "channel_pad":
-        return "zero-pad channels"
-    if op == "dense":
-        return f"dense {a['units']}"
-    if op == "norm":
-        return a.get("type", "batchnorm")
-    if op == "act":
-        return a["fn"]
-    if op == "add":
-        return "⊕ add"
-    if op == "split":
-        return f"split part {a['index'] + 1}/{a['parts'] or len(a['sizes'])}"
-    if op == "concat":
-        return "concat"
-    if op == "softmax":
-        axis = a["axis"]
-        return f"softmax across {a['paths']} paths" if axis == "paths" else \
-            f"softmax over {'positions' if axis == 'spatial' else 'channels'}"
-    if op == "blur_pool":
-        return f"blur pool {a['kernel']}×{a['kernel']}"
-    if op == "attention_pool":
-        return "attention pool"
-    return op
+    """The bold first line of a layer node (the op's OpDef label)."""
+    return OPS[op].title(a) if op in OPS else op
 
 
 def op_details(op: str, a: dict) -> list[str]:
     """Attribute lines under the title: only what differs from the obvious."""
-    out = []
-    if op == "conv" and a["groups"] > 1:
-        out.append(f"groups {a['groups']}")
-    if op == "conv" and tuple(a.get("dilation", (1, 1))) != (1, 1):
-        out.append(f"dilation {a['dilation'][0]}")
-    if op == "conv" and a.get("standardize"):
-        out.append("weight-standardised")
-    if op == "split" and a["sizes"]:
-        out.append("sizes " + ", ".join(map(str, a["sizes"])))
-    if op == "softmax" and a["axis"] == "paths" and a["groups"] > 1:
-        out.append(f"{a['groups']} groups")
-    if op == "blur_pool" and a["pad_mode"] != "reflect":
-        out.append("zero padding")
-    if op in ("conv", "maxpool", "avgpool"):
-        t, b, left, r = a["padding"]
-        if (t, left) != (b, r):  # Keras 'same' at stride 2: the trap worth showing
-            out.append(f"pad {t},{b},{left},{r} (t,b,l,r)")
-    if op == "channel_pad":
-        out.append(f"+{a['before']} before, +{a['after']} after")
-    if op == "avgpool" and a.get("ceil_mode"):
-        out.append("ceil mode")
-    if op == "avgpool" and not a.get("count_include_pad", True) and any(a["padding"]):
-        out.append("padding not counted")
-    if op == "dense" and a.get("activation", "linear") != "linear":
-        out.append(a["activation"])
-    if op == "norm" and a.get("gamma_init") == "zeros":
-        out.append("γ starts at 0")
-    if op == "norm" and a.get("type") == "groupnorm":
-        out.append(f"{a['groups']} groups")
-    return out
+    return OPS[op].details(a) if op in OPS else []
 
 
 def op_tooltip(name: str, d: dict) -> str:

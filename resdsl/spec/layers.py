@@ -8,7 +8,7 @@ from typing import Annotated, Any, Literal, Union
 
 from pydantic import BaseModel, ConfigDict, Discriminator, Field, StrictBool, StrictInt, Tag, model_validator
 
-from ..vocab import ACTIVATIONS, DENSE_ACTIVATIONS, NORMS
+from ..vocab import ACTIVATIONS, DENSE_ACTIVATIONS, GATES, INITS, NORMS
 
 IDENT = r"^[A-Za-z_][A-Za-z0-9_]*$"
 Name = Annotated[str, Field(pattern=IDENT, max_length=64)]
@@ -29,11 +29,10 @@ Padding = Union[Literal["same", "valid"], NonNegInt, Ref,
 ActName = Literal[ACTIVATIONS]
 DenseAct = Literal[DENSE_ACTIVATIONS]
 NormName = Literal[NORMS]
-GateName = Literal["sigmoid", "hard_sigmoid"]
+GateName = Literal[GATES]
 Rate = Annotated[float, Field(ge=0, lt=1)]
 Eps = Annotated[float, Field(gt=0, lt=1)]
-Init = Literal["torch_default", "kaiming_normal_fan_out", "kaiming_normal_fan_in",
-               "glorot_uniform", "glorot_normal"]
+Init = Literal[INITS]
 
 
 class Strict(BaseModel):

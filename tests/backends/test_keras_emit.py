@@ -10,12 +10,12 @@ import zipfile
 from pathlib import Path
 
 import pytest
-from keras_pending import KERAS_PENDING, keras_ready
 
 import resdsl
 from resdsl.backends.keras import SAVE_MARKER
 from resdsl.cli import main
 from resdsl.errors import SpecError
+from tests.keras_pending import KERAS_PENDING, keras_ready
 
 SHIPPED = keras_ready(resdsl.shipped_names())  # tests/keras_pending.py: what the Keras build cannot make yet
 

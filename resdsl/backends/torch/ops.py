@@ -9,8 +9,13 @@ on a value (symmetric or asymmetric padding) go through a runtime helper
 """
 from __future__ import annotations
 
+import ast
+import functools
 import keyword
 from dataclasses import dataclass
+from pathlib import Path
+
+from ...errors import HintedError
 
 # The attributes and methods of torch.nn.Module (torch 2.x): a layer with one of
 # these names would shadow it (`self.forward = ...`), so the backend refuses it.
@@ -31,10 +36,18 @@ NN_MODULE_NAMES = frozenset({
 # Class attributes the emitted classes define themselves.
 OWN_NAMES = frozenset({"FUSE"})
 
-ACT_CLASSES = {"relu": "nn.ReLU", "relu6": "nn.ReLU6", "silu": "nn.SiLU", "sigmoid": "nn.Sigmoid",
-               "tanh": "nn.Tanh", "linear": "nn.Identity", "hard_sigmoid": "nn.Hardsigmoid", "gelu": "nn.GELU"}
 INPLACE_ACTS = {"relu", "relu6", "silu"}
-DENSE_ACTS = set(ACT_CLASSES) | {"softmax"}
+
+
+@functools.cache
+def act_classes() -> dict[str, str]:
+    """Activation name -> its torch class as code ("nn.ReLU"): the one torch table,
+    runtime.ACTIVATIONS (which emitted modules carry), read from its text so that
+    emitting imports no torch. Its names are vocab.ACTIVATIONS (tests/core/test_vocab.py)."""
+    tree = ast.parse(Path(__file__).with_name("runtime.py").read_text(encoding="utf-8"))
+    table = next(n.value for n in tree.body if isinstance(n, ast.Assign) and isinstance(n.targets[0], ast.Name)
+                 and n.targets[0].id == "ACTIVATIONS")
+    return {ast.literal_eval(k): ast.unparse(v) for k, v in zip(table.keys, table.values)}
 
 # Ops whose output is a new tensor that autograd does not keep (conv and norm save
 # their input, not their output), so the single consumer may overwrite it in place.
@@ -54,7 +67,7 @@ def reserved_why(name: str) -> str | None:
     return None
 
 
-class Unsupported(Exception):
+class Unsupported(HintedError):
     """An op or attribute value this backend cannot express; the emitter locates it."""
 
 
@@ -128,9 +141,9 @@ def _act(a: Attrs) -> str:
     if a.is_param("fn"):
         return _call("act", [a.code("fn")] + (["inplace=True"] if a.inplace else []))
     fn = a.values["fn"]
-    if fn not in ACT_CLASSES:
+    if fn not in act_classes():
         raise Unsupported(f"activation '{fn}'")
-    return ACT_CLASSES[fn] + ("(inplace=True)" if a.inplace and fn in INPLACE_ACTS else "()")
+    return act_classes()[fn] + ("(inplace=True)" if a.inplace and fn in INPLACE_ACTS else "()")
 
 
 def _plain_padding(a: Attrs) -> str | None:
@@ -201,7 +214,7 @@ def _blur_pool(a: Attrs) -> str:
 
 
 def _dense(a: Attrs) -> str:
-    if not a.is_param("activation") and a.values["activation"] not in DENSE_ACTS:
+    if not a.is_param("activation") and a.values["activation"] not in {*act_classes(), "softmax"}:
         raise Unsupported(f"dense activation '{a.values['activation']}'")
     args = [a.code("in_channels"), a.code("units")]
     kw = a.keywords(activation="linear", bias=True, init="torch_default")

@@ -16,11 +16,13 @@ import ast
 from dataclasses import dataclass, field, replace
 from itertools import pairwise
 
+from ...errors import HintedError
+
 INLINE_DEPTH = 3  # conv -> norm -> act reads well on one line; deeper nesting does not
 INLINE_CHARS = 50  # nor do long nested calls (layers may have 64-character names)
 
 
-class NameClash(Exception):
+class NameClash(HintedError):
     """Two layers map to the same module attribute; carries the offending path."""
 
     def __init__(self, path: str, why: str):
