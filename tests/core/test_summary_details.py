@@ -122,16 +122,17 @@ def test_a_new_op_takes_part_through_its_opdef_row(monkeypatch):
     """An op the summary does not know: its attributes' kernel and stride make it a
     window, it keeps its input by default, and blocks name it."""
     from resdsl.ir.attrs import PoolAttrs
-    monkeypatch.setitem(OPS, "blur_pool", OpDef(PoolAttrs, _same))
+    monkeypatch.setitem(OPS, "new_pool", OpDef(PoolAttrs, _same, "new pool", "pool"))
     r = resdsl.resolve("resnet18")
     assert r.blocks  # the block definitions, assembled before the node changes under them
     node = r.graph.nodes["layer2.0.bn1"]
     before = fields(r)["layer2.0.bn1"]
-    node["op"], node["attrs"] = "blur_pool", PoolAttrs(kernel=(3, 3), stride=(1, 1))
+    node["op"], node["attrs"] = "new_pool", PoolAttrs(kernel=(3, 3), stride=(1, 1))
     after = fields(r)["layer2.0.bn1"]
     assert after.size == (before.size[0] + 2 * before.jump[0],) * 2 and after.jump == before.jump
     assert saved_bytes(r)["layer2.0.conv1"] == 4 * math.prod(r.node("layer2.0.conv1")["shape"])
-    assert "blur_pool" in {x.name: x for x in rows(r, "block")}["layer2.0"].options
-    monkeypatch.setitem(OPS, "blur_pool", OpDef(PoolAttrs, _same, window=None, memory=OPS["add"].memory))
+    assert "new_pool" in {x.name: x for x in rows(r, "block")}["layer2.0"].options
+    monkeypatch.setitem(OPS, "new_pool", OpDef(PoolAttrs, _same, "new pool", "pool", window=None,
+                                               memory=OPS["add"].memory))
     assert fields(r)["layer2.0.bn1"] == before
     assert saved_bytes(r)["layer2.0.conv1"] == 0

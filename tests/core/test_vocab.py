@@ -62,7 +62,8 @@ def test_every_op_has_a_label_and_a_prefix(op):
     d = OPS[op]
     assert isinstance(d.prefix, str) and d.prefix.isidentifier(), op
     assert isinstance(d.merge, bool)
-    assert d.merge == (d.arity > 1), op  # the two joins (add, multiply) take their inputs as a list
+    # the joins (add, multiply, concat) take a list; attention_pool reads two named tensors
+    assert d.merge == (d.arity > 1 or d.arity == -1) or op == "attention_pool", op
     assert callable(d.label) or (isinstance(d.label, str) and d.label), op
 
 
