@@ -8,7 +8,6 @@ import random
 import shutil
 
 import pytest
-from hostile_gen import dump, valid_spec
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -16,6 +15,7 @@ import resdsl
 from resdsl import Limits
 from resdsl.render import RenderError, to_dot_source
 from resdsl.render.labels import MAX_ATTR_BYTES
+from tests.hostile.hostile_gen import dump, valid_spec
 
 GRAPHVIZ_LIMIT = 16_384
 HAS_DOT = shutil.which("dot") is not None

@@ -22,9 +22,12 @@ SAMPLES = {
     A.ConvAttrs: [A.ConvAttrs(filters=4, kernel=(3, 3), stride=(1, 1)),
                   A.ConvAttrs(filters=6, kernel=(3, 3), stride=(2, 2), groups=2, padding=None, padding_mode="same"),
                   A.ConvAttrs(filters=4, kernel=(9, 9), stride=(1, 1)),
-                  A.ConvAttrs(filters=0, kernel=(1, 1), stride=(1, 1))],
+                  A.ConvAttrs(filters=0, kernel=(1, 1), stride=(1, 1)),
+                  A.ConvAttrs(filters=4, kernel=(3, 3), stride=(1, 1), dilation=(3, 3), standardize=True),
+                  A.ConvAttrs(filters=4, kernel=(3, 3), stride=(2, 2), dilation=(2, 2), padding=None,
+                              padding_mode="same")],
     A.NormAttrs: [A.NormAttrs(), A.NormAttrs(type="groupnorm", groups=2), A.NormAttrs(type="groupnorm", groups=3),
-                  A.NormAttrs(type="groupnorm", groups=0)],
+                  A.NormAttrs(type="groupnorm", groups=0), A.NormAttrs(type="layernorm", eps=1e-6)],
     A.ActAttrs: [A.ActAttrs(fn="relu")],
     A.PoolAttrs: [A.PoolAttrs(kernel=(2, 2), stride=(2, 2)),
                   A.PoolAttrs(kernel=(3, 3), stride=(2, 2), padding=None, padding_mode="same", ceil_mode=True),
@@ -37,6 +40,12 @@ SAMPLES = {
     A.ChannelPadAttrs: [A.ChannelPadAttrs(before=1, after=2)],
     A.AddAttrs: [A.AddAttrs()],
     A.DenseAttrs: [A.DenseAttrs(units=5)],
+    A.SplitAttrs: [A.SplitAttrs(index=0, parts=2), A.SplitAttrs(index=2, parts=3), A.SplitAttrs(index=1, sizes=(1, 3)),
+                   A.SplitAttrs(index=0, sizes=(2, 2, 2))],
+    A.SoftmaxAttrs: [A.SoftmaxAttrs(), A.SoftmaxAttrs(axis="spatial"), A.SoftmaxAttrs(axis="paths", paths=2),
+                     A.SoftmaxAttrs(axis="paths", paths=2, groups=2), A.SoftmaxAttrs(axis="paths", paths=3)],
+    A.BlurPoolAttrs: [A.BlurPoolAttrs(), A.BlurPoolAttrs(kernel=5, stride=1, padding=(2, 2, 2, 2), pad_mode="zeros"),
+                      A.BlurPoolAttrs(kernel=4, stride=2, padding=(4, 4, 4, 4))],
 }
 
 # Ranks 0 to 4, including the two the IR uses (a vector and a C×H×W map) and
@@ -49,9 +58,14 @@ def test_every_attribute_class_has_samples():
     assert not missing, f"add sample attributes for {missing} to SAMPLES"
 
 
+def _counts(arity: int) -> set[int]:
+    """The op's own arity, one input too few and one too many; any number (-1): none to three."""
+    return {0, 1, 2, 3} if arity == -1 else {max(arity - 1, 0), arity, arity + 1}
+
+
 def _inputs(arity: int):
-    """The op's own arity with every combination of shapes, and one input too few and too many."""
-    for n in {max(arity - 1, 0), arity, arity + 1}:
+    """Every combination of shapes, for each count of inputs."""
+    for n in sorted(_counts(arity)):
         yield from itertools.product(SHAPES, repeat=n)
 
 
@@ -67,7 +81,7 @@ def test_shape_rules_give_a_shape_or_a_shape_error(op):
                 assert str(exc) and exc.code, (op, attrs, ins)
                 outcomes["refused"] += 1
                 continue
-            assert len(ins) == d.arity, (op, ins, shape)
+            assert len(ins) == d.arity or d.arity == -1 and ins, (op, ins, shape)
             assert isinstance(shape, tuple) and len(shape) in (1, 3), (op, attrs, ins, shape)
             assert all(isinstance(v, int) and v >= 1 for v in shape), (op, attrs, ins, shape)
             assert attrs_out.get("padding_mode") != "same" or attrs_out["padding"] is not None
@@ -89,6 +103,14 @@ def test_vectors_and_odd_ranks_are_refused_with_what_was_expected():
         _padding_and_shape("act", SAMPLES[A.ActAttrs][0], [(2, 4, 8, 8)])
     with pytest.raises(ShapeError, match="add takes 2 inputs, got 1"):
         _padding_and_shape("add", A.AddAttrs(), [(4, 8, 8)])
+    with pytest.raises(ShapeError, match="concat takes one input or more, got none"):
+        _padding_and_shape("concat", A.NoAttrs(), [])
+    with pytest.raises(ShapeError, match=r"blur_pool needs a feature map \(C×H×W\), but its input is a vector of 4"):
+        _padding_and_shape("blur_pool", A.BlurPoolAttrs(), [(4,)])
+    with pytest.raises(ShapeError, match=r"concat joins .* given 4×8×8 and 4"):
+        _padding_and_shape("concat", A.NoAttrs(), [(4, 8, 8), (4,)])
+    with pytest.raises(ShapeError, match=r"attention_pool needs a feature map \(C×H×W\), but its weights is a vector"):
+        _padding_and_shape("attention_pool", A.NoAttrs(), [(4, 8, 8), (1,)])
 
 
 # ---- the same through specs: shortcut ops on a vector ----------------------------

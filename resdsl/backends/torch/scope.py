@@ -16,11 +16,13 @@ import ast
 from dataclasses import dataclass, field, replace
 from itertools import pairwise
 
+from ...errors import HintedError
+
 INLINE_DEPTH = 3  # conv -> norm -> act reads well on one line; deeper nesting does not
 INLINE_CHARS = 50  # nor do long nested calls (layers may have 64-character names)
 
 
-class NameClash(Exception):
+class NameClash(HintedError):
     """Two layers map to the same module attribute; carries the offending path."""
 
     def __init__(self, path: str, why: str):
@@ -59,6 +61,7 @@ class Scope:
         self.keep = tuple(keep)
         self.by_path = {la.path: la for la in layers}
         self.containers = self._containers()
+        self._chain_set: set[str] | None = None  # see _chains
 
     def _containers(self) -> dict[str, str]:
         """prefix -> 'seq' (digit children) | 'module'; refuses paths that clash."""
@@ -113,35 +116,64 @@ class Scope:
                 in_seq = self.containers[prefix] == "seq"
                 if prefix not in made:
                     made.add(prefix)
-                    if in_seq:  # the whole Sequential, at its first member
-                        members = [self.by_path[f"{prefix}.{j}"].ctor for j in range(self._seq_len(prefix))]
-                        lines += fit(f"{access(prefix)} = ", f"nn.Sequential({', '.join(members)})", indent)
+                    if in_seq:  # the whole container, at its first member
+                        # A Sequential where forward calls it as one chain; else a ModuleList
+                        # (timm's), whose members are called one by one and may take several inputs.
+                        kind = "nn.Sequential" if prefix in self._chains() else "nn.ModuleList"
+                        members = ", ".join(self._members(prefix))
+                        lines += fit(f"{access(prefix)} = ", f"{kind}([{members}])" if kind == "nn.ModuleList"
+                                     else f"{kind}({members})", indent)
                     else:
                         lines.append(f"{access(prefix)} = Holder()")
                 if in_seq:
-                    break
+                    # Its members are made with it; a member that holds layers of its own (timm's
+                    # ModuleList of ConvNormAct: `paths.0.conv`) is a Holder they are put in.
+                    child = ".".join(parts[:i + 1])
+                    if child in self.by_path:
+                        break
+                    made.add(child)
+                    in_seq = False
             if not in_seq:
                 lines += fit(f"{access(la.path)} = ", la.ctor, indent)
         return lines
+
+    def _members(self, prefix: str) -> list[str]:
+        """Constructors of a Sequential's members: each layer's, or a Holder for a
+        member that is a group of layers."""
+        n = len({p[len(prefix) + 1:].split(".")[0] for p in self.by_path if p.startswith(prefix + ".")})
+        return [self.by_path[f"{prefix}.{j}"].ctor if f"{prefix}.{j}" in self.by_path else "Holder()"
+                for j in range(n)]
 
     def _seq_len(self, prefix: str) -> int:
         return sum(1 for p in self.by_path if p.rpartition(".")[0] == prefix)
 
     # -- forward --------------------------------------------------------------
+    def _chains(self) -> set[str]:
+        """The indexed containers whose members form one chain (each reads the one before
+        it, and only it does): forward calls them as one Sequential."""
+        if self._chain_set is None:
+            users, self._chain_set = self.consumers(self.layers), set()
+            for prefix, kind in self.containers.items():
+                n = self._seq_len(prefix)
+                if kind != "seq" or not n or any(f"{prefix}.{j}" not in self.by_path for j in range(n)):
+                    continue  # a container of containers (stages.0.blocks, paths.0.conv)
+                members = [self.by_path[f"{prefix}.{j}"] for j in range(n)]
+                chain = len(members[0].inputs) == 1 and members[0].inputs[0] not in {m.path for m in members}
+                for prev, cur in pairwise(members):
+                    chain = chain and cur.inputs == [prev.path] and users[prev.path] == [cur.path]
+                if chain:
+                    self._chain_set.add(prefix)
+        return self._chain_set
+
     def collapsed(self) -> list[Layer]:
         """The layer list with each chain-shaped Sequential replaced by one call
         (`self.renamed`: a chain's last member -> the Sequential's path)."""
-        layers, users = list(self.layers), self.consumers(self.layers)
+        layers = list(self.layers)
         self.renamed: dict[str, str] = {}
-        for prefix, kind in self.containers.items():
-            if kind != "seq" or not self._seq_len(prefix):  # a Sequential of containers (stages.0.blocks)
+        for prefix in self.containers:
+            if prefix not in self._chains():
                 continue
             members = [self.by_path[f"{prefix}.{j}"] for j in range(self._seq_len(prefix))]
-            chain = len(members[0].inputs) == 1 and members[0].inputs[0] not in {m.path for m in members}
-            for prev, cur in pairwise(members):
-                chain = chain and cur.inputs == [prev.path] and users[prev.path] == [cur.path]
-            if not chain:
-                continue
             last = members[-1]
             pos = layers.index(last)
             layers[pos] = Layer(prefix, "sequential", None, members[0].inputs, last.role, True, members)
@@ -204,11 +236,29 @@ class Scope:
 
 def fit(prefix: str, expr: str, indent: int = 8, width: int = 120) -> list[str]:
     """`prefix + expr` on one line, or, if that is too long and expr is a call,
-    one argument per line (so long layer names still give lint-clean source)."""
+    one argument per line (so long layer names still give lint-clean source);
+    an argument still too long is split the same way, one level deeper."""
     one = prefix + expr
     call = ast.parse(expr, mode="eval").body
+    seg = lambda node: ast.get_source_segment(expr, node)  # noqa: E731
+    if len(one) + indent > width and isinstance(call, ast.BinOp) and isinstance(call.op, (ast.Add, ast.Sub)):
+        # A long sum (a concat's input widths): in parentheses, one term per line.
+        terms, node = [], call
+        while isinstance(node, ast.BinOp) and isinstance(node.op, (ast.Add, ast.Sub)):
+            terms.append(("+ " if isinstance(node.op, ast.Add) else "- ") + seg(node.right))
+            node = node.left
+        return [f"{prefix}("] + [f"    {t}" for t in [seg(node), *reversed(terms)]] + [")"]
     if len(one) + indent <= width or not isinstance(call, ast.Call):
         return [one]
-    seg = lambda node: ast.get_source_segment(expr, node)  # noqa: E731
-    args = [seg(a) for a in call.args] + [f"{k.arg}={seg(k.value)}" for k in call.keywords]
-    return [f"{prefix}{seg(call.func)}("] + [f"    {a}," for a in args] + [")"]
+
+    def items(parts: list[tuple[str, str]], suffix: str = ",") -> list[str]:
+        """(keyword prefix, code) per argument, each on its own line(s), 4 deeper."""
+        out = []
+        for key, code in parts:
+            lines = fit(key, code, indent + 4, width)
+            out += [f"    {x}" for x in lines[:-1]] + [f"    {lines[-1]}{suffix}"]
+        return out
+    if len(call.args) == 1 and not call.keywords and isinstance(call.args[0], ast.List):  # nn.ModuleList([...])
+        return [f"{prefix}{seg(call.func)}(["] + items([("", seg(e)) for e in call.args[0].elts]) + ["])"]
+    args = [("", seg(a)) for a in call.args] + [(f"{k.arg}=", seg(k.value)) for k in call.keywords]
+    return [f"{prefix}{seg(call.func)}("] + items(args) + [")"]
