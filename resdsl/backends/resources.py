@@ -21,6 +21,7 @@ except ImportError:  # pragma: no cover - not on Windows
 
 from ..errors import SpecError
 from ..ir import Resolved
+from ..ir.ops import OPS
 
 BYTES_PER_VALUE = 4  # float32, both backends' default
 # Peak memory of a build over its float32 weights, measured (docs/limits.md):
@@ -114,23 +115,32 @@ def available_memory() -> tuple[int, str] | None:
     return min(found) if found else None
 
 
+def _allocated(d: dict) -> int:
+    """Values building a node allocates: its parameters, buffers and constants (a blur filter)."""
+    return d.get("params", 0) + d.get("buffers", 0) + OPS[d["op"]].constants(d["attrs"], d["in_shapes"])
+
+
 def check_allocatable(resolved: Resolved, backend: str, memory: tuple[int, str] | None = None) -> None:
     """Raise a located SpecError if building `resolved` cannot fit in memory."""
-    values = resolved.params + resolved.buffers
+    g = resolved.graph
+    sizes = {n: _allocated(d) for n, d in g.nodes(data=True)}
+    values = sum(sizes.values())
     factor = HEADROOM.get(backend, max(HEADROOM.values()))
     needed = int(factor * BYTES_PER_VALUE * values)
     memory = memory or available_memory()
     if memory is None or needed <= memory[0]:
         return
-    g = resolved.graph
-    largest = max(g, key=lambda n: g.nodes[n].get("params", 0) + g.nodes[n].get("buffers", 0))
+    largest = max(sizes, key=sizes.get)
     d = g.nodes[largest]
+    constants = values - resolved.params - resolved.buffers
+    held = f"{resolved.params:,} parameters and {resolved.buffers:,} buffers" + \
+        (f" and {constants:,} constant values" if constants else "")
     text = resolved.spec.source.text if resolved.spec is not None else None
     raise SpecError.at(
         d["span"], "too-large",
-        f"the network cannot be built in {backend}: {resolved.params:,} parameters and {resolved.buffers:,} buffers "
-        f"are {_bytes(BYTES_PER_VALUE * values)} of float32 weights, and building needs about {factor:g}x that "
-        f"({_bytes(needed)}), more than the {_bytes(memory[0])} of {memory[1]}; the largest layer is "
-        f"'{largest}' ({d.get('params', 0):,} parameters)",
+        f"the network cannot be built in {backend}: {held} are {_bytes(BYTES_PER_VALUE * values)} of float32 "
+        f"weights, and building needs about {factor:g}x that ({_bytes(needed)}), more than the "
+        f"{_bytes(memory[0])} of {memory[1]}; the largest layer is '{largest}' ({sizes[largest]:,} "
+        f"{'parameters' if sizes[largest] == d.get('params', 0) else 'values'})",
         "make the filters, kernels, units or expansion smaller; `resdsl validate` and `summary` show the counts "
         "without building", text)

@@ -409,6 +409,9 @@ class OpDef:
     prefix: str
     params: Callable[[dict, list[Shape]], int] = _zero
     buffers: Callable[[dict, list[Shape]], int] = _zero
+    # Values a build allocates that are neither parameters nor state_dict buffers
+    # (a blur pool's fixed filter): counted before building (backends/resources.py).
+    constants: Callable[[dict, list[Shape]], int] = _zero
     macs: Callable[[dict, list[Shape], Shape], int] = _zero
     arity: int = 1            # inputs it takes; -1: any number (at least one)
     channels: Callable[[Attrs, list], object] = _pass_channels
@@ -480,7 +483,8 @@ OPS: dict[str, OpDef] = {
     "blur_pool": OpDef(BlurPoolAttrs, _blur_pool_shape, lambda a: f"blur pool {a['kernel']}×{a['kernel']}", "blur",
                        macs=lambda a, ins, out: out[0] * out[1] * out[2] * a["kernel"] ** 2,  # a fixed depthwise conv
                        window=lambda a: (a["kernel"], a["kernel"], a["stride"], a["stride"]),
-                       details=lambda a: ["zero padding"] if a["pad_mode"] != "reflect" else [], ranks=(MAP,)),
+                       details=lambda a: ["zero padding"] if a["pad_mode"] != "reflect" else [], ranks=(MAP,),
+                       constants=lambda a, ins: ins[0][0] * a["kernel"] ** 2),  # its filter, once per channel
     # A matrix product per sample, (C/h × HW) @ (HW × 1) for each of h maps: C·H·W MACs.
     "attention_pool": OpDef(NoAttrs, _attention_pool_shape, "attention pool", "attn_pool", arity=2,
                             macs=lambda a, ins, out: ins[0][0] * ins[0][1] * ins[0][2], window=fp.GLOBAL),
