@@ -100,10 +100,15 @@ def test_the_walk_finds_the_numeric_fields():
     assert {"Spec.resdsl", "Spec.drop_path_rate", "InputSpec.height", "NormDefaults.eps", "NormDefaults.momentum",
             "ConvLayer.filters", "ConvLayer.kernel", "ConvLayer.padding", "NormLayer.momentum", "Stage.repeat",
             "Stage.args", "UserBlock.params", "DropoutLayer.rate", "SEParams.round_limit", "ECAParams.gamma",
-            "BlockLayer.stride", "DenseLayer.units", "ZeroPadLayer.padding"} <= owners, sorted(owners)
+            "BlockLayer.stride", "DenseLayer.units", "ZeroPadLayer.padding",
+            # language v3's
+            "ConvLayer.dilation", "ConvLayer.standardize_eps", "ConvDefaults.standardize_eps", "BlurPoolLayer.size",
+            "BlurPoolLayer.stride", "BlurPoolLayer.padding", "SplitLayer.parts", "SplitLayer.sizes",
+            "SoftmaxLayer.paths", "SoftmaxLayer.groups", "StageRun.repeat", "StageRun.args"} <= owners, sorted(owners)
     assert len(LEAVES) >= 40
     kinds = {leaf.owner: leaf.kind for leaf in LEAVES}
     assert kinds["NormDefaults.eps"] is float and kinds["ConvLayer.filters"] is int
+    assert kinds["ConvLayer.standardize_eps"] is float and kinds["ConvLayer.dilation"] is int
 
 
 def _container(path: tuple, value):
@@ -202,3 +207,23 @@ def test_the_issue_examples_in_a_file(text, code):
         resdsl.load_spec(spec)
     d = info.value.first
     assert d.code == code and (d.span.line, d.span.column) == (5, 10 + text.index(":") + 2)
+
+
+@pytest.mark.parametrize("written", ["true", '"1e-6"', "'2'", ".nan", ".inf", "0"])
+@pytest.mark.parametrize("layer", ["norm: {type: layernorm, eps: VALUE}",
+                                   "conv: {filters: 4, standardize: true, standardize_eps: VALUE}",
+                                   "conv: {filters: 4, dilation: VALUE, padding: 2}",
+                                   "blur_pool: {size: VALUE}"])
+def test_v3_fields_in_use_refuse_what_is_not_a_number(layer, written):
+    """The walk above places each value alone; here each in the layer that uses it
+    (a layer norm's eps, a standardised conv's eps, a dilation, a blur filter):
+    a bool or a string is the wrong type, NaN, infinity and 0 out of bounds (or,
+    for a whole number, the wrong type too)."""
+    spec = ("resdsl: 1\nname: t\ninput: {height: 16, width: 16, channels: 4}\n"
+            f"stem: [{{{layer.replace('VALUE', written)}}}]\nhead: [global_avgpool, {{dense: {{units: 2}}}}]\n")
+    with pytest.raises(SpecError) as info:
+        resdsl.load_spec(spec)
+    d = info.value.first
+    wanted = {"wrong-type"} if written in ("true", '"1e-6"', "'2'") else {"wrong-type", "bad-value", "out-of-range"}
+    assert d.code in wanted, (written, d)
+    assert (d.span.line, d.span.column) == (4, 9 + layer.index("VALUE")), (written, d)

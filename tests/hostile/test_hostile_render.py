@@ -98,6 +98,28 @@ def test_the_longest_names_and_descriptions_of_the_widest_characters(char):
     draws(text, levels=("block", "stage", "layer") if char == '"' else ("block",))
 
 
+def test_language_v3_ops_at_their_extremes():
+    """A split into 1,024 parts (its label lists every size), a concat of all of
+    them, a grouped paths softmax, a blur pool and an attention pool, drawn at
+    every level (the layer view's 1,000-odd nodes too)."""
+    n = 1024
+    sizes = [900 + i % 76 for i in range(n)]
+    text = HEADER.replace("channels: 3", f"channels: {sum(sizes)}") + (
+        "blocks:\n  b:\n    main:\n"
+        f"      - {{split: {{sizes: {sizes}, name: s}}}}\n"
+        f"      - {{concat: {{inputs: [{', '.join(f's.{i}' for i in range(n))}], name: cat}}}}\n"
+        "      - {softmax: {axis: paths, paths: 2, groups: 2}}\n"
+        "      - {blur_pool: {size: 5, pad_mode: zeros, name: blur}}\n"
+        "      - {conv: {filters: 1, kernel: 1}}\n"
+        "      - {softmax: {axis: spatial}}\n"
+        "      - {attention_pool: {with: blur}}\n"
+        "    shortcut: none\n"
+        "stages: [{block: b, filters: 4}]\nhead: [flatten, {dense: {units: 2}}]\n")
+    draws(text, levels=("layer", "block", "stage"))
+    source = to_dot_source(resdsl.resolve(text), "layer")
+    assert "split part 1024/1024" in source and "sizes 900, 901, 902" in source and "attention pool" in source
+
+
 def test_a_custom_shortcut_of_many_layers():
     layers = ", ".join("{conv: {filters: $filters, kernel: 1}}" for _ in range(400))
     text = HEADER + (f"blocks:\n  b:\n    main: [{{conv: {{filters: $filters, padding: same}}}}]\n"
