@@ -228,6 +228,9 @@ class Builder:
     recording: Recording | None = None
     in_shortcut: bool = False                  # adding the block's own (optional) shortcut path
     channels: dict = field(default_factory=dict)  # node -> its channel count, for layers that read it by name
+    # node -> its spatial stride from the input of the user block being lowered (or of the
+    # stem or head): the block's stride is its output's, whichever branches lead there.
+    strides: dict = field(default_factory=dict)
 
     # -- block templates --------------------------------------------------------
     def begin_block(self, kind: str, input_node: str) -> None:

@@ -13,6 +13,7 @@ from ..errors import Span, SpecError, did_you_mean
 from ..spec.layers import layer_op, layer_params
 from .arith import ExprError, evaluate
 from .attention import eca, se
+from .expr import is_symbolic
 from .graph import Builder
 
 DEFAULT_PREFIX = {"conv": "conv", "norm": "bn", "act": "act", "maxpool": "maxpool",
@@ -195,14 +196,44 @@ def same_block(b: Builder, ctx: Ctx, local: str, span: Span, verb: str = "multip
 
 def lower_layers(b: Builder, items: list, x: str, ctx: Ctx, path: tuple, spans, namer: Namer,
                  channels: int, role: str | None = None, nested=None) -> tuple[str, int, int]:
-    """Lower a list of layers; returns (last node, channels, total stride)."""
-    stride = 1
+    """Lower a list of layers; returns (last node, channels, stride of the last node
+    from `x`). Each node's stride is its main input's times its own (`b.strides`),
+    so parallel strided branches that join stride the block once, not once each."""
+    start = b.strides.setdefault(x, 1)
     for i, item in enumerate(items):
         p = layer_params(item)
         if getattr(p, "from_", None) is not None and f"{b.scope.get('prefix', '')}{p.from_}" in b.channels:
             channels = b.channels[f"{b.scope.get('prefix', '')}{p.from_}"]
-        x, ch, s = lower_layer(b, item, x, ctx, spans(path + (i,)), namer, channels, role, nested)
+        span = spans(path + (i,))
+        x, ch, s = lower_layer(b, item, x, ctx, span, namer, channels, role, nested)
         channels = ch if ch is not None else channels
         b.channels[x] = channels
-        stride *= s
-    return x, channels, stride
+        if layer_op(item) != "block":  # a nested block has set its output's stride
+            b.strides[x] = times(_stride_in(b, x, ctx, span), s)
+    return x, channels, ratio(b.strides[x], start)
+
+
+# Strides may be symbolic (`$stride`): leave out the plain 1s, so a projection's
+# stride reads `stride` in emitted code, not `1 * stride * 1`.
+def times(a, b):
+    return a if b == 1 and not is_symbolic(b) else b if a == 1 and not is_symbolic(a) else a * b
+
+
+def ratio(a, b):
+    return a if b == 1 and not is_symbolic(b) else a // b
+
+
+def _stride_in(b: Builder, node: str, ctx: Ctx, span: Span) -> int:
+    """The stride of what `node` reads: its first input's (a multiply's gated tensor,
+    an add's current tensor); an add's two inputs must agree."""
+    pred = b.graph._pred[node]
+    ins = sorted(pred, key=lambda u: pred[u]["port"])
+    first = b.strides.get(ins[0], 1)
+    if b.graph._node[node]["op"] == "add" and b.strides.get(ins[1], 1) != first:
+        other = b.strides.get(ins[1], 1)
+        local = lambda u: b.graph._node[u]["local"]  # noqa: E731
+        raise ctx.error(span, "shape-mismatch",
+                        f"this add joins '{local(ins[0])}' (total stride {first}) and '{local(ins[1])}' "
+                        f"(total stride {other}): their sizes cannot match",
+                        "give both branches the same stride")
+    return first

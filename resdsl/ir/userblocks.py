@@ -7,7 +7,7 @@ from ..errors import did_you_mean
 from ..spec.models import CustomShortcut
 from .blocks import BlockCall, _shortcut, drop_path, residual_add, shortcut
 from .graph import Builder
-from .layers import Ctx, Namer, lower_layers, same_block
+from .layers import Ctx, Namer, lower_layers, ratio, same_block
 
 
 class UserBlockLowering:
@@ -50,8 +50,11 @@ class UserBlockLowering:
             ctx = ctx.with_env(env)
             spans, namer = self.spec.span, Namer()
             top = self.depth == 1  # only a stage's block has a shortcut its definition may leave out
+            if top:  # strides count from the stage block's input (a nested block's input has one)
+                b.strides = {c.x: 1}
             y, channels, stride = lower_layers(b, block.main, c.x, ctx, path + ("main",), spans, namer,
                                                c.in_channels, nested=self.nested)
+            main_out = y
             mode = c.shortcut or block.shortcut  # a stage's explicit `shortcut:` wins
             if not isinstance(mode, str):
                 sc, kind = self._custom(b, block, mode, c, ctx, channels, stride, path, top)
@@ -68,9 +71,10 @@ class UserBlockLowering:
                     y = residual_add(b, drop_path(b, c, y), sc, kind, span)
                 else:
                     y = b.add("add", "add", {"shortcut": kind}, [y, sc], span)
+                b.strides[y] = b.strides[main_out]
             y, channels, _ = lower_layers(b, block.after, y, ctx, path + ("after",), spans, namer,
                                           channels, nested=self.nested)
-            return y, channels, kind, stride
+            return y, channels, kind, ratio(b.strides[y], b.strides[c.x])
         finally:
             self.depth -= 1
 
