@@ -61,20 +61,26 @@ class Scope:
         self.containers = self._containers()
 
     def _containers(self) -> dict[str, str]:
-        """prefix -> 'seq' (digit children) | 'module'; refuses paths that clash."""
+        """prefix -> 'seq' (digit children) | 'module'; refuses paths that clash.
+        Also sets `children`: prefix -> the paths directly under it (a Sequential's in
+        index order), layers and containers alike (`pool.0`, and `pool.1` holding
+        `pool.1.a`)."""
         children: dict[str, list[str]] = {}
         for la in self.layers:
             parts = la.path.split(".")
             for i in range(1, len(parts)):
                 children.setdefault(".".join(parts[:i]), []).append(parts[i])
         kinds = {}
+        self.children = {}
         for prefix, kids in children.items():
             if prefix in self.by_path:
                 raise NameClash(prefix, f"'{prefix}' is both a layer and a group of layers")
-            digits = [k for k in dict.fromkeys(kids) if k.isdigit()]
-            if digits and (len(digits) != len(set(kids)) or sorted(map(int, digits)) != list(range(len(digits)))):
+            kids = list(dict.fromkeys(kids))
+            digits = [k for k in kids if k.isdigit()]
+            if digits and (len(digits) != len(kids) or sorted(map(int, digits)) != list(range(len(digits)))):
                 raise NameClash(prefix, f"the layers under '{prefix}' mix indices and names")
             kinds[prefix] = "seq" if digits else "module"
+            self.children[prefix] = [f"{prefix}.{k}" for k in (sorted(kids, key=int) if digits else kids)]
         return kinds
 
     def consumers(self, layers: list[Layer]) -> dict[str, list[str]]:
@@ -101,31 +107,37 @@ class Scope:
     # -- __init__ -------------------------------------------------------------
     def init_lines(self, indent: int = 8) -> list[str]:
         lines: list[str] = []
-        made: set[str] = set()
+        made: set[str] = set()  # containers and layers already written, some inside a Sequential's call
         for la in self.layers:
             if la.ctor is None:
                 lines += la.init_code
                 continue
+            if la.path in made:
+                continue
             parts = la.path.split(".")
-            in_seq = False
             for i in range(1, len(parts)):
                 prefix = ".".join(parts[:i])
-                in_seq = self.containers[prefix] == "seq"
                 if prefix not in made:
-                    made.add(prefix)
-                    if in_seq:  # the whole Sequential, at its first member
-                        members = [self.by_path[f"{prefix}.{j}"].ctor for j in range(self._seq_len(prefix))]
-                        lines += fit(f"{access(prefix)} = ", f"nn.Sequential({', '.join(members)})", indent)
-                    else:
-                        lines.append(f"{access(prefix)} = Holder()")
-                if in_seq:
-                    break
-            if not in_seq:
+                    lines += fit(f"{access(prefix)} = ", self._container(prefix, made), indent)
+            if la.path not in made:
                 lines += fit(f"{access(la.path)} = ", la.ctor, indent)
         return lines
 
-    def _seq_len(self, prefix: str) -> int:
-        return sum(1 for p in self.by_path if p.rpartition(".")[0] == prefix)
+    def _container(self, prefix: str, made: set[str]) -> str:
+        """The constructor of a container, adding to `made` what it builds: a
+        Sequential is built whole, with its members (a member that is a container
+        itself nested in the call, its own members added later by attribute)."""
+        made.add(prefix)
+        if self.containers[prefix] == "module":
+            return "Holder()"
+        members = []
+        for path in self.children[prefix]:
+            if path in self.by_path:
+                made.add(path)
+                members.append(self.by_path[path].ctor)
+            else:
+                members.append(self._container(path, made))
+        return f"nn.Sequential({', '.join(members)})"
 
     # -- forward --------------------------------------------------------------
     def collapsed(self) -> list[Layer]:
@@ -134,18 +146,21 @@ class Scope:
         layers, users = list(self.layers), self.consumers(self.layers)
         self.renamed: dict[str, str] = {}
         for prefix, kind in self.containers.items():
-            if kind != "seq" or not self._seq_len(prefix):  # a Sequential of containers (stages.0.blocks)
+            # A Sequential with a container in it (`stages.0.blocks`, `pool.1.a`) is called member by member.
+            if kind != "seq" or any(p not in self.by_path for p in self.children[prefix]):
                 continue
-            members = [self.by_path[f"{prefix}.{j}"] for j in range(self._seq_len(prefix))]
+            members = [self.by_path[p] for p in self.children[prefix]]
             chain = len(members[0].inputs) == 1 and members[0].inputs[0] not in {m.path for m in members}
             for prev, cur in pairwise(members):
                 chain = chain and cur.inputs == [prev.path] and users[prev.path] == [cur.path]
             if not chain:
                 continue
-            last = members[-1]
-            pos = layers.index(last)
-            layers[pos] = Layer(prefix, "sequential", None, members[0].inputs, last.role, True, members)
-            layers = [la for la in layers if la not in members]
+            last, paths = members[-1], {m.path for m in members}
+            # By path: an earlier collapse may have renamed the first member's input.
+            first = next(la for la in layers if la.path == members[0].path)
+            pos = next(i for i, la in enumerate(layers) if la.path == last.path)
+            layers[pos] = Layer(prefix, "sequential", None, first.inputs, last.role, True, members)
+            layers = [la for la in layers if la.path not in paths]
             rename = {last.path: prefix}
             self.renamed[last.path] = prefix
             layers = [replace(la, inputs=[rename.get(u, u) for u in la.inputs]) for la in layers]
