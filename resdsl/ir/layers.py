@@ -10,7 +10,7 @@ import re
 from dataclasses import dataclass, field, replace
 
 from ..errors import Span, SpecError, did_you_mean
-from ..spec.layers import layer_op, layer_params
+from ..spec.layers import BLOCK_INPUT, layer_op, layer_params
 from .arith import ExprError, evaluate
 from .attention import eca, se
 from .expr import is_symbolic
@@ -120,8 +120,6 @@ def lower_layer(b: Builder, item, x: str, ctx: Ctx, span: Span, namer: Namer, ch
             raise ctx.error(span, "misplaced-block", "a `block` layer can only appear inside a user block",
                             "use a stage to repeat blocks")
         return nested(b, p, x, ctx, span, namer, channels)
-    if getattr(p, "from_", None) is not None:  # a branch: read an earlier tensor, not the previous layer
-        x = same_block(b, ctx, p.from_, span, "read")
     name = p.name or namer(op)
     def val(v, what: str | None = None, minimum: int = 1):
         """A value of the layer; `what` names a field that must be at least `minimum`."""
@@ -161,9 +159,9 @@ def lower_layer(b: Builder, item, x: str, ctx: Ctx, span: Span, namer: Namer, ch
         if op == "dropout":
             return b.add(op, name, {"rate": p.rate}, [x], span, role), None, 1
         if op == "multiply":
-            return b.add(op, name, {}, [same_block(b, ctx, p.with_, span), x], span, role), None, 1
+            return b.add(op, name, {}, [tensor(b, ctx, p.with_, span), x], span, role), None, 1
         if op == "add":
-            return b.add(op, name, {"shortcut": "custom"}, [x, same_block(b, ctx, p.with_, span, "add")], span,
+            return b.add(op, name, {"shortcut": "custom"}, [x, tensor(b, ctx, p.with_, span, "add")], span,
                          role), None, 1
         if op == "channel_conv":
             attrs = {"kernel": val(p.kernel, "the channel_conv kernel"), "bias": p.bias}
@@ -182,7 +180,13 @@ def lower_layer(b: Builder, item, x: str, ctx: Ctx, span: Span, namer: Namer, ch
     raise AssertionError(f"layer op {op!r} has no lowering")  # the spec models admit no other
 
 
-def same_block(b: Builder, ctx: Ctx, local: str, span: Span, verb: str = "multiply with") -> str:
+def tensor(b: Builder, ctx: Ctx, ref: str, span: Span, verb: str = "multiply with") -> str:
+    """The node `ref` names: `$in`, the input of the block (stem, head) being lowered,
+    or an earlier layer of it."""
+    return b.scope["input"] if ref == BLOCK_INPUT else same_block(b, ctx, ref, span, verb)
+
+
+def same_block(b: Builder, ctx: Ctx, local: str, span: Span, verb: str) -> str:
     """The node an earlier layer of the current block (or stem/head) is called `local`."""
     prefix, block = b.scope.get("prefix", ""), b.scope.get("block")
     node = f"{prefix}{local}"
@@ -190,7 +194,8 @@ def same_block(b: Builder, ctx: Ctx, local: str, span: Span, verb: str = "multip
         known = [d["local"] for n, d in b.graph.nodes(data=True)
                  if d.get("block") == block and n.startswith(prefix) and d["op"] != "input"]
         raise ctx.error(span, "unknown-tensor", f"no earlier layer named '{local}' here to {verb}",
-                        did_you_mean(local, known) or "name a layer that comes before, in the same block")
+                        did_you_mean(local, known) or "name a layer that comes before, in the same block, or "
+                                                                 f"`{BLOCK_INPUT}` for the block's input")
     return node
 
 
@@ -200,11 +205,13 @@ def lower_layers(b: Builder, items: list, x: str, ctx: Ctx, path: tuple, spans, 
     from `x`). Each node's stride is its main input's times its own (`b.strides`),
     so parallel strided branches that join stride the block once, not once each."""
     start = b.strides.setdefault(x, 1)
+    b.channels.setdefault(x, channels)
     for i, item in enumerate(items):
         p = layer_params(item)
-        if getattr(p, "from_", None) is not None and f"{b.scope.get('prefix', '')}{p.from_}" in b.channels:
-            channels = b.channels[f"{b.scope.get('prefix', '')}{p.from_}"]
         span = spans(path + (i,))
+        if getattr(p, "from_", None) is not None:  # a branch: read an earlier tensor, not the previous layer
+            x = tensor(b, ctx, p.from_, span, "read")
+            channels = b.channels.get(x, channels)
         x, ch, s = lower_layer(b, item, x, ctx, span, namer, channels, role, nested)
         channels = ch if ch is not None else channels
         b.channels[x] = channels
@@ -231,7 +238,7 @@ def _stride_in(b: Builder, node: str, ctx: Ctx, span: Span) -> int:
     first = b.strides.get(ins[0], 1)
     if b.graph._node[node]["op"] == "add" and b.strides.get(ins[1], 1) != first:
         other = b.strides.get(ins[1], 1)
-        local = lambda u: b.graph._node[u]["local"]  # noqa: E731
+        local = lambda u: BLOCK_INPUT if u == b.scope.get("input") else b.graph._node[u]["local"]  # noqa: E731
         raise ctx.error(span, "shape-mismatch",
                         f"this add joins '{local(ins[0])}' (total stride {first}) and '{local(ins[1])}' "
                         f"(total stride {other}): their sizes cannot match",

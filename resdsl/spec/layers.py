@@ -17,6 +17,12 @@ Name = Annotated[str, Field(pattern=IDENT, max_length=64)]
 # prefix become one container (an nn.Sequential where the parts are indices).
 PATH = r"^[A-Za-z_][A-Za-z0-9_]*(\.([A-Za-z_][A-Za-z0-9_]*|[0-9]{1,4}))*$"
 LayerName = Annotated[str, Field(pattern=PATH, max_length=64)]
+# What a layer reads (`from:`) or joins (`with:`): an earlier layer, or `$in`, the input of
+# the block (of the stem, of the head) it is in. `$` cannot start a layer's name, so the
+# two never clash, and it reads as the other values the stage hands a block (`$filters`).
+BLOCK_INPUT = "$in"
+TENSOR = r"^(\$in|" + PATH[1:-1] + ")$"
+TensorName = Annotated[str, Field(pattern=TENSOR, max_length=64)]
 # A parameter reference or an integer expression of parameters: `$filters`, `$filters * 4`,
 # `($width + 1) // 2` (checked and computed at lowering, never evaluated as Python).
 Ref = Annotated[str, Field(pattern=r"^[-+*/() 0-9A-Za-z_]*\$[-+*/() 0-9$A-Za-z_]*$", max_length=200)]
@@ -42,9 +48,9 @@ class Strict(BaseModel):
 class LayerBase(Strict):
     """What every layer takes: where it reads from, when not from the layer before it."""
 
-    from_: LayerName | None = Field(
-        None, alias="from", description="an earlier layer of the same block (or stem/head) to read instead of the "
-                                        "previous layer: a branch of the block's graph")
+    from_: TensorName | None = Field(
+        None, alias="from", description="an earlier layer of the same block (or stem/head), or $in (the block's "
+                                        "input), to read instead of the previous layer: a branch of the block's graph")
 
 
 class ConvLayer(LayerBase):
@@ -96,13 +102,15 @@ class DropoutLayer(LayerBase):
 
 class MultiplyLayer(LayerBase):
     """The current tensor (a gate) times an earlier tensor of the same block."""
-    with_: LayerName = Field(alias="with", description="the layer whose output is gated (a name in the same block)")
+    with_: TensorName = Field(alias="with", description="the layer whose output is gated (a name in the same block, "
+                                                        "or $in)")
     name: LayerName | None = None
 
 
 class AddLayer(LayerBase):
     """The current tensor plus an earlier tensor of the same block, of the same shape."""
-    with_: LayerName = Field(alias="with", description="the layer whose output is added (a name in the same block)")
+    with_: TensorName = Field(alias="with", description="the layer whose output is added (a name in the same block, "
+                                                        "or $in)")
     name: LayerName | None = None
 
 

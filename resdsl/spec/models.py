@@ -23,6 +23,7 @@ from .layers import (
     Ref,
     SEParams,
     Strict,
+    TensorName,
 )
 
 ShortcutKind = Literal["identity", "projection", "avg_down", "zeropad", "none"]
@@ -122,9 +123,9 @@ class CustomShortcut(Strict):
     """A shortcut path written as layers, with where it reads from and when it is built."""
 
     layers: Annotated[list[Layer], Field(min_length=1)]
-    from_: LayerName | None = Field(
+    from_: TensorName | None = Field(
         None, alias="from", description="a main-path layer the path reads (ResNet V2: the pre-activation); "
-                                        "default: the block input")
+                                        "default: $in, the block input")
     when: Literal["shape_changes", "always"] = Field(
         "shape_changes", description="build it only where the block changes the shape (elsewhere the identity), "
                                      "as a projection; or in every block")

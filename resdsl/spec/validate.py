@@ -12,7 +12,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from ..errors import Diagnostic, SpecError, did_you_mean, expected_one_of
-from .layers import LAYER_MODELS, PATH
+from .layers import LAYER_MODELS, PATH, TENSOR
 from .models import BUILTIN_BLOCKS, Spec
 from .sourcemap import SourceMap
 
@@ -120,7 +120,10 @@ def diagnostics_from_validation(exc: ValidationError, data: Any, smap: SourceMap
             if len(shown) > 60:
                 shown = shown[:57] + "..."
             pattern = err.get("ctx", {}).get("pattern", "") if etype == "string_pattern_mismatch" else ""
-            if pattern == PATH:
+            if pattern == TENSOR:
+                msg = ("a tensor to read is `$in` (the input of the block, stem or head) or the name of an "
+                       "earlier layer")
+            elif pattern == PATH:
                 msg = ("a layer or stage name is an identifier (letters, digits and _, not starting with a digit), "
                        "or a dotted path of identifiers and indices such as `stem.conv` or `conv1.0`")
             elif pattern.startswith("^[A-Za-z_]"):

@@ -52,3 +52,61 @@ def test_branches_that_stride_differently_are_an_error_at_their_join():
     assert err.code == "shape-mismatch"
     assert "'b' (total stride 1)" in str(err) and "'a' (total stride 2)" in str(err)
     assert err.first.span.line == 10  # the `add` that joins them
+
+
+# -- `$in`: the block input by name ---------------------------------------------
+
+PARALLEL = HEADER + """\
+blocks:
+  twin:
+    main:
+      - conv: {filters: $filters, kernel: 3, stride: $stride, padding: 1, name: a}
+      - conv: {filters: $filters, kernel: 3, stride: $stride, padding: 1, name: b, from: FROM}
+      - add: {with: a}
+stem: [{conv: {filters: 16, kernel: 3, padding: 1}}]
+stages:
+  - {block: twin, filters: 16, repeat: 2}
+  - {block: twin, filters: 32, stride: 2}
+head: [global_avgpool]
+"""
+
+
+def test_from_in_reads_the_block_input():
+    r = resdsl.resolve(PARALLEL.replace("FROM", "$in"))
+    g = r.graph
+    assert list(g.predecessors("layer1.1.b")) == ["layer1.0.add"]  # the previous block's output
+    assert list(g.predecessors("layer2.0.b")) == ["layer1.1.add"]
+    assert g.nodes["layer2.0.b"]["attrs"]["stride"] == (2, 2)
+    assert g.nodes["layer2.0.downsample.0"]["in_shapes"] == [(16, 32, 32)]
+    src = resdsl.emit(r)  # in the block's class, x
+    assert "y1 = self.b(x)" in src and "self.b = conv(in_channels, filters, 3, stride=stride, padding=1)" in src
+
+
+def test_in_joins_the_block_input_and_reads_the_stem_input():
+    text = HEADER + """\
+blocks:
+  res:
+    main:
+      - conv: {filters: $filters, kernel: 3, padding: 1}
+      - add: {with: $in, name: join}
+    shortcut: none
+stem:
+  - conv: {filters: 8, kernel: 3, padding: 1, name: c1}
+  - conv: {filters: 8, kernel: 1, name: c2, from: $in}
+  - add: {with: c1}
+stages: [{block: res, filters: 8}]
+head: [global_avgpool]
+"""
+    g = resdsl.resolve(text).graph
+    assert list(g.predecessors("c2")) == ["input"]
+    ins = sorted(g.in_edges("layer1.0.join", data="port"), key=lambda e: e[2])
+    assert [u for u, _, _ in ins] == ["layer1.0.conv1", "add1"]
+
+
+def test_a_tensor_name_that_is_neither_in_nor_a_layer_is_one_located_error():
+    err = error(PARALLEL.replace("FROM", "$input"))
+    assert len(err.diagnostics) == 1 and err.code == "bad-name"
+    assert "`$in` (the input of the block, stem or head) or the name of an earlier layer" in str(err)
+    assert err.first.span.line == 8
+    err = error(PARALLEL.replace("FROM", "inpt"))
+    assert err.code == "unknown-tensor" and "`$in` for the block's input" in str(err)
