@@ -221,7 +221,8 @@ class ChannelPadAttrs(Attrs):
 @_attrs_class
 class AddAttrs(Attrs):
     """The residual addition; `shortcut` names what its second input is (identity,
-    projection, zeropad, subsample, avg_down, custom), for pictures and docs."""
+    projection, zeropad, subsample, avg_down, custom), for pictures and docs; `branch`
+    for an `add` layer, which joins two tensors of a block's own graph."""
 
     shortcut: str = "identity"
 

@@ -161,7 +161,7 @@ def lower_layer(b: Builder, item, x: str, ctx: Ctx, span: Span, namer: Namer, ch
         if op == "multiply":
             return b.add(op, name, {}, [tensor(b, ctx, p.with_, span), x], span, role), None, 1
         if op == "add":
-            return b.add(op, name, {"shortcut": "custom"}, [x, tensor(b, ctx, p.with_, span, "add")], span,
+            return b.add(op, name, {"shortcut": "branch"}, [x, tensor(b, ctx, p.with_, span, "add")], span,
                          role), None, 1
         if op == "channel_conv":
             attrs = {"kernel": val(p.kernel, "the channel_conv kernel"), "bias": p.bias}

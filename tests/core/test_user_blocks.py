@@ -110,3 +110,34 @@ def test_a_tensor_name_that_is_neither_in_nor_a_layer_is_one_located_error():
     assert err.first.span.line == 8
     err = error(PARALLEL.replace("FROM", "inpt"))
     assert err.code == "unknown-tensor" and "`$in` for the block's input" in str(err)
+
+
+# -- an in-block add that does not fit names its two tensors --------------------
+
+JOIN = HEADER + """\
+blocks:
+  b:
+    main:
+      - conv: {filters: $filters, kernel: 3, stride: $stride, padding: 1, name: a}
+      - conv: {filters: B1, kernel: 1, name: b1}
+      - conv: {from: a, filters: $filters, kernel: 3, padding: 1, name: b2}
+      - add: {with: b1, name: join}
+stem: [{conv: {filters: 16, kernel: 3, padding: 1}}]
+stages:
+  - {block: b, filters: 16}
+head: [global_avgpool]
+"""
+
+
+def test_an_in_block_add_says_which_two_tensors_differ():
+    err = error(JOIN.replace("B1", "8"))
+    assert err.code == "shape-mismatch" and err.first.span.line == 10
+    assert "'layer1.0.join': add: 'b2' gives 16×32×32 but 'b1' gives 8×32×32" in str(err)
+    assert "projection" not in str(err) and "the same filters and stride on both branches" in err.first.hint
+
+
+def test_the_blocks_own_shortcut_add_still_suggests_a_projection():
+    err = error(JOIN.replace("B1", "$filters").replace("filters: 16}", "filters: 32}")
+                .replace("add: {with: b1, name: join}", "add: {with: b1, name: join}\n    shortcut: identity"))
+    assert err.code == "shape-mismatch" and "shortcut carries 16 channels but the main path gives 32" in str(err)
+    assert "`shortcut: projection`" in err.first.hint
