@@ -6,7 +6,17 @@ parameter reference such as `$filters` — substitution, never evaluation.
 """
 from typing import Annotated, Any, Literal, Union
 
-from pydantic import BaseModel, ConfigDict, Discriminator, Field, StrictBool, StrictInt, Tag, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Discriminator,
+    Field,
+    StrictBool,
+    StrictInt,
+    Tag,
+    model_validator,
+)
 
 from ..vocab import ACTIVATIONS, DENSE_ACTIVATIONS, NORMS
 
@@ -16,7 +26,19 @@ Name = Annotated[str, Field(pattern=IDENT, max_length=64)]
 # `stem.conv`, `head.fc`), so a spec can give modules timm's names: the layers under one
 # prefix become one container (an nn.Sequential where the parts are indices).
 PATH = r"^[A-Za-z_][A-Za-z0-9_]*(\.([A-Za-z_][A-Za-z0-9_]*|[0-9]{1,4}))*$"
-LayerName = Annotated[str, Field(pattern=PATH, max_length=64)]
+# A layer's name may also start with an index (written `0` or `'0'`), which a custom
+# shortcut's layers take to be named `downsample.0`, `downsample.1` as in torchvision;
+# spec/names.py refuses it elsewhere, with its place.
+LAYER_PATH = r"^([A-Za-z_][A-Za-z0-9_]*|[0-9]{1,4})(\.([A-Za-z_][A-Za-z0-9_]*|[0-9]{1,4}))*$"
+
+
+def _index_as_text(v: Any) -> Any:
+    return str(v) if type(v) is int and 0 <= v <= 9999 else v
+
+
+LayerName = Annotated[str, Field(pattern=LAYER_PATH, max_length=64), BeforeValidator(
+    _index_as_text, json_schema_input_type=Union[Annotated[str, Field(pattern=LAYER_PATH, max_length=64)],
+                                                 Annotated[StrictInt, Field(ge=0, le=9999)]])]
 # What a layer reads (`from:`) or joins (`with:`): an earlier layer, or `$in`, the input of
 # the block (of the stem, of the head) it is in. `$` cannot start a layer's name, so the
 # two never clash, and it reads as the other values the stage hands a block (`$filters`).

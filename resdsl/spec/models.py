@@ -5,7 +5,7 @@ batch statistic; 0.1 here is Keras' 0.9); shapes are channels-first (C, H, W).
 """
 from typing import Annotated, Literal, Union
 
-from pydantic import Field, StrictBool, StrictInt
+from pydantic import Discriminator, Field, StrictBool, StrictInt, Tag
 
 from ..vocab import BLOCKS
 from .layers import (
@@ -132,12 +132,30 @@ class CustomShortcut(Strict):
     name: LayerName = Field("shortcut", description="its layers are named <name>.<layer>")
 
 
+def _shortcut_form(v) -> str | None:
+    """Which form a block's `shortcut:` is written in, so that a mistake in one is
+    reported in that form's terms only (not once per form, at the key)."""
+    if isinstance(v, str):
+        return "str"
+    if isinstance(v, list):
+        return "list[Layer]"
+    return "CustomShortcut" if isinstance(v, (dict, CustomShortcut)) else None
+
+
+Shortcut = Annotated[
+    Union[Annotated[ShortcutKind, Tag("str")], Annotated[list[Layer], Tag("list[Layer]")],
+          Annotated[CustomShortcut, Tag("CustomShortcut")]],
+    Discriminator(_shortcut_form, custom_error_type="shortcut_type",
+                  custom_error_message="a shortcut is a kind (`projection`, `identity`, ...), a list of layers, "
+                                       "or a mapping with `layers`")]
+
+
 class UserBlock(Strict):
     description: str = ""
     params: dict[Name, NonNegInt | None] = Field(
         {}, description="parameters and their defaults (null: required); `filters` and `stride` are always given")
     main: Annotated[list[Layer], Field(min_length=1)]
-    shortcut: ShortcutKind | list[Layer] | CustomShortcut = Field(
+    shortcut: Shortcut = Field(
         "projection", description="a built-in shortcut kind (a stage's `shortcut:` overrides it), a list of layers "
                                   "(built where the shape changes), or a mapping with `layers`, `from`, `when`, `name`")
     projection_norm: StrictBool = Field(

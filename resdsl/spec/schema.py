@@ -28,7 +28,7 @@ def _short_forms(schema: dict) -> None:
     block = defs["UserBlock"]["properties"]
     for key in ("main", "after"):
         block[key]["items"]["oneOf"].append(bare)
-    for alt in block["shortcut"]["anyOf"]:
+    for alt in block["shortcut"]["oneOf"]:
         if alt.get("type") == "array":
             alt["items"]["oneOf"].append(bare)
 

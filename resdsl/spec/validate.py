@@ -12,8 +12,9 @@ from typing import Any
 from pydantic import ValidationError
 
 from ..errors import Diagnostic, SpecError, did_you_mean, expected_one_of
-from .layers import LAYER_MODELS, PATH, TENSOR
+from .layers import LAYER_MODELS, LAYER_PATH, PATH, TENSOR
 from .models import BUILTIN_BLOCKS, Spec
+from .names import check_names as check_layer_names
 from .sourcemap import SourceMap
 
 
@@ -27,7 +28,9 @@ def _walk(loc: tuple, data: Any) -> tuple[tuple, Any]:
             path.append(part)
             cur = cur[part]
         elif isinstance(cur, dict) and isinstance(part, str) and part not in cur:
-            if part in LAYER_MODELS or "[" in part or part.startswith(("function-", "str", "int", "list", "literal")):
+            # (a model's name, such as CustomShortcut: the language's keys are lower case)
+            if part in LAYER_MODELS or "[" in part or part[:1].isupper() \
+                    or part.startswith(("function-", "str", "int", "list", "literal")):
                 continue  # a union tag or validator wrapper, not a key
             return tuple(path), (cur, part)
     return tuple(path), None
@@ -123,9 +126,11 @@ def diagnostics_from_validation(exc: ValidationError, data: Any, smap: SourceMap
             if pattern == TENSOR:
                 msg = ("a tensor to read is `$in` (the input of the block, stem or head) or the name of an "
                        "earlier layer")
-            elif pattern == PATH:
+            elif pattern in (PATH, LAYER_PATH):
                 msg = ("a layer or stage name is an identifier (letters, digits and _, not starting with a digit), "
-                       "or a dotted path of identifiers and indices such as `stem.conv` or `conv1.0`")
+                       "or a dotted path of identifiers and indices such as `stem.conv` or `conv1.0`"
+                       + ("; a custom shortcut's layer may be an index (`0`: `downsample.0`)"
+                          if pattern == LAYER_PATH else ""))
             elif pattern.startswith("^[A-Za-z_]"):
                 msg = "a name must be an identifier (letters, digits and _, not starting with a digit)"
             elif "$" in pattern:
@@ -282,8 +287,8 @@ def validate_data(data: Any, smap: SourceMap) -> Spec:
         # The version check says it better than pydantic's literal error.
         diags += [d for d in found if not (diags and d.span == diags[0].span)]
     taken = {d.span for d in diags}
-    diags += [d for d in _check_blocks(data, smap) + _check_names(data, smap) + _check_not_empty(data, smap)
-              if d.span not in taken]
+    checks = _check_blocks(data, smap) + _check_names(data, smap) + check_layer_names(data, smap)
+    diags += [d for d in checks + _check_not_empty(data, smap) if d.span not in taken]
     if diags:
         diags.sort(key=lambda d: (d.span.line, d.span.column))
         raise SpecError(diags, smap.sources())

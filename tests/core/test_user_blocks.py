@@ -141,3 +141,102 @@ def test_the_blocks_own_shortcut_add_still_suggests_a_projection():
                 .replace("add: {with: b1, name: join}", "add: {with: b1, name: join}\n    shortcut: identity"))
     assert err.code == "shape-mismatch" and "shortcut carries 16 channels but the main path gives 32" in str(err)
     assert "`shortcut: projection`" in err.first.hint
+
+
+# -- a custom shortcut named by index -------------------------------------------
+
+INDEXED = HEADER + """\
+blocks:
+  b:
+    main:
+      - conv: {filters: $filters, kernel: 3, stride: $stride, padding: 1}
+      - norm
+    shortcut:
+      name: downsample
+      layers:
+        - conv: {filters: $filters, kernel: 1, stride: $stride, name: FIRST}
+        - norm: {name: SECOND}
+stem: [{conv: {filters: 16, kernel: 3, padding: 1}}]
+stages:
+  - {block: b, filters: 16}
+  - {block: b, filters: 32, stride: 2}
+head: [global_avgpool]
+"""
+
+
+@pytest.mark.parametrize("first,second", [("0", "1"), ("'0'", "'1'")])
+def test_a_custom_shortcut_may_name_its_layers_by_index(first, second):
+    r = resdsl.resolve(INDEXED.replace("FIRST", first).replace("SECOND", second))
+    assert r.graph.nodes["layer2.0.downsample.0"]["op"] == "conv"
+    assert r.graph.nodes["layer2.0.downsample.1"]["op"] == "norm"
+    src = resdsl.emit(r)  # torchvision's layout: one Sequential, called as a module
+    assert "self.downsample = nn.Sequential(conv(in_channels, filters, 1, stride=stride), norm(filters))" in src
+
+
+@pytest.mark.parametrize("first,second,line,col,words", [
+    ("0x", "1", 12, 71, "or a dotted path of identifiers and indices"),
+    ("0", "bn", 13, 24, "the shortcut's layer 1 has no index name, but others have one"),
+    ("1", "2", 12, 71, "the shortcut's layer 0 is named '1', but the next index is 0"),
+])
+def test_a_bad_index_name_is_one_error_where_it_is_written(first, second, line, col, words):
+    err = error(INDEXED.replace("FIRST", first).replace("SECOND", second))
+    assert len(err.diagnostics) == 1 and err.code == "bad-name", str(err)
+    assert (err.first.span.line, err.first.span.column) == (line, col) and words in str(err)
+
+
+def test_an_index_name_outside_a_shortcut_is_refused():
+    text = INDEXED.replace("FIRST", "conv").replace("SECOND", "bn")
+    err = error(text.replace("      - norm\n", "      - norm: {name: 0}\n"))
+    assert err.code == "bad-name" and "only a custom shortcut's layers are named by index" in str(err)
+    assert err.first.span.line == 8
+
+
+# -- names the backends cannot build are refused by validate --------------------
+
+NAMED = HEADER + """\
+blocks:
+  b:
+    params: {k: 3}
+    main:
+      - conv: {filters: $filters, kernel: $k, padding: 1, name: BLOCK_LAYER}
+    shortcut: identity
+stem: [{conv: {filters: 16, kernel: 3, padding: 1, name: STEM_LAYER}}]
+stages: [{block: b, filters: 16, name: STAGE}]
+head: [global_avgpool]
+"""
+
+
+def named(block_layer="conv1", stem_layer="conv1", stage="layer1") -> str:
+    return NAMED.replace("BLOCK_LAYER", block_layer).replace("STEM_LAYER", stem_layer).replace("STAGE", stage)
+
+
+@pytest.mark.parametrize("where,name,line,words", [
+    ("block_layer", "x", 8, "a layer cannot be named 'x'"),
+    ("stem_layer", "x", 10, "a layer cannot be named 'x'"),
+    ("stage", "x", 11, "a stage cannot be named 'x'"),
+    ("block_layer", "forward", 8, "'forward' cannot be a name: it would shadow an attribute of PyTorch's"),
+    ("stem_layer", "head.train", 10, "'train' cannot be a name"),
+    ("stage", "stages.0.eval", 11, "'eval' cannot be a name"),
+    ("block_layer", "class", 8, "it is a Python keyword"),
+    ("stem_layer", "_private", 10, "names starting with '_' are reserved"),
+    ("block_layer", "FUSE", 8, "'FUSE' cannot be a name"),
+])
+def test_validate_refuses_names_a_backend_cannot_build(where, name, line, words):
+    err = error(named(**{where: name}))
+    assert err.code == "reserved-name" and err.first.span.line == line
+    assert words in str(err), str(err)
+
+
+def test_every_reserved_name_of_the_torch_backend_is_refused_by_validate():
+    """One list: what the torch emitter refuses is what validate refuses."""
+    from resdsl.backends.torch import ops
+    from resdsl.vocab import NN_MODULE_NAMES
+    assert ops.NN_MODULE_NAMES is NN_MODULE_NAMES and ops.reserved_why("forward")
+    for name in sorted(NN_MODULE_NAMES)[::7]:
+        assert error(named(stem_layer=name)).code == "reserved-name", name
+
+
+def test_a_parameter_named_in_is_refused():
+    err = error(named().replace("params: {k: 3}", "params: {k: 3, in: 1}"))
+    assert err.code == "reserved-name" and "`$in` names the block's input" in str(err)
+    assert err.first.span.line == 6

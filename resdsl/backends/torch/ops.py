@@ -9,27 +9,11 @@ on a value (symmetric or asymmetric padding) go through a runtime helper
 """
 from __future__ import annotations
 
-import keyword
 from dataclasses import dataclass
 
-# The attributes and methods of torch.nn.Module (torch 2.x): a layer with one of
-# these names would shadow it (`self.forward = ...`), so the backend refuses it.
-# tests/backends/test_torch_errors.py checks this list against the installed torch.
-NN_MODULE_NAMES = frozenset({
-    "T_destination", "add_module", "apply", "bfloat16", "buffers", "call_super_init", "children", "compile",
-    "cpu", "cuda", "double", "dump_patches", "eval", "extra_repr", "float", "forward", "get_buffer",
-    "get_extra_state", "get_parameter", "get_submodule", "half", "ipu", "load_state_dict", "modules", "mtia",
-    "named_buffers", "named_children", "named_modules", "named_parameters", "parameters",
-    "register_backward_hook", "register_buffer", "register_forward_hook", "register_forward_pre_hook",
-    "register_full_backward_hook", "register_full_backward_pre_hook", "register_load_state_dict_post_hook",
-    "register_load_state_dict_pre_hook", "register_module", "register_parameter",
-    "register_state_dict_post_hook", "register_state_dict_pre_hook", "requires_grad_", "set_extra_state",
-    "set_submodule", "share_memory", "state_dict", "to", "to_empty", "train", "training", "type", "xpu",
-    "zero_grad",
-})
-
-# Class attributes the emitted classes define themselves.
-OWN_NAMES = frozenset({"FUSE"})
+# The names a layer may not have, checked when a spec is validated (resdsl.vocab);
+# emit checks them again for an IR that did not come from a spec.
+from ...vocab import NN_MODULE_NAMES, OWN_NAMES, reserved_why  # noqa: F401
 
 ACT_CLASSES = {"relu": "nn.ReLU", "relu6": "nn.ReLU6", "silu": "nn.SiLU", "sigmoid": "nn.Sigmoid",
                "tanh": "nn.Tanh", "linear": "nn.Identity", "hard_sigmoid": "nn.Hardsigmoid", "gelu": "nn.GELU"}
@@ -39,19 +23,6 @@ DENSE_ACTS = set(ACT_CLASSES) | {"softmax"}
 # Ops whose output is a new tensor that autograd does not keep (conv and norm save
 # their input, not their output), so the single consumer may overwrite it in place.
 FRESH_OPS = {"conv", "norm", "add", "dense"}
-
-
-def reserved_why(name: str) -> str | None:
-    """Why `name` cannot be a module attribute, or None if it can."""
-    if not name.isidentifier():
-        return "it is not a Python identifier"
-    if keyword.iskeyword(name):
-        return "it is a Python keyword"
-    if name.startswith("_"):
-        return "names starting with '_' are reserved for torch.nn.Module internals"
-    if name in NN_MODULE_NAMES or name in OWN_NAMES:
-        return "it would shadow an attribute of torch.nn.Module"
-    return None
 
 
 class Unsupported(Exception):
