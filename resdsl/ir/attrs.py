@@ -170,7 +170,7 @@ class ActAttrs(Attrs):
 
 @_attrs_class
 class PoolAttrs(Attrs):
-    """maxpool and avgpool; `ceil_mode` and `count_include_pad` as PyTorch's AvgPool2d."""
+    """maxpool and avgpool; `ceil_mode` as PyTorch's pools, `count_include_pad` as its AvgPool2d."""
 
     kernel: tuple[int, int]
     stride: tuple[int, int]

@@ -183,11 +183,13 @@ class Resolved:
         """Whether every layer takes any height and width: a fully convolutional
         body with a global pool (or no head). A flatten before a dense layer
         fixes the size, as in keras.applications with include_top=True; so does an
-        average pool with padding or ceil_mode (its Keras layer precomputes its
-        window counts from the input size)."""
+        average pool with padding or ceil_mode, or a max pool with ceil_mode (their
+        Keras layers precompute window counts or padding from the input size)."""
         def fixes_size(d):
             a = d.get("attrs") or {}
-            return d["op"] == "flatten" or (d["op"] == "avgpool" and (any(a.get("padding", ())) or a.get("ceil_mode")))
+            pool = d["op"] in ("avgpool", "maxpool")
+            return d["op"] == "flatten" or (pool and a.get("ceil_mode")) \
+                or (d["op"] == "avgpool" and any(a.get("padding", ())))
         return not any(fixes_size(d) for _, d in self.graph.nodes(data=True))
 
     def order(self) -> list[str]:

@@ -147,6 +147,8 @@ def lower_layer(b: Builder, item, x: str, ctx: Ctx, span: Span, namer: Namer, ch
             attrs = {"kernel": size, "stride": stride, **padding_attrs(val(p.padding, "padding", 0))}
             if op == "avgpool" and (p.ceil_mode or not p.count_include_pad):  # defaults stay implicit
                 attrs.update(ceil_mode=p.ceil_mode, count_include_pad=p.count_include_pad)
+            elif op == "maxpool" and p.ceil_mode:
+                attrs.update(ceil_mode=True)
             return b.add(op, name, attrs, [x], span, role), None, stride[0]
         if op == "zeropad":
             pad = padding_attrs(val(p.padding, "padding", 0))["padding"]

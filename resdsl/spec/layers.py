@@ -104,11 +104,11 @@ class PoolLayer(LayerBase):
     size: Size2
     stride: Size2 | None = Field(None, description="default: the pool size")
     padding: Padding = "valid"
+    ceil_mode: StrictBool = Field(False, description="keep a last, partial window (PyTorch's ceil_mode)")
     name: LayerName | None = None
 
 
 class AvgPoolLayer(PoolLayer):
-    ceil_mode: StrictBool = Field(False, description="keep a last, partial window (PyTorch's ceil_mode)")
     count_include_pad: StrictBool = Field(True, description="padded zeros count in the average (PyTorch's default)")
 
 

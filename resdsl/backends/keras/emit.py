@@ -132,7 +132,11 @@ def _layer(op: str, a, x: str, name: str) -> str:
         kw = _keywords(a, use_bias=("bias", False), groups=("groups", 1), init=("init", "glorot_uniform"))
         return f"conv({', '.join([x, a('filters'), *_sizes(a), name, *kw])})"
     if op == "maxpool":
-        return f"max_pool({', '.join([x, *_sizes(a), name])})"
+        plain = f"max_pool({', '.join([x, *_sizes(a), name])})"
+        if not a.is_param("ceil_mode") and not a.raw("ceil_mode", False):
+            return plain
+        ceil = f"MaxPool2DCeil({', '.join([*_pairs(a), f'name={name}'])})({x})"
+        return f"{ceil} if {a('ceil_mode')} else {plain}" if a.is_param("ceil_mode") else ceil
     if op == "dense":
         kw = _keywords(a, activation=("activation", "linear"), use_bias=("bias", True), init=("init", "glorot_uniform"))
         return f"dense({', '.join([x, a('units'), name, *kw])})"
@@ -156,6 +160,12 @@ def _layer(op: str, a, x: str, name: str) -> str:
     call = [a(k) if isinstance(k, str) else repr(k) for k in args] + _keywords(a, **kwargs) + [f"name={name}"]
     module = "" if cls in _definitions() else "layers."
     return f"{module}{cls}({', '.join(call)})({f'[{x}]' if op in MERGES else x})"
+
+
+def _pairs(a) -> list[str]:
+    """Kernel and stride as (height, width), padding as four sides: what the layers of extra.py take."""
+    return [f"pair({a(k)})" if a.is_param(k) else repr(rules.pair(a.raw(k))) for k in ("kernel", "stride")] + \
+        [f"sides({a('padding')})" if a.is_param("padding") else repr(rules.sides(a.raw("padding")))]
 
 
 def _sizes(a) -> list[str]:
@@ -360,7 +370,7 @@ def emit(resolved: Resolved, fuse_bn: bool = False) -> str:
         return lines, prev
 
     stem, prev = chain(top[:first_stage], "input")
-    head_items = top[last_stage + 1:]
+    head_items = top[last_stage + 1:] if last_stage >= 0 else []  # no stages: the stem took every layer
     stage_rows = []
     for st in resolved.stages:
         first = 0

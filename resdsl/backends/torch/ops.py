@@ -103,11 +103,13 @@ def _plain_padding(a: Attrs) -> str | None:
 
 
 def _maxpool(a: Attrs) -> str:
+    a.values = {"ceil_mode": False, **a.values}  # the IR omits the default
+    ceil = a.keywords(ceil_mode=False)
     pad = _plain_padding(a)
     if pad is None:
-        return _call("max_pool", [a.code("kernel"), a.code("stride"), a.code("padding")])
+        return _call("max_pool", [a.code("kernel"), a.code("stride"), a.code("padding")] + ceil)
     return _call("nn.MaxPool2d", [a.code("kernel"), f"stride={a.code('stride')}"]
-                 + ([f"padding={pad}"] if pad != "0" else []))
+                 + ([f"padding={pad}"] if pad != "0" else []) + ceil)
 
 
 def _avgpool(a: Attrs) -> str:
