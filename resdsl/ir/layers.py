@@ -53,6 +53,10 @@ class Ctx:
                     out = evaluate(text, lambda name, col: self._lookup(name, span))
                 except ExprError as exc:
                     raise self.error(span, "bad-expression", str(exc), exc.hint) from None
+                if isinstance(out, float):  # a layer's sizes are whole numbers, in emitted code too
+                    raise self.error(span, "bad-expression", f"the expression '{text}' gives {float(out)!r}, "
+                                                             "not a whole number",
+                                     "round it: int(...) (toward zero), `//`, or make_divisible(...)")
             if minimum is not None and out < minimum:
                 raise self.error(span, "bad-value", f"{what} must be at least {minimum}, but '{v}' gives {int(out)}",
                                  "check the parameters the stage passes (`filters`, `stride`, `args`)")

@@ -46,8 +46,8 @@ BLOCK_INPUT = "$in"
 TENSOR = r"^(\$in|" + PATH[1:-1] + ")$"
 TensorName = Annotated[str, Field(pattern=TENSOR, max_length=64)]
 # A parameter reference or an integer expression of parameters: `$filters`, `$filters * 4`,
-# `($width + 1) // 2` (checked and computed at lowering, never evaluated as Python).
-Ref = Annotated[str, Field(pattern=r"^[-+*/() 0-9A-Za-z_]*\$[-+*/() 0-9$A-Za-z_]*$", max_length=200)]
+# `int($filters * $width / 64)` (checked and computed at lowering, never evaluated as Python).
+Ref = Annotated[str, Field(pattern=r"^[-+*/(),. 0-9A-Za-z_]*\$[-+*/(),. 0-9$A-Za-z_]*$", max_length=200)]
 PosInt = Annotated[StrictInt, Field(ge=1, le=1_000_000)]
 NonNegInt = Annotated[StrictInt, Field(ge=0, le=1_000_000)]
 IntOrRef = Union[PosInt, Ref]

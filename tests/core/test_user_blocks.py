@@ -240,3 +240,68 @@ def test_a_parameter_named_in_is_refused():
     err = error(named().replace("params: {k: 3}", "params: {k: 3, in: 1}"))
     assert err.code == "reserved-name" and "`$in` names the block's input" in str(err)
     assert err.first.span.line == 6
+
+
+# -- ratios with rounding in expressions ----------------------------------------
+
+RATIOS = HEADER + """\
+blocks:
+  b:
+    params: {width: 4, groups: 8, pct: 25}
+    main:
+      - conv: {filters: FILTERS, kernel: 1}
+    shortcut: none
+stem: [{conv: {filters: 16, kernel: 3, padding: 1}}]
+stages: [{block: b, filters: 100, args: {width: 6, groups: 4, pct: 30}}]
+head: [global_avgpool]
+"""
+
+
+def width(expr: str) -> int:
+    return resdsl.resolve(RATIOS.replace("FILTERS", f"'{expr}'")).graph.nodes["layer1.0.conv1"]["attrs"]["filters"]
+
+
+@pytest.mark.parametrize("expr,want", [
+    # the stage passes filters 100, width 6, groups 4, pct 30; each want is the Python it stands for
+    ("int($filters * $width / 64) * $groups", int(100 * 6 / 64) * 4),
+    ("$filters * $pct // 100", 100 * 30 // 100),
+    ("int($filters * 0.25)", int(100 * 0.25)),
+    ("int(-$filters / 3) + 50", int(-100 / 3) + 50),
+    ("max($groups, $filters // 8)", max(4, 100 // 8)),
+    ("min($filters, 2 * $width, 64)", min(100, 2 * 6, 64)),
+    ("make_divisible($filters * $pct / 100)", 32),
+    ("make_divisible($filters / 16, 8, 0, 0)", 8),
+    ("make_divisible($filters * 0.3, 16, 48)", 48),
+    ("int($filters / $width / 2.5) + ($groups - 1) * 2", int(100 / 6 / 2.5) + (4 - 1) * 2),
+])
+def test_expressions_compute_ratios_with_rounding_as_python_does(expr, want):
+    assert width(expr) == want
+
+
+def test_make_divisible_is_timms():
+    timm_layers = pytest.importorskip("timm.layers")
+    from resdsl.ir.rounding import make_divisible
+    for v in (3.0, 7.5, 10.0, 12.0, 16.0, 25.6, 30.0, 100.0, 255.9, 1000.0):
+        for divisor in (1, 4, 8, 16):
+            for round_limit in (0.0, 0.9):
+                assert make_divisible(v, divisor, round_limit=round_limit) == \
+                    timm_layers.make_divisible(v, divisor, round_limit=round_limit), (v, divisor, round_limit)
+            assert make_divisible(v, divisor, 24) == timm_layers.make_divisible(v, divisor, 24)
+
+
+@pytest.mark.parametrize("expr,words", [
+    ("$filters / 3", "gives 33.333333333333336, not a whole number"),
+    ("int($filters) / 2", "gives 50.0, not a whole number"),
+    ("round($filters / 3)", "unknown name 'round'"),
+    ("make_divisible(, $filters)", "unexpected ','"),
+    ("make_divisible($filters, 1, 2, 3, 4)", "make_divisible() takes 1 to 4 arguments, got 5"),
+    ("int($filters, 2)", "int() takes 1 arguments, got 2"),
+    ("$filters / ($pct - 30)", "division by zero"),
+    ("__import__($filters)", "unknown name '__import__'"),
+    ("$filters.real", "unexpected"),
+])
+def test_bad_ratio_expressions_are_located_errors(expr, words):
+    err = error(RATIOS.replace("FILTERS", f"'{expr}'"))
+    assert err.code in ("bad-expression", "bad-name") and words in str(err), str(err)
+    assert err.first.span.line == 8
+

@@ -20,7 +20,7 @@ import tokenize
 from functools import lru_cache
 from pathlib import Path
 
-from ...ir import SHORTCUT, BlockDef, Resolved, TemplateNode
+from ...ir import SHORTCUT, BlockDef, Resolved, TemplateNode, rounding
 from ...ir.expr import is_symbolic, plain
 from ...version import __version__
 from ..common import check_block_names, fingerprint, unsupported
@@ -31,7 +31,8 @@ from .plan import BACKEND, fused_norms, output_names, plan
 # module decides and builds as `build` does (rules.py: the decisions; extra.py:
 # layers Keras lacks; helpers.py: the layers of a conv or max-pool, and the
 # functions an emitted module calls).
-SOURCES = tuple(Path(__file__).with_name(f) for f in ("rules.py", "extra.py", "helpers.py"))
+SOURCES = tuple(Path(__file__).with_name(f) for f in ("rules.py", "extra.py", "helpers.py")) + (
+    Path(rounding.__file__),)  # the rounding that expressions call (`make_divisible`), as lowering does
 # The names an emitted module imports.
 IMPORTED = {"keras", "layers", "ops", "random", "np"}
 # Ops whose layer takes its inputs as a list.
