@@ -150,7 +150,23 @@ Shortcut = Annotated[
                                        "or a mapping with `layers`")]
 
 
+class BlockInsert(Strict):
+    """Layers put into a derived block's main path, next to one of its layers."""
+
+    after: LayerName | None = Field(None, description="the layer (name or index) they follow")
+    before: LayerName | None = Field(None, description="the layer (name or index) they precede")
+    layers: Annotated[list[Layer], Field(min_length=1)]
+
+
 class UserBlock(Strict):
+    # `extends`, `insert`, `replace` and `remove` are merged away before validation
+    # (spec/blockderive.py): listed here for the schema and `did you mean`.
+    extends: Name | None = Field(None, description="another user block of this spec to start from: its keys, "
+                                                   "with this block's merged over them")
+    insert: list[BlockInsert] = Field([], description="layers to put into the main path, after or before a layer")
+    replace: dict[LayerName, Layer | list[Layer]] = Field(
+        {}, description="main-path layers (by name or index) and the layer, or layers, in their place")
+    remove: list[LayerName] = Field([], description="main-path layers (by name or index) to leave out")
     description: str = ""
     params: dict[Name, NonNegInt | None] = Field(
         {}, description="parameters and their defaults (null: required); `filters` and `stride` are always given")

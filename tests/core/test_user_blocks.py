@@ -305,3 +305,99 @@ def test_bad_ratio_expressions_are_located_errors(expr, words):
     assert err.code in ("bad-expression", "bad-name") and words in str(err), str(err)
     assert err.first.span.line == 8
 
+
+# -- a block derived from another: `extends`, `insert`, `replace`, `remove` ------
+
+DERIVED = HEADER + """\
+blocks:
+  base:
+    params: {k: 3}
+    main:
+      - conv: {filters: $filters, kernel: $k, stride: $stride, padding: 1, name: conv1}
+      - norm: {name: bn1}
+      - act: {name: act1}
+      - conv: {filters: $filters, kernel: 3, padding: 1, name: conv2}
+      - norm: {name: bn2}
+    after: [{act: {name: act_out}}]
+  with_se:
+    extends: base
+    params: {k: 5}
+    insert:
+      - {after: bn2, layers: [{se: {name: se}}]}
+      - before: 0
+        layers: [{norm: {name: pre}}]
+    replace:
+      act1: {act: silu}
+    main:
+      conv1: {padding: 2}
+  plain:
+    extends: with_se
+    remove: [se]
+    shortcut: none
+stem: [{conv: {filters: 16, kernel: 3, padding: 1}}]
+stages:
+  - {block: base, filters: 16}
+  - {block: with_se, filters: 32, stride: 2}
+  - {block: plain, filters: 32}
+head: [global_avgpool]
+"""
+
+
+def locals_of(r, block: str) -> list[tuple[str, str]]:
+    return [(d["local"], d["op"]) for n, d in r.graph.nodes(data=True)  # the gate's inner ops left out
+            if d.get("block") == block and d["role"] != "shortcut"
+            and (d["local"].split(".")[0] != "se" or d["local"] == "se.mul")]
+
+
+def test_a_derived_block_edits_its_parents_main_path():
+    r = resdsl.resolve(DERIVED)
+    g = r.graph
+    assert locals_of(r, "layer2.0") == [("pre", "norm"), ("conv1", "conv"), ("bn1", "norm"), ("act1", "act"),
+                                        ("conv2", "conv"), ("bn2", "norm"), ("se.mul", "multiply"), ("add", "add"),
+                                        ("act_out", "act")]
+    conv1 = g.nodes["layer2.0.conv1"]["attrs"]
+    assert conv1["kernel"] == (5, 5) and conv1["padding"] == (2, 2, 2, 2)  # its own `k`, and the changed padding
+    assert g.nodes["layer2.0.act1"]["attrs"]["fn"] == "silu"  # replaced, and still called act1
+    assert locals_of(r, "layer3.0") == [("pre", "norm"), ("conv1", "conv"), ("bn1", "norm"), ("act1", "act"),
+                                        ("conv2", "conv"), ("bn2", "norm"), ("act_out", "act")]  # no se, no add
+    assert locals_of(r, "layer1.0")[0] == ("conv1", "conv") and g.nodes["layer1.0.conv1"]["attrs"]["kernel"] == (3, 3)
+    merged = r.spec.data["blocks"]["plain"]  # what `validate --print-spec` shows
+    assert "extends" not in merged and "remove" not in merged and len(merged["main"]) == 6
+
+
+def test_every_layer_of_a_derived_block_keeps_where_it_was_written():
+    spec = resdsl.resolve(DERIVED).spec
+    assert spec.span(("blocks", "with_se", "main", 0)).line == 20     # inserted: the child's `insert`
+    assert spec.span(("blocks", "with_se", "main", 1)).line == 8      # inherited: the parent's layer
+    assert spec.span(("blocks", "with_se", "main", 1, "conv", "padding")).line == 24  # changed by the child
+    assert spec.span(("blocks", "with_se", "main", 3)).line == 22     # replaced
+    assert spec.span(("blocks", "with_se", "main", 6)).line == 18
+    assert spec.span(("blocks", "plain", "main", 0)).line == 20       # through two derivations
+
+
+@pytest.mark.parametrize("old,new,code,line,words", [
+    ("layers: [{norm: {name: pre}}]", "layers: [{norm: {name: pre, eps: 2}}]", "out-of-range", 20, "eps"),
+    ("kernel: $k, stride", "kernel: $kk, stride", "unknown-parameter", 8, "'$kk'"),
+    ("extends: with_se", "extends: with_sf", "unknown-block", 26, "did you mean 'with_se'"),
+    ("extends: base", "extends: bottleneck", "unknown-block", 15, "a built-in kind has no layers"),
+    ("extends: base", "extends: plain", "block-cycle", 26, "with_se -> plain -> with_se"),
+    ("extends: base", "extends: with_se", "block-cycle", 15, "with_se -> with_se"),
+    ("before: 0", "before: 9", "unknown-item", 19, "no layer 9 in blocks.with_se.main, which has 5"),
+    ("after: bn2", "after: bn3", "unknown-item", 18, "did you mean 'bn2'"),
+    ("remove: [se]", "remove: [se, conv7]", "unknown-item", 27, "no layer named 'conv7'"),
+    ("      act1: {act: silu}", "      act2: {act: silu}", "unknown-item", 22, "did you mean 'act1'"),
+    ("      act1: {act: silu}", "      act1: {act: silu}\n    remove: [act1]", "bad-value", 23,
+     "'act1' is both replaced and removed"),
+    ("- {after: bn2, layers", "- {after: bn2, before: bn1, layers", "wrong-type", 18, "name one anchor"),
+    ("    shortcut: none", "    shortcut: none\n    insrt: []", "unknown-key", 29, "did you mean 'insert'"),
+])
+def test_mistakes_in_a_derived_block_are_located(old, new, code, line, words):
+    assert old in DERIVED
+    err = error(DERIVED.replace(old, new, 1) if old != "extends: base" else DERIVED.replace(old, new))
+    assert err.code == code and err.first.span.line == line and words in str(err), str(err)
+
+
+def test_a_block_may_edit_its_own_main_and_be_edited_with_set():
+    r = resdsl.resolve(DERIVED, sets=["blocks.base.remove=[act1]"])
+    assert ("act1", "act") not in locals_of(r, "layer1.0")
+    assert ("act1", "act") in locals_of(r, "layer2.0")  # with_se was derived before the override
