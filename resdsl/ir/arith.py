@@ -13,6 +13,7 @@ from __future__ import annotations
 import re
 from typing import Callable
 
+from ..errors import HintedError
 from .expr import call
 from .rounding import make_divisible
 
@@ -31,12 +32,12 @@ FUNCTIONS: dict[str, tuple[Callable, int, int]] = {
 ALLOWED = "numbers, $parameters, + - * / // and parentheses, and " + ", ".join(f"{f}(...)" for f in FUNCTIONS)
 
 
-class ExprError(ValueError):
+class ExprError(HintedError, ValueError):
     """A malformed expression; `column` is the 0-based offset in its text."""
 
     def __init__(self, message: str, column: int, hint: str | None = None):
-        super().__init__(message)
-        self.column, self.hint = column, hint
+        super().__init__(message, hint)
+        self.column = column
 
 
 def evaluate(text: str, lookup: Callable[[str, int], object]):

@@ -15,12 +15,7 @@ from .arith import ExprError, evaluate
 from .attention import eca, se
 from .expr import is_symbolic
 from .graph import Builder
-
-DEFAULT_PREFIX = {"conv": "conv", "norm": "bn", "act": "act", "maxpool": "maxpool",
-                  "avgpool": "avgpool", "global_avgpool": "avgpool", "zeropad": "pad",
-                  "flatten": "flatten", "dense": "fc", "block": "block", "global_maxpool": "maxpool",
-                  "global_avgmaxpool": "pool", "dropout": "drop", "multiply": "mul", "channel_conv": "conv",
-                  "se": "se", "eca": "eca", "add": "add"}
+from .ops import OPS
 
 
 @dataclass(frozen=True)
@@ -35,6 +30,8 @@ class Ctx:
     zero_init_last: bool
     norm_type: str = "batchnorm"
     norm_groups: int = 32
+    conv_standardize: bool = False
+    conv_standardize_eps: float = 1e-6
     env: dict = field(default_factory=dict)  # user-block parameters
     text: str | None = None                  # spec source, for carets
 
@@ -101,13 +98,14 @@ def padding_attrs(v) -> dict:
 
 
 class Namer:
-    """Default names like torchvision's: conv1, bn1, ... counted per prefix."""
+    """Default names like torchvision's: conv1, bn1, ... counted per prefix (the
+    op's OpDef prefix; a nested user block, which is no op, is `block1`, ...)."""
 
     def __init__(self):
         self.counts: dict[str, int] = {}
 
     def __call__(self, op: str) -> str:
-        prefix = DEFAULT_PREFIX[op]
+        prefix = OPS[op].prefix if op in OPS else op
         self.counts[prefix] = self.counts.get(prefix, 0) + 1
         return f"{prefix}{self.counts[prefix]}"
 
@@ -134,6 +132,10 @@ def lower_layer(b: Builder, item, x: str, ctx: Ctx, span: Span, namer: Namer, ch
                      "stride": pair(val(p.stride, "the conv stride")), "groups": val(p.groups, "conv groups"),
                      "bias": ctx.conv_bias if p.bias is None else p.bias,
                      "init": p.init or ctx.conv_init, **padding_attrs(val(p.padding, "padding", 0))}
+            dilation = pair(val(p.dilation, "the conv dilation"))
+            if dilation != (1, 1):  # the plain case keeps its old attributes
+                attrs["dilation"] = dilation
+            attrs.update(standardize_attrs(ctx, p.standardize, p.standardize_eps))
             return b.add(op, name, attrs, [x], span, role), attrs["filters"], attrs["stride"][0]
         if op == "norm":
             kind = p.type or ctx.norm_type
@@ -169,6 +171,32 @@ def lower_layer(b: Builder, item, x: str, ctx: Ctx, span: Span, namer: Namer, ch
         if op == "add":
             return b.add(op, name, {"shortcut": "branch"}, [x, tensor(b, ctx, p.with_, span, "add")], span,
                          role), None, 1
+        if op == "split":
+            return split(b, ctx, p, name, x, channels, val, span, role)
+        if op == "concat":
+            ins = [tensor(b, ctx, n, span, "concatenate") for n in p.inputs]
+            widths = [b.channels.get(n) for n in ins]
+            total = None if None in widths else sum(widths[1:], widths[0])
+            return b.add(op, name, {}, ins, span, role), total, 1
+        if op == "softmax":
+            if (p.axis == "paths") != (p.paths is not None):
+                raise ctx.error(span, "bad-value", "softmax takes `paths` exactly when its axis is paths",
+                                "write `softmax: {axis: paths, paths: 2}`" if p.axis == "paths"
+                                else "drop `paths`, or give `axis: paths`")
+            attrs = {"axis": p.axis}
+            if p.axis == "paths":
+                attrs.update(paths=at_least(ctx, val(p.paths, "softmax paths", 2), 2, "softmax paths", span),
+                             groups=val(p.groups, "softmax groups"))
+            return b.add(op, name, attrs, [x], span, role), None, 1
+        if op == "blur_pool":
+            k = at_least(ctx, val(p.size, "the blur_pool size", 2), 2, "the blur_pool size", span)
+            stride = val(p.stride, "the blur_pool stride")
+            pad = ((stride - 1) + (k - 1)) // 2 if p.padding is None else val(p.padding, "padding", 0)
+            attrs = {"kernel": k, "stride": stride, "padding": padding_attrs(pad)["padding"], "pad_mode": p.pad_mode}
+            return b.add(op, name, attrs, [x], span, role), None, stride
+        if op == "attention_pool":
+            source = tensor(b, ctx, p.with_, span, "pool")
+            return b.add(op, name, {}, [source, x], span, role), b.channels.get(source), 1
         if op == "channel_conv":
             attrs = {"kernel": val(p.kernel, "the channel_conv kernel"), "bias": p.bias}
             return b.add(op, name, attrs, [x], span, role), None, 1
@@ -186,6 +214,41 @@ def lower_layer(b: Builder, item, x: str, ctx: Ctx, span: Span, namer: Namer, ch
     raise AssertionError(f"layer op {op!r} has no lowering")  # the spec models admit no other
 
 
+def standardize_attrs(ctx: Ctx, standardize: bool | None, eps: float | None) -> dict:
+    """A conv's weight-standardisation attributes: the layer's, else the defaults'
+    (none at all for a plain conv, which keeps its old attributes)."""
+    on = ctx.conv_standardize if standardize is None else standardize
+    return {"standardize": True, "standardize_eps": ctx.conv_standardize_eps if eps is None else eps} if on else {}
+
+
+def at_least(ctx: Ctx, v, minimum: int, what: str, span: Span):
+    """`v`, or a located error where a plain value is below `minimum` (a `$ref`'s
+    minimum is checked where it is computed)."""
+    if v < minimum:
+        raise ctx.error(span, "bad-value", f"{what} must be at least {minimum}, but it is {int(v)}")
+    return v
+
+
+def split(b: Builder, ctx: Ctx, p, name: str, x: str, channels, val, span: Span, role) -> tuple[str, object, int]:
+    """A split's parts, each its own node `<name>.<i>` reading `x`; returns part 0.
+    Each part's width is known to later layers that read it by name (`from:`)."""
+    if (p.parts is None) == (p.sizes is None):
+        raise ctx.error(span, "bad-value", "split takes `parts` or `sizes`, not both or neither",
+                        "`split: {parts: 2}` for equal parts, `split: {sizes: [16, 48]}` for given ones")
+    if p.parts is not None:
+        n = at_least(ctx, val(p.parts, "split parts", 2), 2, "split parts", span)
+        attrs, widths = {"parts": n}, [None if channels is None else channels // n] * int(n)
+    else:
+        sizes = tuple(val(s, "a split size") for s in p.sizes)
+        attrs, widths = {"sizes": sizes}, list(sizes)
+    first = None
+    for i, width in enumerate(widths):
+        node = b.add("split", f"{name}.{i}", {"index": i, **attrs}, [x], span, role)
+        b.channels[node] = width
+        first = first or node
+    return first, widths[0], 1
+
+
 def tensor(b: Builder, ctx: Ctx, ref: str, span: Span, verb: str = "multiply with") -> str:
     """The node `ref` names: `$in`, the input of the block (stem, head) being lowered,
     or an earlier layer of it."""
@@ -196,7 +259,10 @@ def same_block(b: Builder, ctx: Ctx, local: str, span: Span, verb: str) -> str:
     """The node an earlier layer of the current block (or stem/head) is called `local`."""
     prefix, block = b.scope.get("prefix", ""), b.scope.get("block")
     node = f"{prefix}{local}"
-    if node not in b.graph or b.graph.nodes[node].get("block") != block:
+    if node not in b.graph or b.graph.nodes[node].get("block") != block or b.graph.nodes[node]["op"] == "input":
+        if local == "input":  # a layer may be named `input`; the block's input is not
+            raise ctx.error(span, "bad-name", f"no earlier layer named 'input' here to {verb}",
+                            f"the input of the block (of the stem, of the head) is called `{BLOCK_INPUT}`")
         known = [d["local"] for n, d in b.graph.nodes(data=True)
                  if d.get("block") == block and n.startswith(prefix) and d["op"] != "input"]
         raise ctx.error(span, "unknown-tensor", f"no earlier layer named '{local}' here to {verb}",
@@ -236,17 +302,29 @@ def ratio(a, b):
     return a if b == 1 and not is_symbolic(b) else a // b
 
 
+# Ops whose output has no spatial extent left (C×1×1, or a vector): a tensor computed
+# from them only broadcasts in an add, so its stride has no say there.
+POOLED = frozenset({"global_avgpool", "global_maxpool", "global_avgmaxpool", "attention_pool", "flatten", "dense"})
+
+
 def _stride_in(b: Builder, node: str, ctx: Ctx, span: Span) -> int:
     """The stride of what `node` reads: its first input's (a multiply's gated tensor,
-    an add's current tensor); an add's two inputs must agree."""
-    pred = b.graph._pred[node]
+    an add's current tensor, a concat's first part). The map inputs of an add must
+    agree; one computed from a global pool (a context, C×1×1, that broadcasts) has
+    no say. Records in `b.pooled` the nodes with no spatial extent."""
+    pred, op = b.graph.pred[node], b.graph.nodes[node]["op"]
     ins = sorted(pred, key=lambda u: pred[u]["port"])
-    first = b.strides.get(ins[0], 1)
-    if b.graph._node[node]["op"] == "add" and b.strides.get(ins[1], 1) != first:
-        other = b.strides.get(ins[1], 1)
-        local = lambda u: BLOCK_INPUT if u == b.scope.get("input") else b.graph._node[u]["local"]  # noqa: E731
-        raise ctx.error(span, "shape-mismatch",
-                        f"this add joins '{local(ins[0])}' (total stride {first}) and '{local(ins[1])}' "
-                        f"(total stride {other}): their sizes cannot match",
-                        "give both branches the same stride")
+    maps = [u for u in ins if u not in b.pooled]
+    if op in POOLED or not maps or (op not in ("add", "multiply") and ins[0] in b.pooled):
+        b.pooled.add(node)
+    if op != "add" or len(maps) < 2:
+        return b.strides.get((maps or ins)[0] if op in ("add", "multiply") else ins[0], 1)
+    first = b.strides.get(maps[0], 1)
+    for u in maps[1:]:
+        if b.strides.get(u, 1) != first:
+            local = lambda v: BLOCK_INPUT if v == b.scope.get("input") else b.graph.nodes[v]["local"]  # noqa: E731
+            raise ctx.error(span, "shape-mismatch",
+                            f"this add joins '{local(maps[0])}' (total stride {first}) and '{local(u)}' "
+                            f"(total stride {b.strides.get(u, 1)}): their sizes cannot match",
+                            "give both branches the same stride")
     return first

@@ -45,6 +45,8 @@ class UserBlockLowering:
         self.depth += 1
         if self.depth > self.max_nesting:
             raise ctx.error(c.span, "too-deep", f"user blocks nest more than {self.max_nesting} levels")
+        outer = b.scope.get("input")
+        b.scope["input"] = c.x  # what `$in` reads
         try:
             block = self.spec.model.blocks[bname]
             ctx = ctx.with_env(env)
@@ -78,6 +80,7 @@ class UserBlockLowering:
             return y, channels, kind, ratio(b.strides[y], b.strides[c.x])
         finally:
             self.depth -= 1
+            b.scope["input"] = outer
 
     def _custom(self, b: Builder, block, mode, c: BlockCall, ctx: Ctx, channels: int, stride: int, path: tuple,
                 top: bool) -> tuple[str, str]:

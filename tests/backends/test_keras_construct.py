@@ -16,11 +16,10 @@ import pytest
 
 keras = pytest.importorskip("keras")
 
-from conftest import EDGE
-
 import resdsl
 from resdsl.backends.keras import construct, layer_map
 from resdsl.backends.keras.layers import Block, Stage
+from tests.helpers.specs import EDGE
 
 DROP_PATH = resdsl.load_spec("resnet18").source.text.replace("defaults:", "drop_path_rate: 0.1\ndefaults:")
 

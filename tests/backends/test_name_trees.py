@@ -33,7 +33,7 @@ def test_a_container_under_an_index_keeps_its_layers():
     r = resdsl.resolve(INDEXED)
     model = resdsl.build(r).eval()
     assert _count(model) == r.params == 3 * 3 * 3 * 8 + 2 * 3 * 3 * 8 * 8  # 216 + 1152
-    assert isinstance(model.pool, torch.nn.Sequential) and len(model.pool) == 2
+    assert isinstance(model.pool, torch.nn.ModuleList) and len(model.pool) == 2  # called member by member
     assert model.get_submodule("pool.1.b").weight.shape == (8, 8, 3, 3)
     x = torch.randn(2, 3, 16, 16)
     with torch.no_grad():

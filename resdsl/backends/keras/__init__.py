@@ -18,8 +18,8 @@ import tempfile
 import zipfile
 
 from ...ir import Resolved, resolve
-from ..common import fingerprint, node_inputs
-from .emit import emit  # noqa: F401  (part of the backend interface)
+from ..common import fingerprint, node_inputs, unsupported
+from .emit import emit as _emit
 from .plan import fused_norms, output_names, plan
 
 # The first member of every .keras file resdsl writes is `resdsl.txt` holding
@@ -47,7 +47,31 @@ def _collector_paused():
         gc.enable()
 
 
+# Conv options of the IR that the Keras layers do not read yet (issue 22's primitives;
+# the new ops themselves are refused by plan.check as ops it does not know). Until
+# the Keras emitter builds them, a network using one is refused here: a Keras model
+# that silently dropped a dilation would be a different function.
+PENDING_CONV = {"dilation": (1, 1), "standardize": False}
+
+
+def refuse_pending(resolved: Resolved) -> None:
+    """A located `unsupported-op` error for the first conv that uses a PENDING_CONV option."""
+    for n, d in resolved.graph.nodes(data=True):
+        if d["op"] != "conv":
+            continue
+        for key, plain in PENDING_CONV.items():
+            if d["attrs"][key] != plain:
+                raise unsupported("keras", resolved, n, f"conv `{key}` is not built for Keras yet")
+
+
+def emit(resolved: Resolved, fuse_bn: bool = False) -> str:
+    """Python source of a module that imports only keras and defines `build_model()`."""
+    refuse_pending(resolved)
+    return _emit(resolved, fuse_bn=fuse_bn)
+
+
 def build(resolved: Resolved, fuse_bn: bool = False):
+    refuse_pending(resolved)
     with _collector_paused():
         return _build(resolved, fuse_bn)
 

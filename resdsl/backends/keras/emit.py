@@ -20,7 +20,7 @@ import tokenize
 from functools import lru_cache
 from pathlib import Path
 
-from ...ir import SHORTCUT, BlockDef, Resolved, TemplateNode, rounding
+from ...ir import OPS, SHORTCUT, BlockDef, Resolved, TemplateNode, rounding
 from ...ir.expr import is_symbolic, plain
 from ...version import __version__
 from ..common import check_block_names, fingerprint, unsupported
@@ -36,7 +36,7 @@ SOURCES = tuple(Path(__file__).with_name(f) for f in ("rules.py", "extra.py", "h
 # The names an emitted module imports.
 IMPORTED = {"keras", "layers", "ops", "random", "np"}
 # Ops whose layer takes its inputs as a list.
-MERGES = {"add", "multiply"}
+MERGES = {op for op, d in OPS.items() if d.merge}
 
 
 @lru_cache(maxsize=1)

@@ -4,9 +4,11 @@
 Every IR node is a submodule at its IR name relative to the class (`conv1`,
 `downsample.0`), so `model.get_submodule(node)` works for every node and
 torchvision's state_dict keys line up. A dotted name makes a container: digits
-(`downsample.0`, `downsample.1`) an nn.Sequential, called as one module when its
-members form a chain (as torchvision's downsample); other names a plain
-nn.Module holding attributes. `forward` is plain Python calls with no loops over
+(`downsample.0`, `downsample.1`) an nn.Sequential, called as one module, when its
+members form a chain (as torchvision's downsample), else an nn.ModuleList (timm's
+`convs`, `paths`) whose members are called one by one; other names a plain
+nn.Module holding attributes. Containers nest either way (`pool.1.a`: a Holder
+inside a ModuleList). `forward` is plain Python calls with no loops over
 the graph, so it costs what hand-written code costs and torch.compile sees no
 graph breaks.
 """
@@ -16,11 +18,13 @@ import ast
 from dataclasses import dataclass, field, replace
 from itertools import pairwise
 
+from ...errors import HintedError
+
 INLINE_DEPTH = 3  # conv -> norm -> act reads well on one line; deeper nesting does not
 INLINE_CHARS = 50  # nor do long nested calls (layers may have 64-character names)
 
 
-class NameClash(Exception):
+class NameClash(HintedError):
     """Two layers map to the same module attribute; carries the offending path."""
 
     def __init__(self, path: str, why: str):
@@ -59,6 +63,7 @@ class Scope:
         self.keep = tuple(keep)
         self.by_path = {la.path: la for la in layers}
         self.containers = self._containers()
+        self._chain_set: set[str] | None = None  # see _chains
 
     def _containers(self) -> dict[str, str]:
         """prefix -> 'seq' (digit children) | 'module'; refuses paths that clash.
@@ -124,9 +129,11 @@ class Scope:
         return lines
 
     def _container(self, prefix: str, made: set[str]) -> str:
-        """The constructor of a container, adding to `made` what it builds: a
-        Sequential is built whole, with its members (a member that is a container
-        itself nested in the call, its own members added later by attribute)."""
+        """The constructor of a container, adding to `made` what it builds. An indexed
+        one is built whole, with its members (a member that is a container itself
+        nested in the call, a named one's layers added later by attribute): an
+        nn.Sequential where forward calls it as one chain, else an nn.ModuleList
+        (timm's), whose members forward calls one by one, each with its own inputs."""
         made.add(prefix)
         if self.containers[prefix] == "module":
             return "Holder()"
@@ -137,24 +144,38 @@ class Scope:
                 members.append(self.by_path[path].ctor)
             else:
                 members.append(self._container(path, made))
-        return f"nn.Sequential({', '.join(members)})"
+        if prefix in self._chains():
+            return f"nn.Sequential({', '.join(members)})"
+        return f"nn.ModuleList([{', '.join(members)}])"
 
     # -- forward --------------------------------------------------------------
+    def _chains(self) -> set[str]:
+        """The indexed containers whose members are layers that form one chain (each
+        reads the one before it, and only it does): forward calls them as one
+        Sequential. One with a container in it (`stages.0.blocks`, `pool.1.a`) is
+        called member by member."""
+        if self._chain_set is None:
+            users, self._chain_set = self.consumers(self.layers), set()
+            for prefix, kind in self.containers.items():
+                if kind != "seq" or any(p not in self.by_path for p in self.children[prefix]):
+                    continue
+                members = [self.by_path[p] for p in self.children[prefix]]
+                chain = len(members[0].inputs) == 1 and members[0].inputs[0] not in {m.path for m in members}
+                for prev, cur in pairwise(members):
+                    chain = chain and cur.inputs == [prev.path] and users[prev.path] == [cur.path]
+                if chain:
+                    self._chain_set.add(prefix)
+        return self._chain_set
+
     def collapsed(self) -> list[Layer]:
         """The layer list with each chain-shaped Sequential replaced by one call
         (`self.renamed`: a chain's last member -> the Sequential's path)."""
-        layers, users = list(self.layers), self.consumers(self.layers)
+        layers = list(self.layers)
         self.renamed: dict[str, str] = {}
-        for prefix, kind in self.containers.items():
-            # A Sequential with a container in it (`stages.0.blocks`, `pool.1.a`) is called member by member.
-            if kind != "seq" or any(p not in self.by_path for p in self.children[prefix]):
+        for prefix in self.containers:
+            if prefix not in self._chains():
                 continue
             members = [self.by_path[p] for p in self.children[prefix]]
-            chain = len(members[0].inputs) == 1 and members[0].inputs[0] not in {m.path for m in members}
-            for prev, cur in pairwise(members):
-                chain = chain and cur.inputs == [prev.path] and users[prev.path] == [cur.path]
-            if not chain:
-                continue
             last, paths = members[-1], {m.path for m in members}
             # By path: an earlier collapse may have renamed the first member's input.
             first = next(la for la in layers if la.path == members[0].path)
@@ -219,11 +240,29 @@ class Scope:
 
 def fit(prefix: str, expr: str, indent: int = 8, width: int = 120) -> list[str]:
     """`prefix + expr` on one line, or, if that is too long and expr is a call,
-    one argument per line (so long layer names still give lint-clean source)."""
+    one argument per line (so long layer names still give lint-clean source);
+    an argument still too long is split the same way, one level deeper."""
     one = prefix + expr
     call = ast.parse(expr, mode="eval").body
+    seg = lambda node: ast.get_source_segment(expr, node)  # noqa: E731
+    if len(one) + indent > width and isinstance(call, ast.BinOp) and isinstance(call.op, (ast.Add, ast.Sub)):
+        # A long sum (a concat's input widths): in parentheses, one term per line.
+        terms, node = [], call
+        while isinstance(node, ast.BinOp) and isinstance(node.op, (ast.Add, ast.Sub)):
+            terms.append(("+ " if isinstance(node.op, ast.Add) else "- ") + seg(node.right))
+            node = node.left
+        return [f"{prefix}("] + [f"    {t}" for t in [seg(node), *reversed(terms)]] + [")"]
     if len(one) + indent <= width or not isinstance(call, ast.Call):
         return [one]
-    seg = lambda node: ast.get_source_segment(expr, node)  # noqa: E731
-    args = [seg(a) for a in call.args] + [f"{k.arg}={seg(k.value)}" for k in call.keywords]
-    return [f"{prefix}{seg(call.func)}("] + [f"    {a}," for a in args] + [")"]
+
+    def items(parts: list[tuple[str, str]], suffix: str = ",") -> list[str]:
+        """(keyword prefix, code) per argument, each on its own line(s), 4 deeper."""
+        out = []
+        for key, code in parts:
+            lines = fit(key, code, indent + 4, width)
+            out += [f"    {x}" for x in lines[:-1]] + [f"    {lines[-1]}{suffix}"]
+        return out
+    if len(call.args) == 1 and not call.keywords and isinstance(call.args[0], ast.List):  # nn.ModuleList([...])
+        return [f"{prefix}{seg(call.func)}(["] + items([("", seg(e)) for e in call.args[0].elts]) + ["])"]
+    args = [("", seg(a)) for a in call.args] + [(f"{k.arg}=", seg(k.value)) for k in call.keywords]
+    return [f"{prefix}{seg(call.func)}("] + items(args) + [")"]
