@@ -6,47 +6,11 @@ from __future__ import annotations
 import pytest
 
 import resdsl
+from tests.helpers.specs import DERIVED_BLOCKS
 
-HEADER = """\
-resdsl: 1
-name: derived
-input: {height: 16, width: 16, channels: 3}
-blocks:
-  base:
-    params: {k: 3}
-    main:
-      - conv: {filters: $filters, kernel: $k, stride: $stride, padding: 1, name: conv1}
-      - norm: {name: bn1}
-      - act: {name: act1}
-      - conv: {filters: $filters, kernel: 3, padding: 1, name: conv2}
-      - norm: {name: bn2}
-    after: [{act: {name: act_out}}]
-"""
-TAIL = """\
-stem: [{conv: {filters: 8, kernel: 3, padding: 1}}]
-stages:
-  - {block: base, filters: 8}
-  - {block: with_se, filters: 16, stride: 2}
-  - {block: plain, filters: 16}
-head: [global_avgpool, {dense: {units: 4}}]
-"""
-DERIVED = HEADER + """\
-  with_se:
-    extends: base
-    params: {k: 5}
-    insert:
-      - {after: bn2, layers: [{se: {name: se}}]}
-      - {before: 0, layers: [{norm: {name: pre}}]}
-    replace:
-      act1: {act: silu}
-    main:
-      conv1: {padding: 2}
-  plain:
-    extends: with_se
-    remove: [se]
-    shortcut: none
-""" + TAIL
-IN_FULL = HEADER + """\
+DERIVED = DERIVED_BLOCKS
+# The derived blocks as they would be written without `extends`.
+IN_FULL = DERIVED[:DERIVED.index("  with_se:\n")] + """\
   with_se:
     params: {k: 5}
     main:
@@ -69,7 +33,7 @@ IN_FULL = HEADER + """\
       - norm: {name: bn2}
     after: [{act: {name: act_out}}]
     shortcut: none
-""" + TAIL
+""" + DERIVED[DERIVED.index("stem:"):]
 
 
 def test_the_derived_blocks_resolve_to_the_blocks_written_out():
@@ -90,7 +54,7 @@ def test_torch_builds_the_same_network():
         [(k, v.shape) for k, v in full.state_dict().items()]
     assert "layer2.0.se.fc1.weight" in derived.state_dict() and "layer3.0.se.fc1.weight" not in derived.state_dict()
     full.load_state_dict(derived.state_dict(), strict=True)
-    x = torch.randn(2, 3, 16, 16)
+    x = torch.randn(2, 3, 32, 32)
     with torch.no_grad():
         assert torch.equal(derived(x), full(x))
     assert resdsl.emit(resdsl.resolve(DERIVED)) == resdsl.emit(resdsl.resolve(IN_FULL))
@@ -101,7 +65,7 @@ def test_keras_builds_the_same_network():
     keras = pytest.importorskip("keras")
     import numpy as np
     source = resdsl.build(resdsl.resolve(DERIVED)).eval()
-    x = torch.randn(2, 3, 16, 16)
+    x = torch.randn(2, 3, 32, 32)
     with torch.no_grad():
         want = source(x).numpy()
     kmodels = [resdsl.build(resdsl.resolve(text), backend="keras") for text in (DERIVED, IN_FULL)]

@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 
 import resdsl
+from tests.helpers.specs import DERIVED_BLOCKS
 
 HEADER = """\
 resdsl: 1
@@ -308,39 +309,7 @@ def test_bad_ratio_expressions_are_located_errors(expr, words):
 
 # -- a block derived from another: `extends`, `insert`, `replace`, `remove` ------
 
-DERIVED = HEADER + """\
-blocks:
-  base:
-    params: {k: 3}
-    main:
-      - conv: {filters: $filters, kernel: $k, stride: $stride, padding: 1, name: conv1}
-      - norm: {name: bn1}
-      - act: {name: act1}
-      - conv: {filters: $filters, kernel: 3, padding: 1, name: conv2}
-      - norm: {name: bn2}
-    after: [{act: {name: act_out}}]
-  with_se:
-    extends: base
-    params: {k: 5}
-    insert:
-      - {after: bn2, layers: [{se: {name: se}}]}
-      - before: 0
-        layers: [{norm: {name: pre}}]
-    replace:
-      act1: {act: silu}
-    main:
-      conv1: {padding: 2}
-  plain:
-    extends: with_se
-    remove: [se]
-    shortcut: none
-stem: [{conv: {filters: 16, kernel: 3, padding: 1}}]
-stages:
-  - {block: base, filters: 16}
-  - {block: with_se, filters: 32, stride: 2}
-  - {block: plain, filters: 32}
-head: [global_avgpool]
-"""
+DERIVED = DERIVED_BLOCKS
 
 
 def locals_of(r, block: str) -> list[tuple[str, str]]:
