@@ -36,28 +36,33 @@ def _walk(loc: tuple, data: Any) -> tuple[tuple, Any]:
     return tuple(path), None
 
 
+def _keys(model) -> list[str]:
+    """The keys a model takes as they are written (`from`, not the field `from_`)."""
+    return [f.alias or name for name, f in model.model_fields.items()]
+
+
 def _fields_at(data: Any, path: tuple) -> list[str]:
     from . import models
     from .layers import LAYER_MODELS as LM
     top = {"input": models.InputSpec, "defaults": models.Defaults}
     if not path:
-        return list(Spec.model_fields)
+        return _keys(Spec)
     if path[0] in top and len(path) == 1:
-        return list(top[path[0]].model_fields)
+        return _keys(top[path[0]])
     if path[0] == "defaults" and len(path) == 2:
         sub = models.Defaults.model_fields.get(path[1])
         ann = getattr(sub, "annotation", None)
-        return list(getattr(ann, "model_fields", {}))
+        return _keys(ann) if hasattr(ann, "model_fields") else []
     if path[0] == "stages" and len(path) == 2:
-        return list(models.Stage.model_fields)
+        return _keys(models.Stage)
     if path[0] == "stages" and len(path) == 4 and path[2] == "blocks":
-        return list(models.StageRun.model_fields)
+        return _keys(models.StageRun)
     if path[0] == "stages" and len(path) == 3 and path[2] in ("conv", "norm"):
-        return list((models.ConvOverride if path[2] == "conv" else models.NormOverride).model_fields)
+        return _keys(models.ConvOverride if path[2] == "conv" else models.NormOverride)
     if path[0] == "blocks" and len(path) == 2:
-        return list(models.UserBlock.model_fields)
+        return _keys(models.UserBlock)
     if len(path) >= 2 and isinstance(path[-2], int) and path[-1] in LM:
-        return list(LM[path[-1]].model_fields)
+        return _keys(LM[path[-1]])
     return []
 
 

@@ -370,3 +370,31 @@ def test_a_block_may_edit_its_own_main_and_be_edited_with_set():
     r = resdsl.resolve(DERIVED, sets=["blocks.base.remove=[act1]"])
     assert ("act1", "act") not in locals_of(r, "layer1.0")
     assert ("act1", "act") in locals_of(r, "layer2.0")  # with_se was derived before the override
+
+
+# -- after the merge with v3 ----------------------------------------------------
+
+def test_a_context_pooled_from_the_block_input_has_no_say_in_its_stride():
+    """A strided map plus a C×1×1 context of the block input (a broadcast add): the
+    block strides by 2, as its map does, and its projection with it."""
+    r = resdsl.resolve(HEADER + """\
+blocks:
+  ctx:
+    main:
+      - conv: {filters: $filters, kernel: 3, stride: $stride, padding: 1, name: a}
+      - global_avgpool: {keepdims: true, from: $in, name: pool}
+      - conv: {filters: $filters, kernel: 1, name: g}
+      - add: {with: a, name: join}
+stem: [{conv: {filters: 8, kernel: 3, padding: 1}}]
+stages: [{block: ctx, filters: 16, stride: 2}]
+head: [global_avgpool]
+""")
+    g = r.graph
+    assert g.nodes["layer1.0.join"]["shape"] == (16, 16, 16)
+    assert g.nodes["layer1.0.downsample.0"]["attrs"]["stride"] == (2, 2)
+
+
+def test_an_unknown_key_is_told_the_keys_as_they_are_written():
+    err = error(PARALLEL.replace("from: FROM", "frm: $in"))
+    assert err.code == "unknown-key" and "did you mean 'from'" in str(err), str(err)
+    assert "from_" not in str(err)
