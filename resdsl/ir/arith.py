@@ -1,8 +1,10 @@
-"""Integer expressions of a user block's parameters: `$filters * 4`,
-`($width + 1) // 2`.
+"""Expressions of a user block's parameters: `$filters * 4`, `($width + 1) // 2`,
+`int($filters * $width / 64) * $groups`, `make_divisible($filters / 4)`.
 
-A small parser of our own, never `eval`: integers, `$name` references, `+`,
-`-`, `*`, `//` and parentheses, with Python's precedence. The parameters'
+A small parser of our own, never `eval`: numbers (integers and decimals),
+`$name` references, `+`, `-`, `*`, `/` (true division), `//` (floor division),
+parentheses, and the calls of `FUNCTIONS`, with Python's precedence and meaning,
+so that an expression gives what the emitted Python gives. The parameters'
 values may be symbolic (ir.expr), so the result keeps its text and the emitted
 code reads `filters * 4` where the spec said `$filters * 4`.
 """
@@ -12,9 +14,22 @@ import re
 from typing import Callable
 
 from ..errors import HintedError
+from .expr import call
+from .rounding import make_divisible
 
 # A pattern that `re` compiles (and caches) on first use: most specs have no expressions.
-_TOKEN = r"\s*(?:(\d+)|\$([A-Za-z_][A-Za-z0-9_]*)|(//|[-+*()])|(\S))"
+_TOKEN = r"\s*(?:(\d+\.\d*|\.\d+|\d+)|\$([A-Za-z_][A-Za-z0-9_]*)|([A-Za-z_][A-Za-z0-9_]*)|(//|[-+*/(),])|(\S))"
+
+# name -> (function, fewest and most arguments); what an expression may call. The
+# emitted code calls them by the same names: Python's int, min, max, and
+# ir/rounding.py's make_divisible, whose text the emitters copy.
+FUNCTIONS: dict[str, tuple[Callable, int, int]] = {
+    "int": (int, 1, 1),                       # toward zero, as Python's int()
+    "min": (min, 2, 8),
+    "max": (max, 2, 8),
+    "make_divisible": (make_divisible, 1, 4),  # (v, divisor=8, min_value=0 (the divisor), round_limit=0.9): timm's
+}
+ALLOWED = "numbers, $parameters, + - * / // and parentheses, and " + ", ".join(f"{f}(...)" for f in FUNCTIONS)
 
 
 class ExprError(HintedError, ValueError):
@@ -29,12 +44,10 @@ def evaluate(text: str, lookup: Callable[[str, int], object]):
     """The value of `text`; `lookup(name, column)` gives a parameter's value (or raises)."""
     tokens = []
     for m in re.finditer(_TOKEN, text):
-        if m.group(4):
-            hint = "only integers, $parameters, + - * // and parentheses" + (
-                " (`/` would give fractions: use `//`)" if m.group(4) == "/" else "")
-            raise ExprError(f"unexpected '{m.group(4)}' in the expression '{text}'", m.start(4), hint)
-        kind = "int" if m.group(1) else "ref" if m.group(2) else "op"
-        tokens.append((kind, m.group(1) or m.group(2) or m.group(3), m.start(m.lastindex)))
+        if m.group(5):
+            raise ExprError(f"unexpected '{m.group(5)}' in the expression '{text}'", m.start(5), f"only {ALLOWED}")
+        kind = ("num", "ref", "name", "op")[m.lastindex - 1]
+        tokens.append((kind, m.group(m.lastindex), m.start(m.lastindex)))
     parser = _Parser(text, tokens, lookup)
     value = parser.expr()
     if parser.pos < len(tokens):
@@ -49,9 +62,13 @@ class _Parser:
     def _peek(self):
         return self.tokens[self.pos] if self.pos < len(self.tokens) else (None, None, len(self.text))
 
+    def _op(self, *ops) -> bool:
+        kind, tok, _ = self._peek()
+        return kind == "op" and tok in ops
+
     def expr(self):
         value = self.term()
-        while self._peek()[1] in ("+", "-") and self._peek()[0] == "op":
+        while self._op("+", "-"):
             op = self.tokens[self.pos][1]
             self.pos += 1
             right = self.term()
@@ -60,16 +77,16 @@ class _Parser:
 
     def term(self):
         value = self.factor()
-        while self._peek()[1] in ("*", "//") and self._peek()[0] == "op":
+        while self._op("*", "/", "//"):
             _, op, col = self.tokens[self.pos]
             self.pos += 1
             right = self.factor()
             if op == "*":
                 value = value * right
-            elif int(right) == 0:
+            elif right == 0:
                 raise ExprError(f"division by zero in the expression '{self.text}'", col)
             else:
-                value = value // right
+                value = value / right if op == "/" else value // right
         return value
 
     def factor(self):
@@ -77,16 +94,37 @@ class _Parser:
         if kind is None:
             raise ExprError(f"the expression '{self.text}' ends too early", col)
         self.pos += 1
-        if kind == "int":
-            return int(tok)
+        if kind == "num":
+            return float(tok) if "." in tok else int(tok)
         if kind == "ref":
             return self.lookup(tok, col)
+        if kind == "name":
+            return self._call(tok, col)
         if tok == "(":
             value = self.expr()
-            if self._peek()[1] != ")":
-                raise ExprError(f"missing ')' in the expression '{self.text}'", self._peek()[2])
-            self.pos += 1
+            self._expect(")")
             return value
         if tok == "-":
             return 0 - self.factor()
         raise ExprError(f"unexpected '{tok}' in the expression '{self.text}'", col)
+
+    def _expect(self, op: str) -> None:
+        if not self._op(op):
+            raise ExprError(f"missing '{op}' in the expression '{self.text}'", self._peek()[2])
+        self.pos += 1
+
+    def _call(self, name: str, col: int):
+        if name not in FUNCTIONS:
+            raise ExprError(f"unknown name '{name}' in the expression '{self.text}'", col,
+                            f"parameters are written `${name}`; the functions are {', '.join(FUNCTIONS)}")
+        fn, least, most = FUNCTIONS[name]
+        self._expect("(")
+        args = [self.expr()]
+        while self._op(","):
+            self.pos += 1
+            args.append(self.expr())
+        self._expect(")")
+        if not least <= len(args) <= most:
+            want = str(least) if least == most else f"{least} to {most}"
+            raise ExprError(f"{name}() takes {want} arguments, got {len(args)}, in the expression '{self.text}'", col)
+        return call(name, fn, args)

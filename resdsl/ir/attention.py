@@ -9,13 +9,7 @@ import math
 
 from ..errors import Span
 from .graph import Builder
-
-
-def make_divisible(v: float, divisor: int, round_limit: float) -> int:
-    """timm's rounding of a reduced width: nearest multiple of `divisor` (at least
-    one), one more if rounding lost more than `round_limit` of `v`."""
-    out = max(divisor, int(v + divisor / 2) // divisor * divisor)
-    return out + divisor if out < round_limit * v else out
+from .rounding import make_divisible
 
 
 def eca_kernel(channels: int, gamma: int, beta: int) -> int:
@@ -36,7 +30,8 @@ def _param_name(name: str, what: str) -> str:
 def se(b: Builder, x: str, channels: int, p, ctx, span: Span, role, name: str) -> str:
     # timm's rounding is no expression of the block's parameters: the reduced width
     # is a parameter of the block's definition in its own right.
-    width = b.param(_param_name(name, "channels"), make_divisible(channels / p.reduction, p.divisor, p.round_limit))
+    width = make_divisible(channels / p.reduction, p.divisor, round_limit=p.round_limit)
+    width = b.param(_param_name(name, "channels"), width)
     y = _gate_input(b, x, name, span, role)
     for local, filters in (("fc1", width), ("fc2", channels)):
         attrs = {"filters": filters, "kernel": (1, 1), "stride": (1, 1), "groups": 1, "bias": p.bias,

@@ -177,7 +177,7 @@ class ActAttrs(Attrs):
 
 @_attrs_class
 class PoolAttrs(Attrs):
-    """maxpool and avgpool; `ceil_mode` and `count_include_pad` as PyTorch's AvgPool2d."""
+    """maxpool and avgpool; `ceil_mode` as PyTorch's pools, `count_include_pad` as its AvgPool2d."""
 
     kernel: tuple[int, int]
     stride: tuple[int, int]
@@ -228,7 +228,8 @@ class ChannelPadAttrs(Attrs):
 @_attrs_class
 class AddAttrs(Attrs):
     """The residual addition; `shortcut` names what its second input is (identity,
-    projection, zeropad, subsample, avg_down, custom), for pictures and docs."""
+    projection, zeropad, subsample, avg_down, custom), for pictures and docs; `branch`
+    for an `add` layer, which joins two tensors of a block's own graph."""
 
     shortcut: str = "identity"
 

@@ -121,6 +121,15 @@ def trunc(x):
     return sym(int(_value(x)), f"int({text_of(x)})") if isinstance(x, _Symbolic) else int(x)
 
 
+def call(name: str, fn, args: list):
+    """`fn(*args)` on the plain values, keeping the text `name(a, b)` where an
+    argument is symbolic (`int(filters * width / 64)`, `make_divisible(...)`)."""
+    value = fn(*[_value(a) for a in args])
+    if not any(isinstance(a, _Symbolic) for a in args):
+        return value
+    return sym(value, f"{name}({', '.join(text_of(a) for a in args)})")
+
+
 def is_symbolic(v) -> bool:
     return isinstance(v, (_Symbolic, Ref))
 

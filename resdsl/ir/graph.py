@@ -191,11 +191,13 @@ class Resolved:
         """Whether every layer takes any height and width: a fully convolutional
         body with a global pool (or no head). A flatten before a dense layer
         fixes the size, as in keras.applications with include_top=True; so does an
-        average pool with padding or ceil_mode (its Keras layer precomputes its
-        window counts from the input size)."""
+        average pool with padding or ceil_mode, or a max pool with ceil_mode (their
+        Keras layers precompute window counts or padding from the input size)."""
         def fixes_size(d):
             a = d.get("attrs") or {}
-            return d["op"] == "flatten" or (d["op"] == "avgpool" and (any(a.get("padding", ())) or a.get("ceil_mode")))
+            pool = d["op"] in ("avgpool", "maxpool")
+            return d["op"] == "flatten" or (pool and a.get("ceil_mode")) \
+                or (d["op"] == "avgpool" and any(a.get("padding", ())))
         return not any(fixes_size(d) for _, d in self.graph.nodes(data=True))
 
     def order(self) -> list[str]:
@@ -237,6 +239,10 @@ class Builder:
     in_shortcut: bool = False                  # adding the block's own (optional) shortcut path
     channels: dict = field(default_factory=dict)  # node -> its channel count, for layers that read it by name
     fast: bool = field(default_factory=lambda: fastpath.enabled())  # append through networkx's dicts (see append)
+    # node -> its spatial stride from the input of the user block being lowered (or of the
+    # stem or head): the block's stride is its output's, whichever branches lead there.
+    strides: dict = field(default_factory=dict)
+    pooled: set = field(default_factory=set)  # nodes with no spatial extent left (ir/layers.py POOLED)
 
     # -- block templates --------------------------------------------------------
     def begin_block(self, kind: str, input_node: str) -> None:

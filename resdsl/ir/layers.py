@@ -10,9 +10,10 @@ import re
 from dataclasses import dataclass, field, replace
 
 from ..errors import Span, SpecError, did_you_mean
-from ..spec.layers import layer_op, layer_params
+from ..spec.layers import BLOCK_INPUT, layer_op, layer_params
 from .arith import ExprError, evaluate
 from .attention import eca, se
+from .expr import is_symbolic
 from .graph import Builder
 from .ops import OPS
 
@@ -49,6 +50,10 @@ class Ctx:
                     out = evaluate(text, lambda name, col: self._lookup(name, span))
                 except ExprError as exc:
                     raise self.error(span, "bad-expression", str(exc), exc.hint) from None
+                if isinstance(out, float):  # a layer's sizes are whole numbers, in emitted code too
+                    raise self.error(span, "bad-expression", f"the expression '{text}' gives {float(out)!r}, "
+                                                             "not a whole number",
+                                     "round it: int(...) (toward zero), `//`, or make_divisible(...)")
             if minimum is not None and out < minimum:
                 raise self.error(span, "bad-value", f"{what} must be at least {minimum}, but '{v}' gives {int(out)}",
                                  "check the parameters the stage passes (`filters`, `stride`, `args`)")
@@ -117,8 +122,6 @@ def lower_layer(b: Builder, item, x: str, ctx: Ctx, span: Span, namer: Namer, ch
             raise ctx.error(span, "misplaced-block", "a `block` layer can only appear inside a user block",
                             "use a stage to repeat blocks")
         return nested(b, p, x, ctx, span, namer, channels)
-    if getattr(p, "from_", None) is not None:  # a branch: read an earlier tensor, not the previous layer
-        x = same_block(b, ctx, p.from_, span, "read")
     name = p.name or namer(op)
     def val(v, what: str | None = None, minimum: int = 1):
         """A value of the layer; `what` names a field that must be at least `minimum`."""
@@ -150,6 +153,8 @@ def lower_layer(b: Builder, item, x: str, ctx: Ctx, span: Span, namer: Namer, ch
             attrs = {"kernel": size, "stride": stride, **padding_attrs(val(p.padding, "padding", 0))}
             if op == "avgpool" and (p.ceil_mode or not p.count_include_pad):  # defaults stay implicit
                 attrs.update(ceil_mode=p.ceil_mode, count_include_pad=p.count_include_pad)
+            elif op == "maxpool" and p.ceil_mode:
+                attrs.update(ceil_mode=True)
             return b.add(op, name, attrs, [x], span, role), None, stride[0]
         if op == "zeropad":
             pad = padding_attrs(val(p.padding, "padding", 0))["padding"]
@@ -162,14 +167,14 @@ def lower_layer(b: Builder, item, x: str, ctx: Ctx, span: Span, namer: Namer, ch
         if op == "dropout":
             return b.add(op, name, {"rate": p.rate}, [x], span, role), None, 1
         if op == "multiply":
-            return b.add(op, name, {}, [same_block(b, ctx, p.with_, span), x], span, role), None, 1
+            return b.add(op, name, {}, [tensor(b, ctx, p.with_, span), x], span, role), None, 1
         if op == "add":
-            return b.add(op, name, {"shortcut": "custom"}, [x, same_block(b, ctx, p.with_, span, "add")], span,
+            return b.add(op, name, {"shortcut": "branch"}, [x, tensor(b, ctx, p.with_, span, "add")], span,
                          role), None, 1
         if op == "split":
             return split(b, ctx, p, name, x, channels, val, span, role)
         if op == "concat":
-            ins = [same_block(b, ctx, n, span, "concatenate") for n in p.inputs]
+            ins = [tensor(b, ctx, n, span, "concatenate") for n in p.inputs]
             widths = [b.channels.get(n) for n in ins]
             total = None if None in widths else sum(widths[1:], widths[0])
             return b.add(op, name, {}, ins, span, role), total, 1
@@ -190,7 +195,7 @@ def lower_layer(b: Builder, item, x: str, ctx: Ctx, span: Span, namer: Namer, ch
             attrs = {"kernel": k, "stride": stride, "padding": padding_attrs(pad)["padding"], "pad_mode": p.pad_mode}
             return b.add(op, name, attrs, [x], span, role), None, stride
         if op == "attention_pool":
-            source = same_block(b, ctx, p.with_, span, "pool")
+            source = tensor(b, ctx, p.with_, span, "pool")
             return b.add(op, name, {}, [source, x], span, role), b.channels.get(source), 1
         if op == "channel_conv":
             attrs = {"kernel": val(p.kernel, "the channel_conv kernel"), "bias": p.bias}
@@ -244,54 +249,82 @@ def split(b: Builder, ctx: Ctx, p, name: str, x: str, channels, val, span: Span,
     return first, widths[0], 1
 
 
-# What `from:` / `with:` call a user block's input; in a stem or head, the network's input.
-INPUT = "input"
+def tensor(b: Builder, ctx: Ctx, ref: str, span: Span, verb: str = "multiply with") -> str:
+    """The node `ref` names: `$in`, the input of the block (stem, head) being lowered,
+    or an earlier layer of it."""
+    return b.scope["input"] if ref == BLOCK_INPUT else same_block(b, ctx, ref, span, verb)
 
 
-def same_block(b: Builder, ctx: Ctx, local: str, span: Span, verb: str = "multiply with") -> str:
+def same_block(b: Builder, ctx: Ctx, local: str, span: Span, verb: str) -> str:
     """The node an earlier layer of the current block (or stem/head) is called `local`."""
     prefix, block = b.scope.get("prefix", ""), b.scope.get("block")
     node = f"{prefix}{local}"
-    if local == INPUT and b.scope.get("input") and (node not in b.graph or b.graph.nodes[node].get("block") != block):
-        return b.scope["input"]  # the block's own input (a layer of that name would win)
-    if node not in b.graph or b.graph.nodes[node].get("block") != block:
+    if node not in b.graph or b.graph.nodes[node].get("block") != block or b.graph.nodes[node]["op"] == "input":
+        if local == "input":  # a layer may be named `input`; the block's input is not
+            raise ctx.error(span, "bad-name", f"no earlier layer named 'input' here to {verb}",
+                            f"the input of the block (of the stem, of the head) is called `{BLOCK_INPUT}`")
         known = [d["local"] for n, d in b.graph.nodes(data=True)
                  if d.get("block") == block and n.startswith(prefix) and d["op"] != "input"]
         raise ctx.error(span, "unknown-tensor", f"no earlier layer named '{local}' here to {verb}",
-                        did_you_mean(local, known) or "name a layer that comes before, in the same block")
+                        did_you_mean(local, known) or "name a layer that comes before, in the same block, or "
+                                                                 f"`{BLOCK_INPUT}` for the block's input")
     return node
 
 
 def lower_layers(b: Builder, items: list, x: str, ctx: Ctx, path: tuple, spans, namer: Namer,
                  channels: int, role: str | None = None, nested=None) -> tuple[str, int, int]:
-    """Lower a list of layers; returns (last node, channels, total stride)."""
-    start, stride, own, branched = x, 1, {}, False
+    """Lower a list of layers; returns (last node, channels, stride of the last node
+    from `x`). Each node's stride is its main input's times its own (`b.strides`),
+    so parallel strided branches that join stride the block once, not once each."""
+    start = b.strides.setdefault(x, 1)
+    b.channels.setdefault(x, channels)
     for i, item in enumerate(items):
         p = layer_params(item)
-        if getattr(p, "from_", None) is not None:
-            branched = True
-            node = f"{b.scope.get('prefix', '')}{p.from_}"
-            if node in b.channels:
-                channels = b.channels[node]
-            elif p.from_ == INPUT and b.scope.get("input"):
-                channels = b.scope["input_channels"]
-        x, ch, s = lower_layer(b, item, x, ctx, spans(path + (i,)), namer, channels, role, nested)
+        span = spans(path + (i,))
+        if getattr(p, "from_", None) is not None:  # a branch: read an earlier tensor, not the previous layer
+            x = tensor(b, ctx, p.from_, span, "read")
+            channels = b.channels.get(x, channels)
+        x, ch, s = lower_layer(b, item, x, ctx, span, namer, channels, role, nested)
         channels = ch if ch is not None else channels
         b.channels[x] = channels
-        own[x] = s
-        stride *= s
-    # With branches (`from:`), layers off the path to the last one do not stride it.
-    return x, channels, _stride_along(b, x, start, own) if branched else stride
+        if layer_op(item) != "block":  # a nested block has set its output's stride
+            b.strides[x] = times(_stride_in(b, x, ctx, span), s)
+    return x, channels, ratio(b.strides[x], start)
 
 
-def _stride_along(b: Builder, node: str, start: str, own: dict) -> int:
-    """The stride from `start` to `node`: the product of the layers' strides on the
-    way back along each op's first input (the tensor it transforms; a gate's or a
-    branch's other input does not move the map)."""
-    total, pred = 1, b.graph._pred
-    while node != start and pred.get(node):
-        s = own.get(node, 1)
-        if not (type(s) is int and s == 1):  # plain ones would only clutter the expression (`1 * stride`)
-            total = s if type(total) is int and total == 1 else total * s
-        node = next(u for u, e in pred[node].items() if e["port"] == 0)
-    return total
+# Strides may be symbolic (`$stride`): leave out the plain 1s, so a projection's
+# stride reads `stride` in emitted code, not `1 * stride * 1`.
+def times(a, b):
+    return a if b == 1 and not is_symbolic(b) else b if a == 1 and not is_symbolic(a) else a * b
+
+
+def ratio(a, b):
+    return a if b == 1 and not is_symbolic(b) else a // b
+
+
+# Ops whose output has no spatial extent left (C×1×1, or a vector): a tensor computed
+# from them only broadcasts in an add, so its stride has no say there.
+POOLED = frozenset({"global_avgpool", "global_maxpool", "global_avgmaxpool", "attention_pool", "flatten", "dense"})
+
+
+def _stride_in(b: Builder, node: str, ctx: Ctx, span: Span) -> int:
+    """The stride of what `node` reads: its first input's (a multiply's gated tensor,
+    an add's current tensor, a concat's first part). The map inputs of an add must
+    agree; one computed from a global pool (a context, C×1×1, that broadcasts) has
+    no say. Records in `b.pooled` the nodes with no spatial extent."""
+    pred, op = b.graph.pred[node], b.graph.nodes[node]["op"]
+    ins = sorted(pred, key=lambda u: pred[u]["port"])
+    maps = [u for u in ins if u not in b.pooled]
+    if op in POOLED or not maps or (op not in ("add", "multiply") and ins[0] in b.pooled):
+        b.pooled.add(node)
+    if op != "add" or len(maps) < 2:
+        return b.strides.get((maps or ins)[0] if op in ("add", "multiply") else ins[0], 1)
+    first = b.strides.get(maps[0], 1)
+    for u in maps[1:]:
+        if b.strides.get(u, 1) != first:
+            local = lambda v: BLOCK_INPUT if v == b.scope.get("input") else b.graph.nodes[v]["local"]  # noqa: E731
+            raise ctx.error(span, "shape-mismatch",
+                            f"this add joins '{local(maps[0])}' (total stride {first}) and '{local(u)}' "
+                            f"(total stride {b.strides.get(u, 1)}): their sizes cannot match",
+                            "give both branches the same stride")
+    return first

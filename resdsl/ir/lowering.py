@@ -54,7 +54,7 @@ def lower(spec: LoadedSpec, replay: bool = True) -> tuple[nx.DiGraph, str, list[
               span(("input",)))
     top_names = Namer()  # stem and head share the top-level namespace
 
-    b.scope = {"section": "stem", "prefix": ""}
+    b.scope = {"section": "stem", "prefix": "", "input": x}  # `$in` in the stem: the network's input
     x, channels, _ = lower_layers(b, m.stem, x, ctx, ("stem",), span, top_names, m.input.channels)
 
     blocks: list[BlockInfo] = []
@@ -90,7 +90,7 @@ def lower(spec: LoadedSpec, replay: bool = True) -> tuple[nx.DiGraph, str, list[
             at_stride = j == (len(kinds) - 1 if stage.stride_position == "last" else 0)
             stride = stage.stride if at_stride else 1
             bname = f"{sname}.{j}"
-            b.scope = {"section": "stage", "stage": sname, "block": bname, "prefix": bname + "."}
+            b.scope = {"section": "stage", "stage": sname, "block": bname, "prefix": bname + ".", "input": x}
             call = BlockCall(
                 x=x, in_channels=channels, filters=stage.filters, stride=stride,
                 expansion=stage.expansion, groups=stage.groups, width_per_group=stage.width_per_group,
@@ -124,7 +124,7 @@ def lower(spec: LoadedSpec, replay: bool = True) -> tuple[nx.DiGraph, str, list[
         stages.append(StageInfo(sname, runs[0][0] if len(runs) == 1 else " + ".join(k for k, _ in runs),
                                 len(kinds), stage.stride, tuple(names), stage_span, kinds=runs))
 
-    b.scope = {"section": "head", "prefix": ""}
+    b.scope = {"section": "head", "prefix": "", "input": x}  # `$in` in the head: the last stage's output
     x, _, _ = lower_layers(b, m.head, x, ctx, ("head",), span, top_names, channels)
     # The graph carries its outputs, so the passes can check that every layer feeds one.
     g.graph["outputs"], g.graph["output_names"] = output_nodes(spec, g, x, blocks, stages)

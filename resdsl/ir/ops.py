@@ -43,9 +43,10 @@ VECTOR, MAP = 1, 3  # the only ranks a tensor has in the IR: (F,) and (C, H, W)
 class ShapeError(HintedError, ValueError):
     """An op cannot take its input; the caller locates it in the spec."""
 
-    def __init__(self, message: str, hint: str | None = None, code: str = "shape-error"):
+    def __init__(self, message: str, hint: str | None = None, code: str = "shape-error", operands: bool = False):
         super().__init__(message, hint)
         self.code = code
+        self.operands = operands  # the message names the inputs as {0}, {1}, ... (port order)
 
 
 def fmt(shape: Shape) -> str:
@@ -193,31 +194,32 @@ def _channel_pad_shape(a: dict, ins: list[Shape]) -> Shape:
 
 
 def _add_shape(a: dict, ins: list[Shape]) -> Shape:
-    if a["shortcut"] == "custom":  # written as a layer: it broadcasts, as multiply does
+    branch = a["shortcut"] == "branch"  # an `add` layer: no shortcut here to suggest a projection for
+    if branch:  # it broadcasts, as multiply does (a block's own residual add does not: that hides mistakes)
         out = broadcast(ins)
-        if out is None:
-            raise ShapeError(f"add: {fmt(ins[0])} and {fmt(ins[1])} do not broadcast",
-                             "add tensors of one shape, or one with one value per channel (C×1×1) or per "
-                             "position (1×H×W)", code="shape-mismatch")
-        return out
+        if out is not None:
+            return out
     first = ins[0]
     for other in ins[1:]:
         if other == first:
             continue
-        if len(other) == len(first) == 3 and other[0] != first[0]:
+        if len(other) == len(first) == 3 and other[0] != first[0] and not branch:
             raise ShapeError(f"shortcut carries {other[0]} channels but the main path gives {first[0]}",
                              "use `shortcut: projection`, or keep channels and stride equal across the block",
                              code="shape-mismatch")
-        msg = f"shortcut gives {fmt(other)} but the main path gives {fmt(first)}"
-        if len(other) == len(first) == 3 and max(abs(other[1] - first[1]), abs(other[2] - first[2])) == 1:
+        msg = (f"add: '{{0}}' gives {fmt(first)} but '{{1}}' gives {fmt(other)}" if branch
+               else f"shortcut gives {fmt(other)} but the main path gives {fmt(first)}")
+        hint = ("the tensors an add joins must have one shape (the same filters and stride on both branches), "
+                "or one broadcasts: one value per channel (C×1×1) or per position (1×H×W)"
+                if branch else "use `shortcut: projection`, or keep channels and stride equal across the block")
+        if len(other) == len(first) == 3 and other[0] == first[0] and \
+                max(abs(other[1] - first[1]), abs(other[2] - first[2])) == 1:
             # Both paths stride by the same factor, but one rounds an odd size down and
             # the other up: (n - k + 2p) // s + 1 differs from ceil(n / s) when n is odd.
-            raise ShapeError(msg + " (they differ by one: an odd size was rounded differently)",
-                             "a strided op floors an odd input size; give the strided conv padding k // 2 (or "
-                             "'same'), pool with `ceil_mode`, or use an input size divisible by the total stride",
-                             code="shape-mismatch")
-        raise ShapeError(msg, "use `shortcut: projection`, or keep channels and stride equal across the block",
-                         code="shape-mismatch")
+            msg += " (they differ by one: an odd size was rounded differently)"
+            hint = ("a strided op floors an odd input size; give the strided conv padding k // 2 (or "
+                    "'same'), pool with `ceil_mode`, or use an input size divisible by the total stride")
+        raise ShapeError(msg, hint, code="shape-mismatch", operands=branch)
     return first
 
 

@@ -60,9 +60,18 @@ def resolve_padding_and_shapes(g: nx.DiGraph, text: str | None = None) -> nx.DiG
             try:
                 done = known[key] = _padding_and_shape(d["op"], d["attrs"], ins)
             except ShapeError as exc:
-                raise SpecError.at(d["span"], exc.code, f"'{n}': {exc}", exc.hint, text) from None
+                msg = str(exc).format(*_operands(d.get("block"), into)) if exc.operands else str(exc)
+                raise SpecError.at(d["span"], exc.code, f"'{n}': {msg}", exc.hint, text) from None
         nodes[n] = {**d, "attrs": done[0], "shape": done[1], "in_shapes": ins}
     return _with_nodes(g, nodes)
+
+
+def _operands(block: str | None, into: dict) -> list[str]:
+    """A node's inputs in port order, as a message names them: by their names in
+    the node's block (`b2`, not `layer2.0.b2`) where they are in it."""
+    prefix = f"{block}." if block else ""
+    return [u[len(prefix):] if prefix and u.startswith(prefix) else u
+            for u in sorted(into, key=lambda u: into[u]["port"])]
 
 
 def _key(d: dict, ins: list) -> tuple:

@@ -7,7 +7,7 @@ from ..errors import did_you_mean
 from ..spec.models import CustomShortcut
 from .blocks import BlockCall, _shortcut, drop_path, residual_add, shortcut
 from .graph import Builder
-from .layers import Ctx, Namer, lower_layers, same_block
+from .layers import Ctx, Namer, lower_layers, ratio, tensor
 
 
 class UserBlockLowering:
@@ -45,15 +45,19 @@ class UserBlockLowering:
         self.depth += 1
         if self.depth > self.max_nesting:
             raise ctx.error(c.span, "too-deep", f"user blocks nest more than {self.max_nesting} levels")
-        outer = b.scope.get("input"), b.scope.get("input_channels")
-        b.scope["input"], b.scope["input_channels"] = c.x, c.in_channels  # what `from: input` reads
+        outer = b.scope.get("input")
+        b.scope["input"] = c.x  # what `$in` reads
         try:
             block = self.spec.model.blocks[bname]
             ctx = ctx.with_env(env)
             spans, namer = self.spec.span, Namer()
             top = self.depth == 1  # only a stage's block has a shortcut its definition may leave out
+            if top:  # strides count from the stage block's input (a nested block's input has one)
+                b.strides = {c.x: 1}
+            b.channels[c.x] = c.in_channels  # as this block's definition names it (`$in` reads it)
             y, channels, stride = lower_layers(b, block.main, c.x, ctx, path + ("main",), spans, namer,
                                                c.in_channels, nested=self.nested)
+            main_out = y
             mode = c.shortcut or block.shortcut  # a stage's explicit `shortcut:` wins
             if not isinstance(mode, str):
                 sc, kind = self._custom(b, block, mode, c, ctx, channels, stride, path, top)
@@ -70,12 +74,13 @@ class UserBlockLowering:
                     y = residual_add(b, drop_path(b, c, y), sc, kind, span)
                 else:
                     y = b.add("add", "add", {"shortcut": kind}, [y, sc], span)
+                b.strides[y] = b.strides[main_out]
             y, channels, _ = lower_layers(b, block.after, y, ctx, path + ("after",), spans, namer,
                                           channels, nested=self.nested)
-            return y, channels, kind, stride
+            return y, channels, kind, ratio(b.strides[y], b.strides[c.x])
         finally:
             self.depth -= 1
-            b.scope["input"], b.scope["input_channels"] = outer
+            b.scope["input"] = outer
 
     def _custom(self, b: Builder, block, mode, c: BlockCall, ctx: Ctx, channels: int, stride: int, path: tuple,
                 top: bool) -> tuple[str, str]:
@@ -89,13 +94,13 @@ class UserBlockLowering:
             return c.x, "identity"
         source = c.x
         if custom.from_ is not None:
-            source = same_block(b, ctx, custom.from_, self.spec.span(path + ("shortcut", "from")))
+            source = tensor(b, ctx, custom.from_, self.spec.span(path + ("shortcut", "from")), "read")
         prefix = b.scope.get("prefix", "")
         b.scope["prefix"] = f"{prefix}{custom.name}."
         b.in_shortcut = top
         try:
-            sc, _, _ = lower_layers(b, custom.layers, source, ctx, where, self.spec.span, Namer(), c.in_channels,
-                                    role="shortcut", nested=self.nested)
+            sc, _, _ = lower_layers(b, custom.layers, source, ctx, where, self.spec.span, Namer(),
+                                    b.channels.get(source, c.in_channels), role="shortcut", nested=self.nested)
         finally:
             b.scope["prefix"], b.in_shortcut = prefix, False
         return sc, "custom"
@@ -106,13 +111,13 @@ class UserBlockLowering:
         filters = ctx.value(p.filters, span, 1, "a nested block's filters") if p.filters is not None else None
         stride = ctx.value(p.stride, span, 1, "a nested block's stride")
         env = self.env_for(p.type, filters, stride, p.args, ctx, span)
-        prefix = b.scope.get("prefix", "")
-        b.scope["prefix"] = f"{prefix}{name}."
+        prefix, block_input = b.scope.get("prefix", ""), b.scope.get("input")
+        b.scope["prefix"], b.scope["input"] = f"{prefix}{name}.", x
         c = BlockCall(x=x, in_channels=channels, filters=filters, stride=stride, expansion=None,
                       groups=1, width_per_group=64, stride_on="3x3", shortcut=None,
                       projection_on="shape", zero_init_last=False, span=span, shortcut_span=span)
         try:
             y, out, _, total_stride = self.lower(b, p.type, c, ctx, env, ("blocks", p.type))
         finally:
-            b.scope["prefix"] = prefix
+            b.scope["prefix"], b.scope["input"] = prefix, block_input
         return y, out, total_stride

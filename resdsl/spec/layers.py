@@ -6,7 +6,18 @@ parameter reference such as `$filters` — substitution, never evaluation.
 """
 from typing import Annotated, Any, Literal, Union
 
-from pydantic import BaseModel, ConfigDict, Discriminator, Field, Strict, StrictBool, StrictInt, Tag, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Discriminator,
+    Field,
+    Strict,
+    StrictBool,
+    StrictInt,
+    Tag,
+    model_validator,
+)
 
 from ..vocab import ACTIVATIONS, DENSE_ACTIVATIONS, GATES, INITS, NORMS
 
@@ -16,10 +27,28 @@ Name = Annotated[str, Field(pattern=IDENT, max_length=64)]
 # `stem.conv`, `head.fc`), so a spec can give modules timm's names: the layers under one
 # prefix become one container (an nn.Sequential where the parts are indices).
 PATH = r"^[A-Za-z_][A-Za-z0-9_]*(\.([A-Za-z_][A-Za-z0-9_]*|[0-9]{1,4}))*$"
-LayerName = Annotated[str, Field(pattern=PATH, max_length=64)]
+# A layer's name may also start with an index (written `0` or `'0'`), which a custom
+# shortcut's layers take to be named `downsample.0`, `downsample.1` as in torchvision;
+# spec/names.py refuses it elsewhere, with its place.
+LAYER_PATH = r"^([A-Za-z_][A-Za-z0-9_]*|[0-9]{1,4})(\.([A-Za-z_][A-Za-z0-9_]*|[0-9]{1,4}))*$"
+
+
+def _index_as_text(v: Any) -> Any:
+    return str(v) if type(v) is int and 0 <= v <= 9999 else v
+
+
+LayerName = Annotated[str, Field(pattern=LAYER_PATH, max_length=64), BeforeValidator(
+    _index_as_text, json_schema_input_type=Union[Annotated[str, Field(pattern=LAYER_PATH, max_length=64)],
+                                                 Annotated[StrictInt, Field(ge=0, le=9999)]])]
+# What a layer reads (`from:`) or joins (`with:`): an earlier layer, or `$in`, the input of
+# the block (of the stem, of the head) it is in. `$` cannot start a layer's name, so the
+# two never clash, and it reads as the other values the stage hands a block (`$filters`).
+BLOCK_INPUT = "$in"
+TENSOR = r"^(\$in|" + PATH[1:-1] + ")$"
+TensorName = Annotated[str, Field(pattern=TENSOR, max_length=64)]
 # A parameter reference or an integer expression of parameters: `$filters`, `$filters * 4`,
-# `($width + 1) // 2` (checked and computed at lowering, never evaluated as Python).
-Ref = Annotated[str, Field(pattern=r"^[-+*/() 0-9A-Za-z_]*\$[-+*/() 0-9$A-Za-z_]*$", max_length=200)]
+# `int($filters * $width / 64)` (checked and computed at lowering, never evaluated as Python).
+Ref = Annotated[str, Field(pattern=r"^[-+*/(),. 0-9A-Za-z_]*\$[-+*/(),. 0-9$A-Za-z_]*$", max_length=200)]
 PosInt = Annotated[StrictInt, Field(ge=1, le=1_000_000)]
 NonNegInt = Annotated[StrictInt, Field(ge=0, le=1_000_000)]
 IntOrRef = Union[PosInt, Ref]
@@ -47,9 +76,9 @@ class Strict(BaseModel):
 class LayerBase(Strict):
     """What every layer takes: where it reads from, when not from the layer before it."""
 
-    from_: LayerName | None = Field(
-        None, alias="from", description="an earlier layer of the same block (or stem/head) to read instead of the "
-                                        "previous layer: a branch of the block's graph")
+    from_: TensorName | None = Field(
+        None, alias="from", description="an earlier layer of the same block (or stem/head), or $in (the block's "
+                                        "input), to read instead of the previous layer: a branch of the block's graph")
 
 
 class ConvLayer(LayerBase):
@@ -86,11 +115,11 @@ class PoolLayer(LayerBase):
     size: Size2
     stride: Size2 | None = Field(None, description="default: the pool size")
     padding: Padding = "valid"
+    ceil_mode: StrictBool = Field(False, description="keep a last, partial window (PyTorch's ceil_mode)")
     name: LayerName | None = None
 
 
 class AvgPoolLayer(PoolLayer):
-    ceil_mode: StrictBool = Field(False, description="keep a last, partial window (PyTorch's ceil_mode)")
     count_include_pad: StrictBool = Field(True, description="padded zeros count in the average (PyTorch's default)")
 
 
@@ -107,14 +136,16 @@ class DropoutLayer(LayerBase):
 class MultiplyLayer(LayerBase):
     """The current tensor (a gate) times an earlier tensor of the same block; either
     may broadcast (one value per channel, C×1×1, or per position, 1×H×W)."""
-    with_: LayerName = Field(alias="with", description="the layer whose output is gated (a name in the same block)")
+    with_: TensorName = Field(alias="with", description="the layer whose output is gated (a name in the same block, "
+                                                        "or $in)")
     name: LayerName | None = None
 
 
 class AddLayer(LayerBase):
     """The current tensor plus an earlier tensor of the same block: of the same shape,
     or one that broadcasts (one value per channel, C×1×1, or per position, 1×H×W)."""
-    with_: LayerName = Field(alias="with", description="the layer whose output is added (a name in the same block)")
+    with_: TensorName = Field(alias="with", description="the layer whose output is added (a name in the same block, "
+                                                        "or $in)")
     name: LayerName | None = None
 
 
@@ -129,8 +160,8 @@ class SplitLayer(LayerBase):
 
 class ConcatLayer(Strict):
     """Earlier tensors of the same block joined along the channels, in the order given."""
-    inputs: Annotated[list[LayerName], Field(min_length=2, max_length=1024)] = Field(
-        description="the layers whose outputs are joined (names in the same block; a split's parts are "
+    inputs: Annotated[list[TensorName], Field(min_length=2, max_length=1024)] = Field(
+        description="the layers whose outputs are joined (names in the same block, or $in; a split's parts are "
                     "`<split>.0`, `<split>.1`, ...)")
     name: LayerName | None = None
 
@@ -159,7 +190,8 @@ class BlurPoolLayer(LayerBase):
 class AttentionPoolLayer(LayerBase):
     """The current tensor (weights over the positions, e.g. a spatial softmax) pools
     an earlier tensor of the block: one weighted sum per channel, C×1×1."""
-    with_: LayerName = Field(alias="with", description="the layer whose output is pooled (a name in the same block)")
+    with_: TensorName = Field(alias="with", description="the layer whose output is pooled (a name in the same block, "
+                                                        "or $in)")
     name: LayerName | None = None
 
 

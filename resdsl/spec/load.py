@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import Span, SpecError, did_you_mean
+from .blockderive import derive_blocks
 from .derive import resolve_extends
 from .limits import DEFAULT_LIMITS, Limits
 from .models import Spec
@@ -43,6 +44,7 @@ class LoadedSpec:
 def loads(text: str, file: str = "<spec>", limits: Limits = DEFAULT_LIMITS,
           base_dir: "str | os.PathLike | None" = None) -> LoadedSpec:
     data, smap = _derived(text, file, limits, Path(base_dir) if base_dir else Path.cwd(), ())
+    data, smap = derive_blocks(data, smap)
     return LoadedSpec(validate_data(data, smap), smap, limits, data if isinstance(data, dict) else None)
 
 
@@ -173,7 +175,7 @@ def load_spec(source: "str | dict | os.PathLike | LoadedSpec", limits: Limits = 
         from .overrides import apply_overrides  # only here: most loads have no overrides
         base = load_spec(source, limits)
         data = base.data if base.data is not None else base.model.model_dump(exclude_unset=True)
-        data, smap = apply_overrides(data, base.source, sets, base.limits, **keywords)
+        data, smap = derive_blocks(*apply_overrides(data, base.source, sets, base.limits, **keywords))
         return LoadedSpec(validate_data(data, smap), smap, base.limits, data)
     if isinstance(source, LoadedSpec):
         return source

@@ -24,6 +24,7 @@ from .layers import (
     Ref,
     SEParams,
     Strict,
+    TensorName,
     layer_tag,
 )
 
@@ -163,21 +164,55 @@ class CustomShortcut(Strict):
     """A shortcut path written as layers, with where it reads from and when it is built."""
 
     layers: Annotated[list[Layer], Field(min_length=1)]
-    from_: LayerName | None = Field(
+    from_: TensorName | None = Field(
         None, alias="from", description="a main-path layer the path reads (ResNet V2: the pre-activation); "
-                                        "default: the block input")
+                                        "default: $in, the block input")
     when: Literal["shape_changes", "always"] = Field(
         "shape_changes", description="build it only where the block changes the shape (elsewhere the identity), "
                                      "as a projection; or in every block")
     name: LayerName = Field("shortcut", description="its layers are named <name>.<layer>")
 
 
+def _shortcut_form(v) -> str | None:
+    """Which form a block's `shortcut:` is written in, so that a mistake in one is
+    reported in that form's terms only (not once per form, at the key)."""
+    if isinstance(v, str):
+        return "str"
+    if isinstance(v, list):
+        return "list[Layer]"
+    return "CustomShortcut" if isinstance(v, (dict, CustomShortcut)) else None
+
+
+Shortcut = Annotated[
+    Union[Annotated[ShortcutKind, Tag("str")], Annotated[list[Layer], Tag("list[Layer]")],
+          Annotated[CustomShortcut, Tag("CustomShortcut")]],
+    Discriminator(_shortcut_form, custom_error_type="shortcut_type",
+                  custom_error_message="a shortcut is a kind (`projection`, `identity`, ...), a list of layers, "
+                                       "or a mapping with `layers`")]
+
+
+class BlockInsert(Strict):
+    """Layers put into a derived block's main path, next to one of its layers."""
+
+    after: LayerName | None = Field(None, description="the layer (name or index) they follow")
+    before: LayerName | None = Field(None, description="the layer (name or index) they precede")
+    layers: Annotated[list[Layer], Field(min_length=1)]
+
+
 class UserBlock(Strict):
+    # `extends`, `insert`, `replace` and `remove` are merged away before validation
+    # (spec/blockderive.py): listed here for the schema and `did you mean`.
+    extends: Name | None = Field(None, description="another user block of this spec to start from: its keys, "
+                                                   "with this block's merged over them")
+    insert: list[BlockInsert] = Field([], description="layers to put into the main path, after or before a layer")
+    replace: dict[LayerName, Layer | list[Layer]] = Field(
+        {}, description="main-path layers (by name or index) and the layer, or layers, in their place")
+    remove: list[LayerName] = Field([], description="main-path layers (by name or index) to leave out")
     description: str = ""
     params: dict[Name, NonNegInt | None] = Field(
         {}, description="parameters and their defaults (null: required); `filters` and `stride` are always given")
     main: Annotated[list[Layer], Field(min_length=1)]
-    shortcut: ShortcutKind | list[Layer] | CustomShortcut = Field(
+    shortcut: Shortcut = Field(
         "projection", description="a built-in shortcut kind (a stage's `shortcut:` overrides it), a list of layers "
                                   "(built where the shape changes), or a mapping with `layers`, `from`, `when`, `name`")
     projection_norm: StrictBool = Field(

@@ -28,14 +28,24 @@ def _short_forms(schema: dict) -> None:
     block = defs["UserBlock"]["properties"]
     for key in ("main", "after"):
         block[key]["items"]["oneOf"].append(bare)
-    for alt in block["shortcut"]["anyOf"]:
+    for alt in block["shortcut"]["oneOf"]:
         if alt.get("type") == "array":
             alt["items"]["oneOf"].append(bare)
+
+
+def _derived_blocks(schema: dict) -> None:
+    """A block that `extends` another needs no `main` of its own."""
+    block = schema["$defs"]["UserBlock"]
+    block["required"] = [k for k in block.get("required", []) if k != "main"]
+    if not block["required"]:
+        del block["required"]
+    block["anyOf"] = [{"required": ["main"]}, {"required": ["extends"]}]
 
 
 def json_schema() -> dict:
     schema = Spec.model_json_schema()
     _short_forms(schema)
+    _derived_blocks(schema)
     schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
     schema["title"] = "resdsl spec (format version 1)"
     return schema

@@ -12,8 +12,9 @@ from typing import Any
 from pydantic import ValidationError
 
 from ..errors import Diagnostic, SpecError, did_you_mean, expected_one_of
-from .layers import LAYER_MODELS, PATH
+from .layers import LAYER_MODELS, LAYER_PATH, PATH, TENSOR
 from .models import BUILTIN_BLOCKS, Spec
+from .names import check_names as check_layer_names
 from .sourcemap import SourceMap
 
 
@@ -27,8 +28,9 @@ def _walk(loc: tuple, data: Any) -> tuple[tuple, Any]:
             path.append(part)
             cur = cur[part]
         elif isinstance(cur, dict) and isinstance(part, str) and part not in cur:
-            if part in LAYER_MODELS or "[" in part or part.startswith(("function-", "str", "int", "list", "literal")) \
-                    or part in _model_names():
+            # (a model's name, such as CustomShortcut: the language's keys are lower case)
+            if part in LAYER_MODELS or "[" in part or part[:1].isupper() or part in _model_names() \
+                    or part.startswith(("function-", "str", "int", "list", "literal")):
                 continue  # a union tag (a member's type, e.g. SEAttention) or validator wrapper, not a key
             return tuple(path), (cur, part)
     return tuple(path), None
@@ -46,28 +48,33 @@ def _model_names() -> set[str]:
     return names
 
 
+def _keys(model) -> list[str]:
+    """The keys a model takes as they are written (`from`, not the field `from_`)."""
+    return [f.alias or name for name, f in model.model_fields.items()]
+
+
 def _fields_at(data: Any, path: tuple) -> list[str]:
     from . import models
     from .layers import LAYER_MODELS as LM
     top = {"input": models.InputSpec, "defaults": models.Defaults}
     if not path:
-        return list(Spec.model_fields)
+        return _keys(Spec)
     if path[0] in top and len(path) == 1:
-        return list(top[path[0]].model_fields)
+        return _keys(top[path[0]])
     if path[0] == "defaults" and len(path) == 2:
         sub = models.Defaults.model_fields.get(path[1])
         ann = getattr(sub, "annotation", None)
-        return list(getattr(ann, "model_fields", {}))
+        return _keys(ann) if hasattr(ann, "model_fields") else []
     if path[0] == "stages" and len(path) == 2:
-        return list(models.Stage.model_fields)
+        return _keys(models.Stage)
     if path[0] == "stages" and len(path) == 4 and path[2] == "blocks":
-        return list(models.StageRun.model_fields)
+        return _keys(models.StageRun)
     if path[0] == "stages" and len(path) == 3 and path[2] in ("conv", "norm"):
-        return list((models.ConvOverride if path[2] == "conv" else models.NormOverride).model_fields)
+        return _keys(models.ConvOverride if path[2] == "conv" else models.NormOverride)
     if path[0] == "blocks" and len(path) == 2:
-        return list(models.UserBlock.model_fields)
+        return _keys(models.UserBlock)
     if len(path) >= 2 and isinstance(path[-2], int) and path[-1] in LM:
-        return list(LM[path[-1]].model_fields)
+        return _keys(LM[path[-1]])
     return []
 
 
@@ -135,9 +142,14 @@ def diagnostics_from_validation(exc: ValidationError, data: Any, smap: SourceMap
             if len(shown) > 60:
                 shown = shown[:57] + "..."
             pattern = err.get("ctx", {}).get("pattern", "") if etype == "string_pattern_mismatch" else ""
-            if pattern == PATH:
+            if pattern == TENSOR:
+                msg = ("a tensor to read is `$in` (the input of the block, stem or head) or the name of an "
+                       "earlier layer")
+            elif pattern in (PATH, LAYER_PATH):
                 msg = ("a layer or stage name is an identifier (letters, digits and _, not starting with a digit), "
-                       "or a dotted path of identifiers and indices such as `stem.conv` or `conv1.0`")
+                       "or a dotted path of identifiers and indices such as `stem.conv` or `conv1.0`"
+                       + ("; a custom shortcut's layer may be an index (`0`: `downsample.0`)"
+                          if pattern == LAYER_PATH else ""))
             elif pattern.startswith("^[A-Za-z_]"):
                 msg = "a name must be an identifier (letters, digits and _, not starting with a digit)"
             elif "$" in pattern:
@@ -319,8 +331,8 @@ def validate_data(data: Any, smap: SourceMap) -> Spec:
         # The version check says it better than pydantic's literal error.
         diags += [d for d in found if not (diags and d.span == diags[0].span)]
     taken = {d.span for d in diags}
-    diags += [d for d in _check_blocks(data, smap) + _check_names(data, smap) + _check_not_empty(data, smap)
-              if d.span not in taken]
+    checks = _check_blocks(data, smap) + _check_names(data, smap) + check_layer_names(data, smap)
+    diags += [d for d in checks + _check_not_empty(data, smap) if d.span not in taken]
     if diags:
         diags.sort(key=lambda d: (d.span.line, d.span.column))
         raise SpecError(diags, smap.sources())

@@ -53,7 +53,8 @@ def test_expressions_of_parameters_compute_and_stay_readable():
 
 
 @pytest.mark.parametrize("expr,code,words", [
-    ("$filters / 2", "bad-expression", "unexpected '/'"),
+    ("$filters / 3", "bad-expression", "not a whole number"),
+    ("$filters ** 2", "bad-expression", "unexpected '*'"),
     ("$filters * (2", "bad-expression", "missing ')'"),
     ("$filters *", "bad-expression", "ends too early"),
     ("$filtres * 2", "unknown-parameter", "'$filtres'"),
@@ -66,8 +67,8 @@ def test_bad_expressions_are_located_errors(expr, code, words):
     assert err.first.span.line == 8  # the conv's line in the spec
     if code == "unknown-parameter":
         assert "did you mean '$filters'" in str(err) or "filters" in (err.first.hint or "")
-    if "/" in expr and code == "bad-expression" and "'/'" in words:
-        assert "//" in err.first.hint
+    if "/" in expr and code == "bad-expression" and "whole" in words:
+        assert "//" in err.first.hint and "int(...)" in err.first.hint
 
 
 def test_expressions_do_not_reach_python():

@@ -1,6 +1,6 @@
 """Issue 22's language primitives, framework-free: split and concat, softmax along
 a named axis, conv dilation and weight standardisation, broadcasting add and
-multiply, layer norm, blur pooling, attention pooling, `from: input`, and stages
+multiply, layer norm, blur pooling, attention pooling, `from: $in`, and stages
 of several block kinds. Shapes, counts and channel expressions from the IR; every
 misuse a located error; every new op refuses an input of the wrong rank with a
 ShapeError, never another exception."""
@@ -139,7 +139,7 @@ def test_add_and_multiply_broadcast_a_context_or_a_map():
 
 def test_shapes_that_do_not_broadcast_are_located():
     exc = error("head:\n  - conv: {filters: 5, kernel: 1}\n  - add: {with: c0}\n")
-    located(exc, "shape-mismatch", "5×16×16 and 12×16×16", line=7)
+    located(exc, "shape-mismatch", "gives 5×16×16 but 'c0' gives 12×16×16", line=7)
     exc = error("head:\n  - maxpool: {size: 2}\n  - multiply: {with: c0}\n")
     located(exc, "shape-mismatch", "gives 12×8×8", line=7)
 
@@ -185,14 +185,14 @@ def test_attention_pool_is_a_weighted_sum_per_channel():
     located(exc, "shape-mismatch", "weights 5×16×16 cannot pool a 12×16×16", line=7)
 
 
-# -- user blocks: `from: input`, strides through branches ----------------------
+# -- user blocks: `from: $in`, strides through branches ------------------------
 
 BRANCHES = """\
 blocks:
   two_paths:
     main:
       - conv: {filters: $filters, kernel: 3, stride: $stride, padding: 1, name: a}
-      - conv: {from: input, filters: $filters, kernel: 3, stride: $stride, padding: 2, dilation: 2, name: b}
+      - conv: {from: $in, filters: $filters, kernel: 3, stride: $stride, padding: 2, dilation: 2, name: b}
       - add: {with: a, name: sum}
 stages:
   - {block: two_paths, filters: 12, repeat: 2}
@@ -200,7 +200,7 @@ stages:
 """
 
 
-def test_from_input_reads_the_block_input_and_branches_stride_once():
+def test_from_in_reads_the_block_input_and_branches_stride_once():
     r = resolve(BRANCHES)
     g = r.graph
     assert list(g.predecessors("layer1.1.b")) == ["layer1.0.add"]  # the block input: the previous block's output
@@ -208,6 +208,27 @@ def test_from_input_reads_the_block_input_and_branches_stride_once():
     assert g.nodes["layer2.0.downsample.0"]["attrs"]["stride"] == (2, 2)
     assert r.output_shape == (24, 8, 8)
     assert "layer1.0.downsample.0" not in g  # same shape: no projection
+
+
+def test_from_input_is_no_name_for_the_block_input():
+    """`$in` is the one name of the block's input: `from: input` where no layer is
+    called so is a located bad-name whose hint gives `$in`, in a block and in the head."""
+    for body, line in ((BRANCHES.replace("from: $in", "from: input"), 9),
+                       ("head:\n  - conv: {filters: 4, kernel: 1, from: input}\n", 6)):
+        exc = error(body)
+        located(exc, "bad-name", "no earlier layer named 'input'", line=line)
+        assert "is called `$in`" in exc.diagnostics[0].hint
+
+
+def test_a_layer_may_be_named_input():
+    r = resolve("blocks:\n  b:\n    main:\n      - norm: {name: input}\n"
+                "      - conv: {filters: $filters, kernel: 1, name: a}\n"
+                "      - conv: {from: input, filters: $filters, kernel: 1, name: b}\n"
+                "      - add: {with: a}\n"
+                "stages: [{block: b, filters: 12}]\n")
+    g = r.graph
+    assert list(g.predecessors("layer1.0.b")) == ["layer1.0.input"]  # the layer, not the block input
+    assert g.nodes["layer1.0.input"]["op"] == "norm"
 
 
 # -- stages of several block kinds ----------------------------------------------

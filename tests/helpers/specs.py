@@ -49,6 +49,48 @@ head: [global_avgpool, {dense: {units: 3, activation: sigmoid}}]
 """
 
 
+# A user block and two derived from it (`extends`, `insert`, `replace`, `remove`;
+# issue 24): tests/core/test_user_blocks.py checks its layers and where each was
+# written (its line numbers matter), tests/backends/test_derived_blocks.py that it
+# builds what the same blocks written out in full build.
+DERIVED_BLOCKS = """\
+resdsl: 1
+name: ub
+input: {height: 32, width: 32, channels: 3}
+blocks:
+  base:
+    params: {k: 3}
+    main:
+      - conv: {filters: $filters, kernel: $k, stride: $stride, padding: 1, name: conv1}
+      - norm: {name: bn1}
+      - act: {name: act1}
+      - conv: {filters: $filters, kernel: 3, padding: 1, name: conv2}
+      - norm: {name: bn2}
+    after: [{act: {name: act_out}}]
+  with_se:
+    extends: base
+    params: {k: 5}
+    insert:
+      - {after: bn2, layers: [{se: {name: se}}]}
+      - before: 0
+        layers: [{norm: {name: pre}}]
+    replace:
+      act1: {act: silu}
+    main:
+      conv1: {padding: 2}
+  plain:
+    extends: with_se
+    remove: [se]
+    shortcut: none
+stem: [{conv: {filters: 16, kernel: 3, padding: 1}}]
+stages:
+  - {block: base, filters: 16}
+  - {block: with_se, filters: 32, stride: 2}
+  - {block: plain, filters: 32}
+head: [global_avgpool]
+"""
+
+
 def resolve_small(name: str, size: int = 64):
     """A shipped spec with its ImageNet-sized input (over 128 pixels: 224, and timm's
     native 176 and 160 for resnet10t and resnetrs50) shrunk to size x size: those

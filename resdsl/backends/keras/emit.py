@@ -20,7 +20,7 @@ import tokenize
 from functools import lru_cache
 from pathlib import Path
 
-from ...ir import OPS, SHORTCUT, BlockDef, Resolved, TemplateNode
+from ...ir import OPS, SHORTCUT, BlockDef, Resolved, TemplateNode, rounding
 from ...ir.expr import is_symbolic, plain
 from ...version import __version__
 from ..common import check_block_names, fingerprint, unsupported
@@ -31,7 +31,8 @@ from .plan import BACKEND, fused_norms, output_names, plan
 # module decides and builds as `build` does (rules.py: the decisions; extra.py:
 # layers Keras lacks; helpers.py: the layers of a conv or max-pool, and the
 # functions an emitted module calls).
-SOURCES = tuple(Path(__file__).with_name(f) for f in ("rules.py", "extra.py", "helpers.py"))
+SOURCES = tuple(Path(__file__).with_name(f) for f in ("rules.py", "extra.py", "helpers.py")) + (
+    Path(rounding.__file__),)  # the rounding that expressions call (`make_divisible`), as lowering does
 # The names an emitted module imports.
 IMPORTED = {"keras", "layers", "ops", "random", "np"}
 # Ops whose layer takes its inputs as a list.
@@ -132,7 +133,11 @@ def _layer(op: str, a, x: str, name: str) -> str:
         kw = _keywords(a, use_bias=("bias", False), groups=("groups", 1), init=("init", "glorot_uniform"))
         return f"conv({', '.join([x, a('filters'), *_sizes(a), name, *kw])})"
     if op == "maxpool":
-        return f"max_pool({', '.join([x, *_sizes(a), name])})"
+        plain = f"max_pool({', '.join([x, *_sizes(a), name])})"
+        if not a.is_param("ceil_mode") and not a.raw("ceil_mode", False):
+            return plain
+        ceil = f"MaxPool2DCeil({', '.join([*_pairs(a), f'name={name}'])})({x})"
+        return f"{ceil} if {a('ceil_mode')} else {plain}" if a.is_param("ceil_mode") else ceil
     if op == "dense":
         kw = _keywords(a, activation=("activation", "linear"), use_bias=("bias", True), init=("init", "glorot_uniform"))
         return f"dense({', '.join([x, a('units'), name, *kw])})"
@@ -156,6 +161,12 @@ def _layer(op: str, a, x: str, name: str) -> str:
     call = [a(k) if isinstance(k, str) else repr(k) for k in args] + _keywords(a, **kwargs) + [f"name={name}"]
     module = "" if cls in _definitions() else "layers."
     return f"{module}{cls}({', '.join(call)})({f'[{x}]' if op in MERGES else x})"
+
+
+def _pairs(a) -> list[str]:
+    """Kernel and stride as (height, width), padding as four sides: what the layers of extra.py take."""
+    return [f"pair({a(k)})" if a.is_param(k) else repr(rules.pair(a.raw(k))) for k in ("kernel", "stride")] + \
+        [f"sides({a('padding')})" if a.is_param("padding") else repr(rules.sides(a.raw("padding")))]
 
 
 def _sizes(a) -> list[str]:
@@ -360,7 +371,7 @@ def emit(resolved: Resolved, fuse_bn: bool = False) -> str:
         return lines, prev
 
     stem, prev = chain(top[:first_stage], "input")
-    head_items = top[last_stage + 1:]
+    head_items = top[last_stage + 1:] if last_stage >= 0 else []  # no stages: the stem took every layer
     stage_rows = []
     for st in resolved.stages:
         first = 0

@@ -117,6 +117,41 @@ class AvgPool2DPad(layers.Layer):
                 "count_include_pad": self.count_include_pad}
 
 
+class MaxPool2DCeil(layers.Layer):
+    """PyTorch's MaxPool2d with `ceil_mode`: -inf padding (top, bottom, left, right),
+    the bottom and right grown so far as PyTorch's last, partial window reaches
+    (fixed once the input size is known), then a valid max-pool."""
+
+    def __init__(self, kernel, stride, padding, **kwargs):
+        super().__init__(**kwargs)
+        self.kernel, self.stride = tuple(int(k) for k in kernel), tuple(int(s) for s in stride)
+        self.padding = tuple(int(p) for p in padding)
+
+    def _after(self, size, i):
+        k, s, before, after = self.kernel[i], self.stride[i], self.padding[2 * i], self.padding[2 * i + 1]
+        n = window_count(size, k, s, before, after, True)
+        return max(after, (n - 1) * s + k - size - before)
+
+    def build(self, input_shape):
+        self.pad_bottom, self.pad_right = self._after(input_shape[1], 0), self._after(input_shape[2], 1)
+
+    def call(self, x):
+        top, _, left, _ = self.padding
+        x = ops.pad(x, [[0, 0], [top, self.pad_bottom], [left, self.pad_right], [0, 0]],
+                    constant_values=float("-inf"))
+        return ops.max_pool(x, self.kernel, self.stride, padding="valid")
+
+    def compute_output_shape(self, s):
+        def out(size, i):
+            return None if size is None else window_count(size, self.kernel[i], self.stride[i], self.padding[2 * i],
+                                                          self.padding[2 * i + 1], True)
+        return (s[0], out(s[1], 0), out(s[2], 1), s[3])
+
+    def get_config(self):
+        return {**super().get_config(), "kernel": list(self.kernel), "stride": list(self.stride),
+                "padding": list(self.padding)}
+
+
 class GlobalAvgMaxPool(layers.Layer):
     """(mean + max) / 2 over height and width: timm's 'avgmax' global pool."""
 

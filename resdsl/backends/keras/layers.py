@@ -34,8 +34,8 @@ from . import construct, extra, helpers, initializers, rules
 
 PACKAGE = "resdsl"
 # Registered by class name ("resdsl>ChannelPad"), which saved files refer to: keep the names.
-for _cls in (extra.ConstantPad2D, extra.ChannelPad, extra.AvgPool2DPad, extra.GlobalAvgMaxPool, extra.ChannelConv,
-             extra.DropPath):
+for _cls in (extra.ConstantPad2D, extra.ChannelPad, extra.AvgPool2DPad, extra.MaxPool2DCeil, extra.GlobalAvgMaxPool,
+             extra.ChannelConv, extra.DropPath):
     keras.saving.register_keras_serializable(package=PACKAGE)(_cls)
 
 
@@ -59,6 +59,8 @@ def make_layers(node: dict) -> list:
         return helpers.conv_layers(a["filters"], a["kernel"], a["stride"], a["padding"], name, a["bias"], a["groups"],
                                    initializers.kernel(a["init"]), initializers.bias(a["init"], fan_in))
     if op == "maxpool":
+        if a.get("ceil_mode"):  # one layer that pads as far as PyTorch's last, partial window reaches
+            return [extra.MaxPool2DCeil(a["kernel"], a["stride"], a["padding"], name=name)]
         return helpers.max_pool_layers(a["kernel"], a["stride"], a["padding"], name)
     if op == "norm" and a.get("type") == "groupnorm":
         inits = initializers.norm(a.get("gamma_init", "ones"))

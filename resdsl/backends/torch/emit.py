@@ -18,7 +18,7 @@ from pathlib import Path
 
 from ...errors import SpecError
 from ...io import MARKER
-from ...ir import SHORTCUT, BlockDef, Resolved, TemplateNode
+from ...ir import SHORTCUT, BlockDef, Resolved, TemplateNode, rounding
 from ...ir.expr import is_symbolic, plain, sym
 from ...ir.templates import channels as def_channels
 from ...version import __version__
@@ -29,6 +29,9 @@ from .scope import Layer, NameClash, Scope, access
 
 BACKEND = "torch"
 RUNTIME = Path(__file__).with_name("runtime.py")
+# The files whose definitions an emitted module copies: the runtime, and the rounding
+# that expressions call (`make_divisible`), which lowering runs from the same file.
+RUNTIME_FILES = (RUNTIME, Path(rounding.__file__))
 # Constructor parameters in this order first, as torchvision writes them.
 ARG_ORDER = ("in_channels", "filters", "width", "out_channels", "stride", "groups")
 SHORTCUT_TEXT = {"identity": "an identity shortcut", "none": "no shortcut (a plain block)",
@@ -40,23 +43,24 @@ SHORTCUT_TEXT = {"identity": "an identity shortcut", "none": "no shortcut (a pla
 @lru_cache(maxsize=1)
 def _runtime() -> dict[str, tuple[str, set[str]]]:
     """name -> (source, names of other runtime definitions it uses)."""
-    text = RUNTIME.read_text(encoding="utf-8")
-    defs = {}
-    for node in ast.parse(text).body:
-        if isinstance(node, (ast.FunctionDef, ast.ClassDef)):
-            defs[node.name] = node
-        elif isinstance(node, ast.Assign) and isinstance(node.targets[0], ast.Name):
-            defs[node.targets[0].id] = node
-    # Sliced by line (top-level nodes start in column 0; offsets count UTF-8 bytes):
-    # ast.get_source_segment would split the whole file again for each definition.
-    lines = text.encode("utf-8").splitlines(keepends=True)
-    out = {}
-    for name, node in defs.items():
-        used = {n.id for n in ast.walk(node) if isinstance(n, ast.Name)} & set(defs)
-        seg = lines[node.lineno - 1:node.end_lineno]
-        seg[-1] = seg[-1][:node.end_col_offset]
-        out[name] = (b"".join(seg).decode("utf-8"), used - {name})
-    return out
+    nodes, out = {}, {}
+    for path in RUNTIME_FILES:
+        text = path.read_text(encoding="utf-8")
+        # Sliced by line (top-level nodes start in column 0; offsets count UTF-8 bytes):
+        # ast.get_source_segment would split the whole file again for each definition.
+        lines = text.encode("utf-8").splitlines(keepends=True)
+        for node in ast.parse(text).body:
+            if isinstance(node, (ast.FunctionDef, ast.ClassDef)):
+                name = node.name
+            elif isinstance(node, ast.Assign) and isinstance(node.targets[0], ast.Name):
+                name = node.targets[0].id
+            else:
+                continue
+            seg = lines[node.lineno - 1:node.end_lineno]
+            seg[-1] = seg[-1][:node.end_col_offset]
+            nodes[name], out[name] = node, b"".join(seg).decode("utf-8")
+    return {name: (src, ({n.id for n in ast.walk(nodes[name]) if isinstance(n, ast.Name)} & set(nodes)) - {name})
+            for name, src in out.items()}
 
 
 def _foldable(r, node: str) -> bool:

@@ -11,30 +11,14 @@ from __future__ import annotations
 
 import ast
 import functools
-import keyword
 from dataclasses import dataclass
 from pathlib import Path
 
 from ...errors import HintedError
 
-# The attributes and methods of torch.nn.Module (torch 2.x): a layer with one of
-# these names would shadow it (`self.forward = ...`), so the backend refuses it.
-# tests/backends/test_torch_errors.py checks this list against the installed torch.
-NN_MODULE_NAMES = frozenset({
-    "T_destination", "add_module", "apply", "bfloat16", "buffers", "call_super_init", "children", "compile",
-    "cpu", "cuda", "double", "dump_patches", "eval", "extra_repr", "float", "forward", "get_buffer",
-    "get_extra_state", "get_parameter", "get_submodule", "half", "ipu", "load_state_dict", "modules", "mtia",
-    "named_buffers", "named_children", "named_modules", "named_parameters", "parameters",
-    "register_backward_hook", "register_buffer", "register_forward_hook", "register_forward_pre_hook",
-    "register_full_backward_hook", "register_full_backward_pre_hook", "register_load_state_dict_post_hook",
-    "register_load_state_dict_pre_hook", "register_module", "register_parameter",
-    "register_state_dict_post_hook", "register_state_dict_pre_hook", "requires_grad_", "set_extra_state",
-    "set_submodule", "share_memory", "state_dict", "to", "to_empty", "train", "training", "type", "xpu",
-    "zero_grad",
-})
-
-# Class attributes the emitted classes define themselves.
-OWN_NAMES = frozenset({"FUSE"})
+# The names a layer may not have, checked when a spec is validated (resdsl.vocab);
+# emit checks them again for an IR that did not come from a spec.
+from ...vocab import NN_MODULE_NAMES, OWN_NAMES, reserved_why  # noqa: F401
 
 INPLACE_ACTS = {"relu", "relu6", "silu"}
 
@@ -52,19 +36,6 @@ def act_classes() -> dict[str, str]:
 # Ops whose output is a new tensor that autograd does not keep (conv and norm save
 # their input, not their output), so the single consumer may overwrite it in place.
 FRESH_OPS = {"conv", "norm", "add", "dense"}
-
-
-def reserved_why(name: str) -> str | None:
-    """Why `name` cannot be a module attribute, or None if it can."""
-    if not name.isidentifier():
-        return "it is not a Python identifier"
-    if keyword.iskeyword(name):
-        return "it is a Python keyword"
-    if name.startswith("_"):
-        return "names starting with '_' are reserved for torch.nn.Module internals"
-    if name in NN_MODULE_NAMES or name in OWN_NAMES:
-        return "it would shadow an attribute of torch.nn.Module"
-    return None
 
 
 class Unsupported(HintedError):
@@ -157,11 +128,13 @@ def _plain_padding(a: Attrs) -> str | None:
 
 
 def _maxpool(a: Attrs) -> str:
+    a.values = {"ceil_mode": False, **a.values}  # the IR omits the default
+    ceil = a.keywords(ceil_mode=False)
     pad = _plain_padding(a)
     if pad is None:
-        return _call("max_pool", [a.code("kernel"), a.code("stride"), a.code("padding")])
+        return _call("max_pool", [a.code("kernel"), a.code("stride"), a.code("padding")] + ceil)
     return _call("nn.MaxPool2d", [a.code("kernel"), f"stride={a.code('stride')}"]
-                 + ([f"padding={pad}"] if pad != "0" else []))
+                 + ([f"padding={pad}"] if pad != "0" else []) + ceil)
 
 
 def _avgpool(a: Attrs) -> str:

@@ -168,26 +168,44 @@ def act(fn, inplace=False):
     return ACTIVATIONS[fn]()
 
 
-def max_pool(kernel, stride, padding):
+def max_pool(kernel, stride, padding, ceil_mode=False):
     """Max-pooling that pads with -inf (PyTorch's semantics), asymmetrically or more
     than half the kernel where needed, which MaxPool2d's `padding` cannot do."""
     top, bottom, left, right = (padding,) * 4 if isinstance(padding, int) else padding
     kh, kw = (kernel, kernel) if isinstance(kernel, int) else kernel
     if top == bottom and left == right and 2 * top <= kh and 2 * left <= kw:
-        return nn.MaxPool2d(kernel, stride, (top, left))
-    return MaxPool2dPad(kernel, stride, (top, bottom, left, right))
+        return nn.MaxPool2d(kernel, stride, (top, left), ceil_mode=ceil_mode)
+    return MaxPool2dPad(kernel, stride, (top, bottom, left, right), ceil_mode)
+
+
+def ceil_pad(size: int, kernel: int, stride: int, before: int, after: int) -> int:
+    """The padding after an axis under which a plain (floor) pool keeps the windows
+    of PyTorch's ceil_mode: a last, partial one, unless it would start past the input
+    and the padding before it."""
+    n = -(-(size + before + after - kernel) // stride) + 1
+    if (n - 1) * stride >= size + before:
+        n -= 1
+    return max(after, (n - 1) * stride + kernel - size - before)
 
 
 class MaxPool2dPad(nn.MaxPool2d):
-    """MaxPool2d after explicit -inf padding (so padding never wins the max)."""
+    """MaxPool2d after explicit -inf padding (so padding never wins the max); with
+    `ceil_mode`, padded after so far as the last window reaches."""
 
-    def __init__(self, kernel, stride, padding):
-        super().__init__(kernel, stride)
+    def __init__(self, kernel, stride, padding, ceil_mode=False):
+        super().__init__(kernel, stride, ceil_mode=ceil_mode)
         top, bottom, left, right = padding
         self.pad = (left, right, top, bottom)
+        self.kh, self.kw = (kernel, kernel) if isinstance(kernel, int) else kernel
+        self.sh, self.sw = (stride, stride) if isinstance(stride, int) else stride
 
     def forward(self, x):  # F.max_pool2d, not super().forward: see Conv2dPad
-        return F.max_pool2d(F.pad(x, self.pad, value=float("-inf")), self.kernel_size, self.stride)
+        pad = self.pad
+        if self.ceil_mode:
+            left, right, top, bottom = pad
+            pad = (left, ceil_pad(x.shape[3], self.kw, self.sw, left, right),
+                   top, ceil_pad(x.shape[2], self.kh, self.sh, top, bottom))
+        return F.max_pool2d(F.pad(x, pad, value=float("-inf")), self.kernel_size, self.stride)
 
     def extra_repr(self):
         return f"{super().extra_repr()}, pad(left, right, top, bottom)={self.pad}"

@@ -4,9 +4,11 @@
 Every IR node is a submodule at its IR name relative to the class (`conv1`,
 `downsample.0`), so `model.get_submodule(node)` works for every node and
 torchvision's state_dict keys line up. A dotted name makes a container: digits
-(`downsample.0`, `downsample.1`) an nn.Sequential, called as one module when its
-members form a chain (as torchvision's downsample); other names a plain
-nn.Module holding attributes. `forward` is plain Python calls with no loops over
+(`downsample.0`, `downsample.1`) an nn.Sequential, called as one module, when its
+members form a chain (as torchvision's downsample), else an nn.ModuleList (timm's
+`convs`, `paths`) whose members are called one by one; other names a plain
+nn.Module holding attributes. Containers nest either way (`pool.1.a`: a Holder
+inside a ModuleList). `forward` is plain Python calls with no loops over
 the graph, so it costs what hand-written code costs and torch.compile sees no
 graph breaks.
 """
@@ -64,20 +66,26 @@ class Scope:
         self._chain_set: set[str] | None = None  # see _chains
 
     def _containers(self) -> dict[str, str]:
-        """prefix -> 'seq' (digit children) | 'module'; refuses paths that clash."""
+        """prefix -> 'seq' (digit children) | 'module'; refuses paths that clash.
+        Also sets `children`: prefix -> the paths directly under it (a Sequential's in
+        index order), layers and containers alike (`pool.0`, and `pool.1` holding
+        `pool.1.a`)."""
         children: dict[str, list[str]] = {}
         for la in self.layers:
             parts = la.path.split(".")
             for i in range(1, len(parts)):
                 children.setdefault(".".join(parts[:i]), []).append(parts[i])
         kinds = {}
+        self.children = {}
         for prefix, kids in children.items():
             if prefix in self.by_path:
                 raise NameClash(prefix, f"'{prefix}' is both a layer and a group of layers")
-            digits = [k for k in dict.fromkeys(kids) if k.isdigit()]
-            if digits and (len(digits) != len(set(kids)) or sorted(map(int, digits)) != list(range(len(digits)))):
+            kids = list(dict.fromkeys(kids))
+            digits = [k for k in kids if k.isdigit()]
+            if digits and (len(digits) != len(kids) or sorted(map(int, digits)) != list(range(len(digits)))):
                 raise NameClash(prefix, f"the layers under '{prefix}' mix indices and names")
             kinds[prefix] = "seq" if digits else "module"
+            self.children[prefix] = [f"{prefix}.{k}" for k in (sorted(kids, key=int) if digits else kids)]
         return kinds
 
     def consumers(self, layers: list[Layer]) -> dict[str, list[str]]:
@@ -104,60 +112,54 @@ class Scope:
     # -- __init__ -------------------------------------------------------------
     def init_lines(self, indent: int = 8) -> list[str]:
         lines: list[str] = []
-        made: set[str] = set()
+        made: set[str] = set()  # containers and layers already written, some inside a Sequential's call
         for la in self.layers:
             if la.ctor is None:
                 lines += la.init_code
                 continue
+            if la.path in made:
+                continue
             parts = la.path.split(".")
-            in_seq = False
             for i in range(1, len(parts)):
                 prefix = ".".join(parts[:i])
-                in_seq = self.containers[prefix] == "seq"
                 if prefix not in made:
-                    made.add(prefix)
-                    if in_seq:  # the whole container, at its first member
-                        # A Sequential where forward calls it as one chain; else a ModuleList
-                        # (timm's), whose members are called one by one and may take several inputs.
-                        kind = "nn.Sequential" if prefix in self._chains() else "nn.ModuleList"
-                        members = ", ".join(self._members(prefix))
-                        lines += fit(f"{access(prefix)} = ", f"{kind}([{members}])" if kind == "nn.ModuleList"
-                                     else f"{kind}({members})", indent)
-                    else:
-                        lines.append(f"{access(prefix)} = Holder()")
-                if in_seq:
-                    # Its members are made with it; a member that holds layers of its own (timm's
-                    # ModuleList of ConvNormAct: `paths.0.conv`) is a Holder they are put in.
-                    child = ".".join(parts[:i + 1])
-                    if child in self.by_path:
-                        break
-                    made.add(child)
-                    in_seq = False
-            if not in_seq:
+                    lines += fit(f"{access(prefix)} = ", self._container(prefix, made), indent)
+            if la.path not in made:
                 lines += fit(f"{access(la.path)} = ", la.ctor, indent)
         return lines
 
-    def _members(self, prefix: str) -> list[str]:
-        """Constructors of a Sequential's members: each layer's, or a Holder for a
-        member that is a group of layers."""
-        n = len({p[len(prefix) + 1:].split(".")[0] for p in self.by_path if p.startswith(prefix + ".")})
-        return [self.by_path[f"{prefix}.{j}"].ctor if f"{prefix}.{j}" in self.by_path else "Holder()"
-                for j in range(n)]
-
-    def _seq_len(self, prefix: str) -> int:
-        return sum(1 for p in self.by_path if p.rpartition(".")[0] == prefix)
+    def _container(self, prefix: str, made: set[str]) -> str:
+        """The constructor of a container, adding to `made` what it builds. An indexed
+        one is built whole, with its members (a member that is a container itself
+        nested in the call, a named one's layers added later by attribute): an
+        nn.Sequential where forward calls it as one chain, else an nn.ModuleList
+        (timm's), whose members forward calls one by one, each with its own inputs."""
+        made.add(prefix)
+        if self.containers[prefix] == "module":
+            return "Holder()"
+        members = []
+        for path in self.children[prefix]:
+            if path in self.by_path:
+                made.add(path)
+                members.append(self.by_path[path].ctor)
+            else:
+                members.append(self._container(path, made))
+        if prefix in self._chains():
+            return f"nn.Sequential({', '.join(members)})"
+        return f"nn.ModuleList([{', '.join(members)}])"
 
     # -- forward --------------------------------------------------------------
     def _chains(self) -> set[str]:
-        """The indexed containers whose members form one chain (each reads the one before
-        it, and only it does): forward calls them as one Sequential."""
+        """The indexed containers whose members are layers that form one chain (each
+        reads the one before it, and only it does): forward calls them as one
+        Sequential. One with a container in it (`stages.0.blocks`, `pool.1.a`) is
+        called member by member."""
         if self._chain_set is None:
             users, self._chain_set = self.consumers(self.layers), set()
             for prefix, kind in self.containers.items():
-                n = self._seq_len(prefix)
-                if kind != "seq" or not n or any(f"{prefix}.{j}" not in self.by_path for j in range(n)):
-                    continue  # a container of containers (stages.0.blocks, paths.0.conv)
-                members = [self.by_path[f"{prefix}.{j}"] for j in range(n)]
+                if kind != "seq" or any(p not in self.by_path for p in self.children[prefix]):
+                    continue
+                members = [self.by_path[p] for p in self.children[prefix]]
                 chain = len(members[0].inputs) == 1 and members[0].inputs[0] not in {m.path for m in members}
                 for prev, cur in pairwise(members):
                     chain = chain and cur.inputs == [prev.path] and users[prev.path] == [cur.path]
@@ -173,11 +175,13 @@ class Scope:
         for prefix in self.containers:
             if prefix not in self._chains():
                 continue
-            members = [self.by_path[f"{prefix}.{j}"] for j in range(self._seq_len(prefix))]
-            last = members[-1]
-            pos = layers.index(last)
-            layers[pos] = Layer(prefix, "sequential", None, members[0].inputs, last.role, True, members)
-            layers = [la for la in layers if la not in members]
+            members = [self.by_path[p] for p in self.children[prefix]]
+            last, paths = members[-1], {m.path for m in members}
+            # By path: an earlier collapse may have renamed the first member's input.
+            first = next(la for la in layers if la.path == members[0].path)
+            pos = next(i for i, la in enumerate(layers) if la.path == last.path)
+            layers[pos] = Layer(prefix, "sequential", None, first.inputs, last.role, True, members)
+            layers = [la for la in layers if la.path not in paths]
             rename = {last.path: prefix}
             self.renamed[last.path] = prefix
             layers = [replace(la, inputs=[rename.get(u, u) for u in la.inputs]) for la in layers]
