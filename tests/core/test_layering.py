@@ -14,9 +14,10 @@ PKG = Path(__file__).parents[2] / "resdsl"
 
 # layer -> layers it may import
 # (errors <- spec <- ir <- {backends, render, analysis} <- {training, datasets} <- cli);
-# every layer may read the shared names in vocab, which imports nothing.
+# every layer may read the shared names in vocab and the fast-path switch, which import nothing.
 ALLOWED = {
     "vocab": set(),
+    "fastpath": set(),
     "errors": set(),
     "io": {"errors"},
     "spec": {"errors"},
@@ -32,8 +33,8 @@ ALLOWED = {
             "training"},
 }
 for _layer, _deps in ALLOWED.items():
-    if _layer != "vocab":
-        _deps.add("vocab")
+    if _layer not in ("vocab", "fastpath"):
+        _deps |= {"vocab", "fastpath"}
 FRAMEWORKS = {"torch", "tensorflow", "keras", "torchvision"}
 
 

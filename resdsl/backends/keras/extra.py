@@ -1,13 +1,15 @@
-"""Keras layers for what Keras has no layer for, shared by `build` and emitted
-source: `keras.emit` copies a class's text from this file into a module that
-uses it (so the two cannot drift), and `keras.layers` registers them for
-saving under the package "resdsl". Plain keras only (`layers`, `ops`, numpy):
-no resdsl import.
+"""Keras layers for what Keras has no layer for: `keras.emit` copies a class's
+text from this file into an emitted module that uses it (which `build` runs),
+and each registers itself for saving under the package "resdsl" (saved files
+name them "resdsl>ChannelPad"; keep the class names). Plain keras only
+(`layers`, `ops`, numpy): no resdsl import.
 """
+import keras
 import numpy as np
 from keras import layers, ops, random
 
 
+@keras.saving.register_keras_serializable(package="resdsl")
 class ConstantPad2D(layers.Layer):
     """Pads height and width by (top, bottom, left, right) with a constant; with
     -inf before a max-pool, padding never wins the max (PyTorch's max-pool
@@ -35,6 +37,7 @@ class ConstantPad2D(layers.Layer):
         return {**super().get_config(), "padding": list(self.padding), "value": value}
 
 
+@keras.saving.register_keras_serializable(package="resdsl")
 class ChannelPad(layers.Layer):
     """Adds `before` and `after` zero channels: the parameter-free option-A
     shortcut of He et al. (2016)."""
@@ -69,6 +72,7 @@ def window_count(size, kernel, stride, before, after, ceil_mode):
     return out - 1 if (out - 1) * stride >= size + before else out
 
 
+@keras.saving.register_keras_serializable(package="resdsl")
 class AvgPool2DPad(layers.Layer):
     """PyTorch's AvgPool2d: explicit (top, bottom, left, right) zero padding,
     `ceil_mode` and `count_include_pad`. The window sums come from one valid
@@ -117,6 +121,7 @@ class AvgPool2DPad(layers.Layer):
                 "count_include_pad": self.count_include_pad}
 
 
+@keras.saving.register_keras_serializable(package="resdsl")
 class GlobalAvgMaxPool(layers.Layer):
     """(mean + max) / 2 over height and width: timm's 'avgmax' global pool."""
 
@@ -135,6 +140,7 @@ class GlobalAvgMaxPool(layers.Layer):
         return {**super().get_config(), "keepdims": self.keepdims}
 
 
+@keras.saving.register_keras_serializable(package="resdsl")
 class ChannelConv(layers.Conv1D):
     """A 1-D conv sliding across the channels of a pooled tensor (ECA): Conv1D
     over a length-C sequence with one feature, kernel (k, 1, 1)."""
@@ -158,6 +164,7 @@ class ChannelConv(layers.Conv1D):
         return {**layers.Layer.get_config(self), "kernel": self.kernel_len, "bias": self.bias_on}
 
 
+@keras.saving.register_keras_serializable(package="resdsl")
 class DropPath(layers.Layer):
     """Stochastic depth: in training, zero a sample's whole residual branch with
     probability `rate` and scale the kept ones by 1 / (1 - rate); identity otherwise."""

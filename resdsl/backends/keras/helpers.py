@@ -1,17 +1,16 @@
 """The Keras layers of the IR nodes that take a decision (a conv's padding, a
-max-pool's -inf padding), and the small functions an emitted module calls.
-
-`conv_layers` and `max_pool_layers` are what `build` uses (keras.layers), and
-`keras.emit` copies their text, with the rules and layers they use, into a
-module that needs them: the emitted `conv`, `max_pool` and `dense` apply them
-to a tensor, with keras.initializers drawn from the same table that `build`'s
-faster initializers follow. Plain keras only: the names imported from this
-package below are copied along, never imported by an emitted module.
+max-pool's -inf padding), and the small functions an emitted module calls for
+them: `conv`, `max_pool` and `dense` make the layers and apply them to a
+tensor or a block's wire (nesting.apply), with keras.initializers from
+rules.KERNEL_INIT. `keras.emit` copies their text, with the rules and layers
+they use, into a module that needs them. Plain keras only: the names imported
+from this package below are copied along, never imported by an emitted module.
 """
 import keras
 from keras import layers
 
 from .extra import ConstantPad2D
+from .nesting import apply
 from .rules import KERNEL_INIT, bias_bound, conv_fan_in, conv_padding, pair, sides
 
 
@@ -29,13 +28,6 @@ def max_pool_layers(kernel, stride, padding, name):
     return [ConstantPad2D(sides(padding), float("-inf"), name=name + "_pad"), pool] if any(sides(padding)) else [pool]
 
 
-def named(name):
-    """Layer names are resdsl's structural names (`layer2.0.conv1`). Keras on PyTorch
-    registers weights as torch parameters, which refuse dots: there a look-alike
-    dot (U+2024) stands in."""
-    return name.replace(".", "\u2024") if keras.backend.backend() == "torch" else name
-
-
 def initializers_for(init, fan_in):
     """(kernel, bias) initializers for the IR's `init` (see KERNEL_INIT)."""
     bound = bias_bound(init, fan_in)
@@ -46,17 +38,17 @@ def initializers_for(init, fan_in):
 def conv(x, filters, kernel, stride, padding, name, use_bias=False, groups=1, init="glorot_uniform"):
     kernel_init, bias_init = initializers_for(init, conv_fan_in(kernel, x.shape[-1], groups))
     for layer in conv_layers(filters, kernel, stride, padding, name, use_bias, groups, kernel_init, bias_init):
-        x = layer(x)
+        x = apply(layer, x)
     return x
 
 
 def max_pool(x, kernel, stride, padding, name):
     for layer in max_pool_layers(kernel, stride, padding, name):
-        x = layer(x)
+        x = apply(layer, x)
     return x
 
 
 def dense(x, units, name, activation="linear", use_bias=True, init="glorot_uniform"):
     kernel_init, bias_init = initializers_for(init, x.shape[-1])
-    return layers.Dense(units, activation=activation, use_bias=use_bias, kernel_initializer=kernel_init,
-                        bias_initializer=bias_init, name=name)(x)
+    return apply(layers.Dense(units, activation=activation, use_bias=use_bias, kernel_initializer=kernel_init,
+                              bias_initializer=bias_init, name=name), x)
