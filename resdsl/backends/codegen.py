@@ -30,6 +30,7 @@ import keyword
 import linecache
 import re
 import sys
+import textwrap
 import tokenize
 import types
 from functools import cached_property
@@ -62,16 +63,16 @@ class Names:
         """The names of a function inside the module: its arguments `more` taken too."""
         return Names(self.taken | set(more))
 
-    def take(self, name: str) -> str:
+    def take(self, name: str, suffix: str = "_") -> str:
         """`name` made an identifier (other characters as `_`, a leading digit or
-        dunder prefixed) and given out, with `_` appended until it is free."""
+        dunder prefixed) and given out, with `suffix` appended until it is free."""
         v = re.sub(r"\W", "_", name)
         if not v.isidentifier():
             v = "arg_" + v
         if v.startswith("__"):  # `__class__` as a local breaks super(); dunders are Python's
             v = "arg" + v
         while keyword.iskeyword(v) or v in BUILTINS or v in self.taken:
-            v += "_"
+            v += suffix
         self.taken.add(v)
         return v
 
@@ -81,13 +82,15 @@ def rename(text: str, names: dict[str, str]) -> str:
     return _IDENT.sub(lambda m: names.get(m.group(0), m.group(0)), text)
 
 
-def expression(v, names: dict[str, str], literal=repr) -> str | None:
+def expression(v, names: dict[str, str], literal=repr, collapse: bool = False) -> str | None:
     """Code for an attribute that is an expression of a block's parameters (a
-    tuple of them: each part), or None for a plain value."""
+    tuple of them: each part; with `collapse`, the one part where all are the
+    same), or None for a plain value."""
     if is_symbolic(v):
         return rename(v.text, names)
     if isinstance(v, tuple) and any(is_symbolic(x) for x in v):
-        return f"({', '.join(rename(x.text, names) if is_symbolic(x) else literal(x) for x in v)})"
+        parts = [rename(x.text, names) if is_symbolic(x) else literal(x) for x in v]
+        return parts[0] if collapse and all(p == parts[0] for p in parts) else f"({', '.join(parts)})"
     return None
 
 
@@ -107,6 +110,13 @@ def doc_text(s: str) -> str:
 
 
 # -- lines --------------------------------------------------------------------
+
+def wrap(text: str, width: int = WIDTH, **indents) -> list[str]:
+    """Prose (a docstring's) in lines of at most `width`, never broken inside a
+    word (an escape such as \\u2028 stays whole, as does a long name); an empty
+    text is one empty line. `indents`: textwrap's initial_/subsequent_indent."""
+    return textwrap.wrap(text, width, break_long_words=False, break_on_hyphens=False, **indents) or [""]
+
 
 def fit(line: str, width: int = WIDTH) -> str:
     """A long line of code broken inside its brackets, after a comma where one
@@ -145,14 +155,18 @@ def fit(line: str, width: int = WIDTH) -> str:
 
 def fit_call(prefix: str, expr: str, indent: int = 8, width: int = WIDTH) -> list[str]:
     """`prefix + expr` on one line, or, if that is too long and expr is a call,
-    one argument per line (black's layout, which the PyTorch emitter writes)."""
+    one argument per line, and so on inside an argument that is itself too
+    long a call (black's layout, which the PyTorch emitter writes)."""
     one = prefix + expr
     call = ast.parse(expr, mode="eval").body
     if len(one) + indent <= width or not isinstance(call, ast.Call):
         return [one]
     seg = lambda node: ast.get_source_segment(expr, node)  # noqa: E731
-    args = [seg(a) for a in call.args] + [f"{k.arg}={seg(k.value)}" for k in call.keywords]
-    return [f"{prefix}{seg(call.func)}("] + [f"    {a}," for a in args] + [")"]
+    lines = [f"{prefix}{seg(call.func)}("]
+    for node, kw in [(a, "") for a in call.args] + [(k.value, f"{k.arg}=") for k in call.keywords]:
+        inner = fit_call(kw, seg(node), indent + 4, width)
+        lines += [f"    {line}" for line in inner[:-1]] + [f"    {inner[-1]},"]
+    return lines + [")"]
 
 
 # -- helpers copied into emitted modules ----------------------------------------
@@ -186,8 +200,16 @@ class Library:
                 start = min([node.lineno] + [d.lineno for d in getattr(node, "decorator_list", ())]) - 1
                 while start and lines[start - 1].startswith("#"):
                     start -= 1
-                out[name] = ("\n".join(lines[start:node.end_lineno]), _names_in(node) - {name})
+                # To the end of the definition's code, not a comment after it (offsets count UTF-8 bytes).
+                last = lines[node.end_lineno - 1].encode("utf-8")[:node.end_col_offset].decode("utf-8")
+                text = "\n".join(lines[start:node.end_lineno - 1] + [last])
+                out[name] = (text, _names_in(node) - {name})
         return out
+
+    @cached_property
+    def identifiers(self) -> frozenset:
+        """Every name the definitions use, locals included."""
+        return frozenset().union(*(_names_in(ast.parse(text)) for text, _ in self.definitions.values()))
 
     def needed(self, code: str) -> list[str]:
         """The definitions `code` uses, and those they use, in file order."""

@@ -14,14 +14,13 @@ from __future__ import annotations
 import ast
 import json
 import re
-import textwrap
 from pathlib import Path
 
-from ...ir import SHORTCUT, BlockDef, Resolved, TemplateNode
+from ...ir import INPUT, SHORTCUT, BlockDef, Resolved, TemplateNode
 from ...ir.expr import plain
 from ...version import __version__
 from ...vocab import DENSE_ACTIVATIONS
-from ..codegen import Generator, Library, Unsupported, doc_text, expression, fit, rename
+from ..codegen import Generator, Library, Unsupported, doc_text, expression, fit, rename, wrap
 from ..common import fingerprint, node_inputs, unsupported
 from . import rules
 from .fold import fused_norms, output_names
@@ -175,10 +174,13 @@ class _Emitter(Generator):
         super().__init__(r, fuse_bn)
         self.folds = fused_norms(r) if fuse_bn else {}
         self.check()
+        # Module-level functions: named like nothing the helpers use, not even a local of theirs.
+        functions = self.names.fork(*LIBRARY.identifiers)
         self.fnames = {}
         for d in r.defs.values():
             snake = re.sub(r"(?<!^)(?=[A-Z])", "_", d.name).lower()
-            self.fnames[d.name] = self.names.take(snake if snake.endswith("block") else f"{snake}_block")
+            self.fnames[d.name] = functions.take(snake if snake.endswith("block") else f"{snake}_block")
+            self.names.taken.add(self.fnames[d.name])
         self.params: dict[str, dict[str, str]] = {}  # definition -> parameter -> its Python name
 
     def check(self) -> None:
@@ -220,7 +222,7 @@ class _Emitter(Generator):
         by `downsample`. Returns the text and the parameters it takes."""
         local_names = self.names.fork(*BLOCK_LOCALS)
         names = self.params[d.name] = {n: local_names.take(n) for n in d.params + [k for k, _ in d.lets]}
-        var = {"x": "x", SHORTCUT: "s"}
+        var = {INPUT: "x", SHORTCUT: "s"}
 
         def lines_for(nodes: list[TemplateNode], variant: str, indent: str) -> list[str]:
             out = []
@@ -263,8 +265,8 @@ class _Emitter(Generator):
             ("identity shortcut" if adds else "no shortcut")
         if d.optional:
             shortcut += " where `downsample` (else the identity)"
-        doc = textwrap.fill(f"The '{doc_text(d.kind)}' block ({shortcut}); its layers are named `<name>.<layer>`.",
-                            112, initial_indent='    """', subsequent_indent="    ") + '"""'
+        doc = "\n".join(wrap(f"The '{doc_text(d.kind)}' block ({shortcut}); its layers are named `<name>.<layer>`.",
+                             112, initial_indent='    """', subsequent_indent="    ")) + '"""'
         text = f"def {self.fnames[d.name]}({', '.join(sig)}):\n{doc}\n" + "\n".join(body) + \
             f"\n    return {var[d.output]}\n"
         return text, params
@@ -375,7 +377,7 @@ class _Emitter(Generator):
                "Layer names are resdsl's structural names (`layer2.0.conv1`), as in the PyTorch build,",
                "so `resdsl.port_weights` can copy weights between the two."]
         # Within 120 columns, whatever the lengths of the spec's name and description.
-        return [wrapped for line in doc for wrapped in (textwrap.wrap(line, 120) or [""])] + ['"""']
+        return [wrapped for line in doc for wrapped in wrap(line)] + ['"""']
 
     def source(self) -> str:
         functions = [self.block_function(d) for d in self.r.defs.values()]

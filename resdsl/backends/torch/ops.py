@@ -9,8 +9,9 @@ on a value (symmetric or asymmetric padding) go through a runtime helper
 """
 from __future__ import annotations
 
-import keyword
 from dataclasses import dataclass
+
+from ..codegen import Unsupported
 
 # The attributes and methods of torch.nn.Module (torch 2.x): a layer with one of
 # these names would shadow it (`self.forward = ...`), so the backend refuses it.
@@ -26,6 +27,24 @@ NN_MODULE_NAMES = frozenset({
     "register_state_dict_post_hook", "register_state_dict_pre_hook", "requires_grad_", "set_extra_state",
     "set_submodule", "share_memory", "state_dict", "to", "to_empty", "train", "training", "type", "xpu",
     "zero_grad",
+})
+
+# The underscored attributes of torch.nn.Module (its internals and Python's own
+# dunders), which a layer name would also shadow; other underscored names work,
+# written `self._modules["__x"]` (scope.access) as keywords are.
+NN_MODULE_PRIVATE = frozenset({
+    "__annotations__", "__call__", "__class__", "__delattr__", "__dict__", "__dir__", "__doc__", "__eq__",
+    "__format__", "__ge__", "__getattr__", "__getattribute__", "__getstate__", "__gt__", "__hash__", "__init__",
+    "__init_subclass__", "__le__", "__lt__", "__module__", "__ne__", "__new__", "__reduce__", "__reduce_ex__",
+    "__repr__", "__setattr__", "__setstate__", "__sizeof__", "__str__", "__subclasshook__", "__weakref__", "_apply",
+    "_backward_hooks", "_backward_pre_hooks", "_buffers", "_call_impl", "_compiled_call_impl", "_forward_hooks",
+    "_forward_hooks_always_called", "_forward_hooks_with_kwargs", "_forward_pre_hooks",
+    "_forward_pre_hooks_with_kwargs", "_get_backward_hooks", "_get_backward_pre_hooks", "_get_name",
+    "_is_full_backward_hook", "_load_from_state_dict", "_load_state_dict_post_hooks", "_load_state_dict_pre_hooks",
+    "_maybe_warn_non_full_backward_hook", "_modules", "_named_members", "_non_persistent_buffers_set", "_parameters",
+    "_register_load_state_dict_pre_hook", "_register_state_dict_hook", "_replicate_for_data_parallel",
+    "_save_to_state_dict", "_slow_forward", "_state_dict_hooks", "_state_dict_pre_hooks", "_version",
+    "_wrapped_call_impl",
 })
 
 # Class attributes the emitted classes define themselves.
@@ -45,17 +64,11 @@ def reserved_why(name: str) -> str | None:
     """Why `name` cannot be a module attribute, or None if it can."""
     if not name.isidentifier():
         return "it is not a Python identifier"
-    if keyword.iskeyword(name):
-        return "it is a Python keyword"
-    if name.startswith("_"):
-        return "names starting with '_' are reserved for torch.nn.Module internals"
+    if name in NN_MODULE_PRIVATE:
+        return "it would shadow one of torch.nn.Module's internals"
     if name in NN_MODULE_NAMES or name in OWN_NAMES:
         return "it would shadow an attribute of torch.nn.Module"
     return None
-
-
-class Unsupported(Exception):
-    """An op or attribute value this backend cannot express; the emitter locates it."""
 
 
 def literal(v) -> str:
@@ -198,9 +211,3 @@ HANDLERS = {
     "flatten": lambda a: "nn.Flatten()",
     "dense": _dense,
 }
-
-
-def constructor(op: str, a: Attrs) -> str:
-    if op not in HANDLERS:
-        raise Unsupported("")
-    return HANDLERS[op](a)
