@@ -16,10 +16,10 @@ import timm
 import torch
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path[:0] = [str(ROOT), str(ROOT / "tests" / "backends")]
-from test_timm_parity import TIMM_SPECS, _macs, _randomise  # noqa: E402
-
+sys.path.insert(0, str(ROOT))  # the tests' table and helpers
 import resdsl  # noqa: E402
+from tests.backends.test_timm_parity import TIMM_SPECS, _macs  # noqa: E402
+from tests.helpers.norms import randomise_norms  # noqa: E402
 
 
 def main() -> None:
@@ -30,10 +30,10 @@ def main() -> None:
     for spec in sorted(TIMM_SPECS):
         name, size = TIMM_SPECS[spec]
         ref = timm.create_model(name, pretrained=False).eval()
-        _randomise(ref)
+        randomise_norms(ref)
         r = resdsl.resolve(spec)
         ref_params = sum(p.numel() for p in ref.parameters())
-        ref_macs = _macs(ref, r.input_shape[1])
+        ref_macs = _macs(name, r.input_shape[1])
         ours = resdsl.build(r, backend="torch").eval()
         res = ours.load_state_dict(ref.state_dict(), strict=True)
         strict = "ok" if not (res.missing_keys or res.unexpected_keys) else "FAILED"

@@ -12,7 +12,7 @@ import gc
 import sys
 from typing import TYPE_CHECKING
 
-from .errors import OutputError, SpecError
+from .errors import HintedError, OutputError, SpecError
 from .version import __version__
 from .vocab import BACKENDS, LEVELS
 
@@ -20,12 +20,8 @@ if TYPE_CHECKING:
     from .spec.limits import Limits
 
 
-class _Fail(Exception):
+class _Fail(HintedError):
     """A user-facing failure that is not a spec mistake (missing package, bad flag)."""
-
-    def __init__(self, message: str, hint: str | None = None):
-        super().__init__(message)
-        self.hint = hint
 
 
 def _limits(args) -> Limits:
@@ -273,11 +269,13 @@ def build_parser() -> argparse.ArgumentParser:
                    help="print what the spec resolves to after `extends:` and --set, as YAML")
     s.set_defaults(func=cmd_validate)
 
-    s = sub.add_parser("summary", parents=[common], help="a table of layers, shapes, params and MACs")
+    s = sub.add_parser("summary", parents=[common], help="a table of layers, shapes, params, MACs, receptive "
+                       "fields and the activations training keeps")
     s.add_argument("spec", metavar="SPEC", help="a spec file or a shipped name")
     s.add_argument("--level", choices=LEVELS, default="layer")
     s.add_argument("--format", choices=("text", "json"), default="text",
-                   help="json: the totals and one row per layer (block, stage)")
+                   help="json: the totals and one row per layer (block, stage), with options, receptive "
+                        "field and saved bytes")
     s.set_defaults(func=cmd_summary)
 
     s = sub.add_parser("schema", parents=[common], help="print the JSON Schema of the spec language")

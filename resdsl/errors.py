@@ -129,9 +129,15 @@ def expected_one_of(choices: Sequence[str]) -> str:
     return "expected one of: " + ", ".join(f"'{c}'" for c in choices)
 
 
-class OutputError(Exception):
-    """An output that cannot be written (bad path, permissions, refusing to overwrite)."""
+class HintedError(Exception):
+    """The base of resdsl's errors that are not located in a spec: a message, and
+    apart from it what to do about it (`hint`, printed by the CLI on its own
+    line). Each subclass names one kind of failure, which callers catch by name."""
 
     def __init__(self, message: str, hint: str | None = None):
         super().__init__(message)
         self.hint = hint
+
+
+class OutputError(HintedError):
+    """An output that cannot be written (bad path, permissions, refusing to overwrite)."""

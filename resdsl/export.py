@@ -17,7 +17,7 @@ import tempfile
 import warnings
 from pathlib import Path
 
-from .errors import OutputError
+from .errors import HintedError, OutputError
 from .io import MARKER, atomic_write
 from .ir import Resolved
 
@@ -27,12 +27,8 @@ OPSET = 17
 FOLDER_MARKER = "resdsl.txt"
 
 
-class ExportError(Exception):
+class ExportError(HintedError):
     """A missing package or an unusable weights file: not a spec mistake."""
-
-    def __init__(self, message: str, hint: str | None = None):
-        super().__init__(message)
-        self.hint = hint
 
 
 def default_path(r: Resolved, fmt: str) -> str:
@@ -148,7 +144,7 @@ def _write_folder(build, path: Path, force: bool) -> Path:
 
 
 def _quiet_export(model, folder: Path) -> None:
-    with contextlib.redirect_stdout(open(os.devnull, "w")):  # model.export prints its signature
+    with open(os.devnull, "w") as null, contextlib.redirect_stdout(null):  # model.export prints its signature
         model.export(str(folder), format="tf_saved_model")
 
 

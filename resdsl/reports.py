@@ -8,10 +8,19 @@ under PyTorch's name; torch's `num_batches_tracked` counters are not counted).
 `outputs` lists what the network returns, in order (the spec's `outputs:`, or
 its last layer): the name the spec gave, the layer it is, its shape; and
 `output_shape` is the last one's.
+
+`summary` adds, per image, `saved_bytes` (the float32 activations PyTorch's
+autograd keeps for the backward pass; resdsl.analysis.memory) and
+`torchinfo_forward_backward_bytes` (torchinfo's "Forward/backward pass size"),
+and the `receptive_field` of the last feature map; each row has its
+`options` (se(r=16), 32×4d, avg_down, ...; block and stage rows), its
+`receptive_field` (`size` and `jump` in input pixels per axis, `global` where
+it also sees the whole input) and its `saved_bytes`.
 """
 from __future__ import annotations
 
-from .analysis import rows
+from .analysis import feature_field, rows
+from .analysis.memory import torchinfo_bytes
 from .ir import Resolved
 
 
@@ -29,6 +38,11 @@ def validate_record(spec: str, r: Resolved) -> dict:
 
 
 def summary_record(r: Resolved, level: str = "layer") -> dict:
-    return {**counts(r), "level": level,
-            "rows": [{"name": x.name, "op": x.op, "output_shape": list(x.shape), "params": x.params,
-                      "buffers": x.buffers, "macs": x.macs} for x in rows(r, level)]}
+    table = rows(r, level)
+    last = feature_field(r)
+    return {**counts(r), "level": level, "saved_bytes": sum(x.saved for x in table),
+            "torchinfo_forward_backward_bytes": torchinfo_bytes(r),
+            "receptive_field": {"node": last[0], **last[1].record()} if last else None,
+            "rows": [{"name": x.name, "op": x.op, "options": x.options, "output_shape": list(x.shape),
+                      "params": x.params, "buffers": x.buffers, "macs": x.macs,
+                      "receptive_field": x.rf.record(), "saved_bytes": x.saved} for x in table]}

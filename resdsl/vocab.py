@@ -20,10 +20,24 @@ BLOCKS: dict[str, str] = {
 # only makes sense on a classifier's output.
 ACTIVATIONS: tuple[str, ...] = ("relu", "relu6", "sigmoid", "hard_sigmoid", "tanh", "silu", "gelu", "linear")
 DENSE_ACTIVATIONS: tuple[str, ...] = ACTIVATIONS + ("softmax",)
+# The activations a gate (squeeze-excitation, ECA) may end with.
+GATES: tuple[str, ...] = ("sigmoid", "hard_sigmoid")
 
-# Normalisations: BatchNorm (running statistics; momentum in PyTorch's convention) and
-# group norm (Wu & He 2018: statistics of channel groups of each sample, nothing running).
-NORMS: tuple[str, ...] = ("batchnorm", "groupnorm")
+# Weight initialisers of convs and dense layers, by the name a spec uses. Each
+# backend has its formula for every one (torch: runtime.init_weight; Keras:
+# rules.KERNEL_INIT); tests/core/test_vocab.py checks both cover exactly these.
+INITS: tuple[str, ...] = (
+    "torch_default",           # PyTorch's own: kaiming_uniform(a=sqrt(5)), biases U(-1/sqrt(fan_in), ...)
+    "kaiming_normal_fan_out",  # torchvision's ResNet initialisation
+    "kaiming_normal_fan_in",
+    "glorot_uniform",          # Keras' default
+    "glorot_normal",
+)
+
+# Normalisations: BatchNorm (running statistics; momentum in PyTorch's convention),
+# group norm (Wu & He 2018: statistics of channel groups of each sample, nothing running)
+# and layer norm over the channels at each position (timm's LayerNorm2d).
+NORMS: tuple[str, ...] = ("batchnorm", "groupnorm", "layernorm")
 
 # How much of a network a picture or a summary shows.
 LEVELS: tuple[str, ...] = ("stage", "block", "layer")

@@ -11,7 +11,6 @@ stages and heads do not depend on the input size); the others, and resnet10t
 """
 from __future__ import annotations
 
-import re
 import sys
 
 import numpy as np
@@ -23,43 +22,22 @@ keras = pytest.importorskip("keras")
 import resdsl
 from resdsl.backends import get_backend
 from resdsl.backends.keras import layer_shapes, trace
-from resdsl.spec.shipped import shipped_path
+from tests.helpers.norms import randomise_norms
+from tests.helpers.numeric import nhwc, relative
+from tests.helpers.specs import resolve_small as _resolve_small
+from tests.keras_pending import KERAS_PENDING
 
 RTOL = 1e-4
 
 
-def resolve_small(name: str, size: int = 64):
-    """The shipped spec, with an ImageNet-sized input (over 128 pixels) shrunk to
-    size x size, except the specs in NATIVE."""
-    text = shipped_path(name).read_text(encoding="utf-8")
-    if name not in NATIVE:
-        text = re.sub(r"input: \{height: (\d+), width: \d+",
-                      lambda m: f"input: {{height: {size}, width: {size}" if int(m[1]) > 128 else m[0], text)
-    return resdsl.resolve(text)
+def resolve_small(name: str):
+    """ImageNet-sized specs at 64x64; those in NATIVE at their own size."""
+    return resdsl.resolve(name) if name in NATIVE else _resolve_small(name)
 
 
-def randomise_norms(model, gamma: float = 1.0) -> None:
-    """Fresh BN layers are the identity; make them matter. A wrong eps (1e-3 against
-    1e-5) alone shifts outputs by ~1e-3 relative at these variances."""
-    g = torch.Generator().manual_seed(0)
-    with torch.no_grad():
-        for m in model.modules():
-            if isinstance(m, torch.nn.modules.batchnorm._BatchNorm):
-                m.weight.copy_((torch.rand(m.weight.shape, generator=g) + 0.5) * gamma)
-                m.bias.copy_(torch.randn(m.bias.shape, generator=g) * 0.1)
-                m.running_mean.copy_(torch.randn(m.running_mean.shape, generator=g) * 0.1)
-                m.running_var.copy_(torch.rand(m.running_var.shape, generator=g) + 0.5)
-
-
-def relative(a, b) -> float:
-    return float(np.abs(a - b).max() / max(np.abs(a).max(), 1e-12))
-
-
-def nhwc(shape):
-    return tuple(shape[1:]) + tuple(shape[:1]) if len(shape) == 3 else tuple(shape)
-
-
-SPECS = [n for n in resdsl.shipped_names() if n != "cifar_resnet1202"]
+# Specs the Keras backend does not build yet are skipped, visibly, with why (tests/keras_pending.py).
+SPECS = [pytest.param(n, marks=pytest.mark.skip(reason=f"Keras pending: {KERAS_PENDING[n]}"))
+         if n in KERAS_PENDING else n for n in resdsl.shipped_names() if n != "cifar_resnet1202"]
 # At their own size: resnet10t's 176x176 leaves an odd 11x11 map that layer4's shortcut
 # average-pools with ceil_mode (a last one-pixel window), which Keras must do as PyTorch.
 NATIVE = {"resnet10t"}
@@ -69,13 +47,8 @@ BACK = {"resnet18", "resnext50_32x4d", "resnet50v2", "cifar_resnet20", "cifar10_
 TRACE = {"resnet18", "cifar_resnet20", "cifar10_resnet30", "resnet50v2"}
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_torch_thread():
-    """torch's and TensorFlow's thread pools fight over two cores (30x slower)."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+# torch's and TensorFlow's thread pools fight over two cores (30x slower).
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.mark.parametrize("name", SPECS)

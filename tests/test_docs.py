@@ -158,6 +158,7 @@ def _check_prints(body: str, stdout: str) -> None:
             assert got == line.split("  # ", 1)[1].strip(), line
 
 
+@pytest.mark.slow
 def test_tutorial_runs_as_written(tmp_path):
     """Write the tutorial's files and run its commands and programs in order, in a
     fresh folder, as a reader would. One test, so one worker does it all once."""
@@ -219,5 +220,14 @@ def test_gallery_picture_is_up_to_date(tmp_path, name):
 
 def test_readme_links_the_docs():
     readme = (ROOT / "README.md").read_text("utf-8")
-    for doc in ("docs/reference.md", "docs/tutorial.md", "docs/gallery.md"):
+    for doc in ("docs/reference.md", "docs/tutorial.md", "docs/gallery.md", "docs/internals.md"):
         assert f"]({doc})" in readme, doc
+
+
+def test_internals_names_files_that_exist():
+    """docs/internals.md says which files an op or a backend touches: each is there."""
+    text = (ROOT / "docs" / "internals.md").read_text("utf-8")
+    paths = set(re.findall(r"`((?:resdsl|tests)/[\w/.]+)`", text))
+    assert len(paths) > 15
+    missing = sorted(p for p in paths if not (ROOT / p.rstrip("/").replace("<name>", "torch")).exists())
+    assert not missing, missing

@@ -36,6 +36,7 @@ import types
 from functools import cached_property
 from pathlib import Path
 
+from ..errors import HintedError
 from ..ir import Resolved
 from ..ir.expr import is_symbolic
 from .common import unsupported
@@ -45,7 +46,7 @@ BUILTINS = frozenset(dir(builtins))
 _IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
-class Unsupported(Exception):
+class Unsupported(HintedError):
     """An op or attribute value a handler cannot express; the generator locates it."""
 
 
@@ -154,19 +155,36 @@ def fit(line: str, width: int = WIDTH) -> str:
 
 
 def fit_call(prefix: str, expr: str, indent: int = 8, width: int = WIDTH) -> list[str]:
-    """`prefix + expr` on one line, or, if that is too long and expr is a call,
-    one argument per line, and so on inside an argument that is itself too
-    long a call (black's layout, which the PyTorch emitter writes)."""
+    """`prefix + expr` on one line, or, if that is too long, black's layout (which
+    the PyTorch emitter writes): a call with one argument per line (a list as
+    the one argument, `nn.ModuleList([...])`: one item per line), and so on
+    inside an argument that is itself too long; a long sum (a concat's input
+    widths) in parentheses, one term per line."""
     one = prefix + expr
-    call = ast.parse(expr, mode="eval").body
-    if len(one) + indent <= width or not isinstance(call, ast.Call):
+    if len(one) + indent <= width:
         return [one]
+    call = ast.parse(expr, mode="eval").body
     seg = lambda node: ast.get_source_segment(expr, node)  # noqa: E731
-    lines = [f"{prefix}{seg(call.func)}("]
-    for node, kw in [(a, "") for a in call.args] + [(k.value, f"{k.arg}=") for k in call.keywords]:
-        inner = fit_call(kw, seg(node), indent + 4, width)
-        lines += [f"    {line}" for line in inner[:-1]] + [f"    {inner[-1]},"]
-    return lines + [")"]
+    if isinstance(call, ast.BinOp) and isinstance(call.op, (ast.Add, ast.Sub)):
+        terms, node = [], call
+        while isinstance(node, ast.BinOp) and isinstance(node.op, (ast.Add, ast.Sub)):
+            terms.append(("+ " if isinstance(node.op, ast.Add) else "- ") + seg(node.right))
+            node = node.left
+        return [f"{prefix}("] + [f"    {t}" for t in [seg(node), *reversed(terms)]] + [")"]
+    if not isinstance(call, ast.Call):
+        return [one]
+
+    def items(parts: list[tuple[str, str]]) -> list[str]:
+        """(keyword prefix, code) per argument, each on its own line(s), 4 deeper."""
+        out = []
+        for key, code in parts:
+            inner = fit_call(key, code, indent + 4, width)
+            out += [f"    {line}" for line in inner[:-1]] + [f"    {inner[-1]},"]
+        return out
+    if len(call.args) == 1 and not call.keywords and isinstance(call.args[0], ast.List):
+        return [f"{prefix}{seg(call.func)}(["] + items([("", seg(e)) for e in call.args[0].elts]) + ["])"]
+    args = [("", seg(a)) for a in call.args] + [(f"{k.arg}=", seg(k.value)) for k in call.keywords]
+    return [f"{prefix}{seg(call.func)}("] + items(args) + [")"]
 
 
 # -- helpers copied into emitted modules ----------------------------------------

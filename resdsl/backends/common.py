@@ -24,10 +24,14 @@ def _camel(s: str) -> str:
     return "".join(part[:1].upper() + part[1:] for part in s.replace(".", "_").split("_") if part)
 
 
+# Ops whose layers are built for their input's width (weights, or a per-channel filter).
+WIDTH_OPS = ("conv", "norm", "dense", "blur_pool")
+
+
 def _attrs(d: dict) -> dict:
     """A node's attributes plus `in_channels` for the ops whose weights depend on it."""
     attrs = dict(d["attrs"])
-    if d["op"] in ("conv", "norm", "dense"):
+    if d["op"] in WIDTH_OPS:
         attrs["in_channels"] = d["in_shapes"][0][0]
     return attrs
 

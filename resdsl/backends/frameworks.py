@@ -9,17 +9,20 @@ from __future__ import annotations
 import importlib
 import os
 
+from ..errors import HintedError
+
 # backend -> (module to import, the extra that installs it)
 FRAMEWORKS = {"torch": ("torch", "torch"), "keras": ("keras", "keras")}
 
 
-class MissingFramework(ModuleNotFoundError):
+class MissingFramework(HintedError, ModuleNotFoundError):
     """A backend's framework (or Keras' own backend) is not installed; `what` is
-    the problem and `hint` what to do (the CLI prints them apart)."""
+    the problem and `hint` what to do (the CLI prints them apart). A
+    ModuleNotFoundError, so code that guards an optional import catches it."""
 
     def __init__(self, what: str, hint: str, name: str | None):
-        super().__init__(f"{what}: {hint}", name=name)
-        self.what, self.hint = what, hint
+        super().__init__(f"{what}: {hint}", hint)
+        self.what, self.name = what, name
 
 
 def require(backend: str) -> None:

@@ -1,10 +1,8 @@
 """The data sets' error, importable without numpy (the CLI catches it)."""
 from __future__ import annotations
 
+from ..errors import HintedError
 
-class DataError(Exception):
+
+class DataError(HintedError):
     """A data set that is missing, truncated or not in the format expected."""
-
-    def __init__(self, message: str, hint: str | None = None):
-        super().__init__(message)
-        self.hint = hint

@@ -11,16 +11,18 @@ from __future__ import annotations
 import re
 from typing import Callable
 
+from ..errors import HintedError
+
 # A pattern that `re` compiles (and caches) on first use: most specs have no expressions.
 _TOKEN = r"\s*(?:(\d+)|\$([A-Za-z_][A-Za-z0-9_]*)|(//|[-+*()])|(\S))"
 
 
-class ExprError(ValueError):
+class ExprError(HintedError, ValueError):
     """A malformed expression; `column` is the 0-based offset in its text."""
 
     def __init__(self, message: str, column: int, hint: str | None = None):
-        super().__init__(message)
-        self.column, self.hint = column, hint
+        super().__init__(message, hint)
+        self.column = column
 
 
 def evaluate(text: str, lookup: Callable[[str, int], object]):

@@ -132,7 +132,7 @@ def _attrs_class(cls):
 
 @_attrs_class
 class NoAttrs(Attrs):
-    """identity, multiply, flatten."""
+    """identity, multiply, flatten, concat, attention_pool."""
 
 
 @_attrs_class
@@ -150,11 +150,18 @@ class ConvAttrs(Attrs):
     init: str = "kaiming_normal_fan_out"
     padding: Pad | None = (0, 0, 0, 0)
     padding_mode: str = "explicit"  # "same": resolved by the shape pass
+    dilation: tuple[int, int] = (1, 1)  # a kernel tap every `dilation` pixels (atrous; selective kernels)
+    # Weight standardisation (Qiao et al. 2019): each filter is shifted and scaled to zero
+    # mean and unit variance before it is applied (timm's StdConv2d; BiT with eps 1e-8).
+    standardize: bool = False
+    standardize_eps: float = 1e-6
+
+    QUIET = ("dilation", "standardize", "standardize_eps")
 
 
 @_attrs_class
 class NormAttrs(Attrs):
-    type: str = "batchnorm"   # or "groupnorm"
+    type: str = "batchnorm"   # or "groupnorm", or "layernorm" (over the channels at each position)
     eps: float = 1e-5
     momentum: float = 0.1     # batch norm, PyTorch's convention: the weight of the new batch (Keras: 1 - this)
     gamma_init: str = "ones"  # "zeros": the block starts as the identity (Goyal et al. 2017)
@@ -224,6 +231,42 @@ class AddAttrs(Attrs):
     projection, zeropad, subsample, avg_down, custom), for pictures and docs."""
 
     shortcut: str = "identity"
+
+
+@_attrs_class
+class SplitAttrs(Attrs):
+    """One part of a split along the channels: `parts` equal parts, or the given
+    `sizes` (which add up to the input's channels); this node is part `index`."""
+
+    index: int
+    parts: int = 0
+    sizes: tuple = ()
+
+
+@_attrs_class
+class SoftmaxAttrs(Attrs):
+    """Softmax along `axis`: "channels" (at each position), "spatial" (over all
+    positions of each channel) or "paths": the channels seen as (groups, paths,
+    rest), normalised across the paths and laid out path by path (timm's radix
+    softmax; with one group, selective kernels' softmax across the paths)."""
+
+    axis: str = "channels"
+    paths: int = 1
+    groups: int = 1
+
+    QUIET = ("paths", "groups")
+
+
+@_attrs_class
+class BlurPoolAttrs(Attrs):
+    """A fixed binomial blur of `kernel` taps per side, then subsampling by `stride`
+    (Zhang 2019, anti-aliased downsampling; timm's BlurPool2d); padding is
+    reflected ("reflect") or zeros ("zeros")."""
+
+    kernel: int = 3
+    stride: int = 2
+    padding: Pad = (1, 1, 1, 1)
+    pad_mode: str = "reflect"
 
 
 @_attrs_class

@@ -17,7 +17,7 @@ from ..vocab import BLOCKS as NAMES
 from .attention import eca, se
 from .expr import trunc
 from .graph import Builder
-from .layers import Ctx
+from .layers import Ctx, standardize_attrs
 
 
 @dataclass(frozen=True)
@@ -81,7 +81,8 @@ def conv(b, c: BlockCall, ctx: Ctx, local, x, filters, kernel=1, stride=1, group
     p = kernel // 2
     attrs = {"filters": filters, "kernel": (kernel, kernel), "stride": (stride, stride),
              "groups": groups, "bias": ctx.conv_bias if bias is None else bias,
-             "init": ctx.conv_init, "padding_mode": "explicit", "padding": (p, p, p, p)}
+             "init": ctx.conv_init, "padding_mode": "explicit", "padding": (p, p, p, p),
+             **standardize_attrs(ctx, None, None)}
     return b.add("conv", local, attrs, [x], c.span if role != "shortcut" else c.shortcut_span, role)
 
 

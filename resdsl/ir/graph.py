@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 
 import networkx as nx
 
+from .. import fastpath
 from ..errors import Span, SpecError
 from .expr import has_symbols, is_symbolic, plain, sym
 from .ops import OPS, Shape
@@ -98,12 +99,19 @@ class Run:
 @dataclass(frozen=True)
 class StageInfo:
     name: str
-    block: str
-    repeat: int
+    block: str            # its block kind ("a + b" for a stage of several kinds: see `kinds`)
+    repeat: int           # how many blocks
     stride: int
     blocks: tuple[str, ...]
     span: Span
     runs: tuple[Run, ...] = ()
+    kinds: tuple[tuple[str, int], ...] = ()  # (block kind, how many) as the spec lists them
+
+    @property
+    def kinds_text(self) -> str:
+        """'bottleneck ×3', or 'bottle2neck_first ×1 + bottle2neck ×2'."""
+        kinds = self.kinds or ((self.block, self.repeat),)
+        return " + ".join(f"{kind} ×{n}" for kind, n in kinds)
 
 
 @dataclass
@@ -166,7 +174,7 @@ class Resolved:
         return [self.graph.nodes[n]["shape"] for n in self.outputs]
 
     def _total(self, key: str) -> int:
-        return sum(d.get(key, 0) for d in self.graph._node.values())  # networkx's node dict: no view per call
+        return sum(d.get(key, 0) for _, d in self.graph.nodes(data=True))
 
     @property
     def params(self) -> int:
@@ -228,6 +236,7 @@ class Builder:
     recording: Recording | None = None
     in_shortcut: bool = False                  # adding the block's own (optional) shortcut path
     channels: dict = field(default_factory=dict)  # node -> its channel count, for layers that read it by name
+    fast: bool = field(default_factory=lambda: fastpath.enabled())  # append through networkx's dicts (see append)
 
     # -- block templates --------------------------------------------------------
     def begin_block(self, kind: str, input_node: str) -> None:
@@ -297,7 +306,7 @@ class Builder:
 
     def claim(self, name: str, span: Span) -> None:
         """Check that a new node may be called `name`, and take the name."""
-        nodes = self.graph._node
+        nodes = self.graph
         groups = dotted_prefixes(name)
         if (name == INPUT_NODE and name in nodes) or groups[:1] == [INPUT_NODE]:  # the first node, named first
             raise SpecError.at(span, "reserved-name", f"'{INPUT_NODE}' is the name of the network's input",
@@ -320,7 +329,7 @@ class Builder:
         themselves were checked when the block they copy was lowered. Returns False,
         taking nothing, where something might clash: each name then goes through
         `claim`, which reports the first clash as lowering would."""
-        nodes, taken = self.graph._node, self.groups
+        nodes, taken = self.graph, self.groups
         if len(nodes) + len(names) > self.max_nodes or any(n in nodes or n in taken for n in names) \
                 or any(g in nodes for g in groups):
             return False
@@ -331,12 +340,17 @@ class Builder:
         """Add the node `name` (new, and claimed) with its data and its in-edges
         (source, edge data), in port order.
 
-        Written into networkx's own dicts, as `add_node` and `add_edge` would leave
-        them (each edge's data one dict, in both `_succ` and `_pred`): through the
-        public calls, with their keyword dicts, checks and cache clearing, adding
-        was a third of lowering's time on deep networks. The sources exist: every
-        input is a node added before."""
+        The fast path (resdsl.fastpath) writes into networkx's own dicts, as
+        `add_node` and `add_edge` leave them (each edge's data one dict, in both
+        `_succ` and `_pred`), taking `data` as the node's dict: the public calls,
+        with their keyword dicts, checks and cache clearing, cost more than the
+        lowering of deep networks around them (docs/benchmarks.md). The sources
+        exist: every input is a node added before."""
         g = self.graph
+        if not self.fast:
+            g.add_node(name, **data)
+            g.add_edges_from((src, name, edge) for src, edge in inputs)
+            return
         g._node[name] = data
         g._succ[name] = {}
         pred = g._pred[name] = {}
@@ -348,7 +362,7 @@ class Builder:
         """A layer may not share its name with a group of layers (a stem layer named
         `layer1` beside stage `layer1`): torch modules and weight names nest by dots,
         so one of the two would silently vanish. `groups`: the name's dotted prefixes."""
-        layer = next((p for p in groups if p in self.graph._node), None)
+        layer = next((p for p in groups if p in self.graph), None)
         where = self.graph.nodes[layer]["span"] if layer else span
         raise SpecError.at(where, "duplicate-name",
                            f"'{layer or name}' names both a layer and a group of layers"

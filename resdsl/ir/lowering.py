@@ -20,6 +20,7 @@ def base_ctx(spec: LoadedSpec) -> Ctx:
     return Ctx(conv_bias=d.conv.bias, conv_init=d.conv.init, eps=d.norm.eps, momentum=d.norm.momentum,
                act=d.activation, dense_bias=d.dense.bias, dense_init=d.dense.init,
                zero_init_last=d.norm.zero_init_last, norm_type=d.norm.type, norm_groups=d.norm.groups,
+               conv_standardize=d.conv.standardize, conv_standardize_eps=d.conv.standardize_eps,
                text=spec.source.text)
 
 
@@ -60,22 +61,33 @@ def lower(spec: LoadedSpec, replay: bool = True) -> tuple[nx.DiGraph, str, list[
     stages: list[StageInfo] = []
     recordings = []
     for si, stage in enumerate(m.stages):  # before any per-block list is sized by the repeats
-        if stage.repeat > spec.limits.max_repeat:
-            raise spec.error(("stages", si, "repeat"), "too-large",
-                             f"repeat {stage.repeat} exceeds the limit of {spec.limits.max_repeat}",
+        _check_stage_blocks(spec, si, stage)
+        if stage.depth > spec.limits.max_repeat:
+            where = ("stages", si, "repeat") if stage.blocks is None else ("stages", si, "blocks")
+            raise spec.error(where, "too-large",
+                             f"repeat {stage.depth} exceeds the limit of {spec.limits.max_repeat}",
                              "raise it with --limit max_repeat=N")
-    n_blocks = sum(st.repeat for st in m.stages)
+    n_blocks = sum(st.depth for st in m.stages)
     rates = iter(drop_path_rates(m.drop_path_rate, n_blocks) if m.drop_path_rate > 0 else [None] * n_blocks)
     for si, stage in enumerate(m.stages):
         sname = stage.name or f"layer{si + 1}"
         sctx = stage_ctx(ctx, stage)
         _check_stage_keys(spec, si, stage)
         names = []
-        plan, last = None, None  # the replay of the stage's previous block; its call and what lowering returned
-        block_span, stage_span = span(("stages", si, "block")), span(("stages", si))
+        # The replay of the stage's previous block: its call and what lowering returned, and its kind.
+        plan, last, last_kind = None, None, None
+        stage_span = span(("stages", si))
         shortcut_span = span(("stages", si, "shortcut")) if "shortcut" in stage.model_fields_set else stage_span
-        for j in range(stage.repeat):
-            at_stride = j == (stage.repeat - 1 if stage.stride_position == "last" else 0)
+        # Each block's kind, arguments and the spans of its kind and arguments: one run, or a
+        # stage's `blocks:` runs (whose own `args` are located there).
+        kinds = []
+        for kind, n, args, where in stage.runs():
+            own = where[:-1] + ("args",) if where[:-1] and stage.blocks[where[1]].args else None
+            args_span = span(("stages", si) + own) if own else span(("stages", si, "args")) if stage.args \
+                else stage_span
+            kinds += [(kind, args, span(("stages", si) + where), args_span)] * n
+        for j, (kind, args, block_span, args_span) in enumerate(kinds):
+            at_stride = j == (len(kinds) - 1 if stage.stride_position == "last" else 0)
             stride = stage.stride if at_stride else 1
             bname = f"{sname}.{j}"
             b.scope = {"section": "stage", "stage": sname, "block": bname, "prefix": bname + "."}
@@ -85,30 +97,32 @@ def lower(spec: LoadedSpec, replay: bool = True) -> tuple[nx.DiGraph, str, list[
                 stride_on=stage.stride_on, shortcut=stage.shortcut, projection_on=stage.projection_on,
                 zero_init_last=sctx.zero_init_last, span=block_span, attention=stage.attention,
                 drop_path=next(rates), shortcut_span=shortcut_span)
-            b.begin_block(stage.block, x)
-            if stage.block in BLOCKS:
+            b.begin_block(kind, x)
+            if kind in BLOCKS:
                 if stage.filters is None:
                     raise spec.error(("stages", si), "missing-key",
-                                     f"stage '{sname}' needs `filters` for a '{stage.block}' block")
-                if replay and last is not None and same_call(call, last[0]):
+                                     f"stage '{sname}' needs `filters` for a '{kind}' block")
+                if replay and last is not None and last_kind == kind and same_call(call, last[0]):
                     plan = plan or Replay.of(b, recordings[-1], *last[1:])
-                    y, out, kind = plan.apply(b, x)
+                    y, out, kind_built = plan.apply(b, x)
                 else:
-                    y, out, kind = BLOCKS[stage.block].lower(b, call, sctx)
+                    y, out, kind_built = BLOCKS[kind].lower(b, call, sctx)
                     plan = None
-                last = (call, y, out, kind)
+                last, last_kind = (call, y, out, kind_built), kind
             else:
-                env = user.env_for(stage.block, stage.filters, stride, stage.args, sctx,
-                                   span(("stages", si, "args")) if stage.args else stage_span)
+                env = user.env_for(kind, stage.filters, stride, args, sctx, args_span)
                 explicit = "shortcut" in stage.model_fields_set
                 env, call = user.declare(b, env, BlockCall(**{**call.__dict__,
                                                               "shortcut": stage.shortcut if explicit else None}))
-                y, out, kind, _ = user.lower(b, stage.block, call, sctx, env, ("blocks", stage.block))
+                y, out, kind_built, _ = user.lower(b, kind, call, sctx, env, ("blocks", kind))
+                plan, last = None, None
             recordings.append(b.end_block())
-            blocks.append(BlockInfo(bname, sname, j, stage.block, {}, kind, x, y, call.span))
+            blocks.append(BlockInfo(bname, sname, j, kind, {}, kind_built, x, y, call.span))
             names.append(bname)
             x, channels = y, int(out)
-        stages.append(StageInfo(sname, stage.block, stage.repeat, stage.stride, tuple(names), stage_span))
+        runs = tuple((kind, n) for kind, n, _, _ in stage.runs())
+        stages.append(StageInfo(sname, runs[0][0] if len(runs) == 1 else " + ".join(k for k, _ in runs),
+                                len(kinds), stage.stride, tuple(names), stage_span, kinds=runs))
 
     b.scope = {"section": "head", "prefix": ""}
     x, _, _ = lower_layers(b, m.head, x, ctx, ("head",), span, top_names, channels)
@@ -129,13 +143,35 @@ _BUILTIN_ONLY = ("expansion", "groups", "width_per_group", "stride_on", "project
                  "attention")
 
 
+def _check_stage_blocks(spec: LoadedSpec, si: int, stage) -> None:
+    """A stage names its blocks once: `block` (and `repeat`), or `blocks`."""
+    if (stage.block is None) == (stage.blocks is None):
+        both = stage.block is not None
+        raise spec.error(("stages", si, "blocks") if both else ("stages", si), "bad-value" if both else "missing-key",
+                         "a stage takes `block` or `blocks`, not both" if both else
+                         "a stage needs `block` (one kind of block) or `blocks` (runs of several kinds)",
+                         "e.g. `block: bottleneck, repeat: 3`, or `blocks: [{block: first}, {block: rest, repeat: 2}]`")
+    if stage.blocks is not None and "repeat" in stage.model_fields_set:
+        raise SpecError.at(spec.span(("stages", si, "repeat"), key=True), "ignored-key",
+                           "'repeat' has no effect beside `blocks` (each run has its own `repeat`)",
+                           "give each run its `repeat`", spec.source.text)
+
+
 def _check_stage_keys(spec: LoadedSpec, si: int, stage) -> None:
-    builtin = stage.block in BLOCKS
-    ignored = ("args",) if builtin else _BUILTIN_ONLY
+    """Keys that no block of the stage reads (a user-block key beside built-in blocks only,
+    or the reverse) are errors; so are arguments given to a run of built-in blocks."""
+    kinds = [kind for kind, _, _, _ in stage.runs()]
+    builtin, user = any(k in BLOCKS for k in kinds), any(k not in BLOCKS for k in kinds)
+    ignored = (() if user else ("args",)) + (() if builtin else _BUILTIN_ONLY)
     for key in ignored:
         if key in stage.model_fields_set:
             kind = "a built-in" if builtin else "a user-defined"
             hint = ("built-in blocks take their settings as stage keys" if builtin
-                    else f"declare it under `params:` of block '{stage.block}' and pass it in `args:`")
+                    else f"declare it under `params:` of block '{kinds[0]}' and pass it in `args:`")
             raise SpecError.at(spec.span(("stages", si, key), key=True), "ignored-key",
-                               f"'{key}' has no effect on {kind} block ('{stage.block}')", hint, spec.source.text)
+                               f"'{key}' has no effect on {kind} block ('{kinds[0]}')", hint, spec.source.text)
+    for i, run in enumerate(stage.blocks or ()):
+        if run.block in BLOCKS and "args" in run.model_fields_set:
+            raise SpecError.at(spec.span(("stages", si, "blocks", i, "args"), key=True), "ignored-key",
+                               f"'args' has no effect on a built-in block ('{run.block}')",
+                               "built-in blocks take their settings as stage keys", spec.source.text)

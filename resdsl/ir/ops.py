@@ -3,8 +3,9 @@ buffer and MAC counts, as pure functions of its attributes and input shapes.
 
 Shapes exclude the batch and are channels-first: (C, H, W) for feature maps,
 (F,) for vectors. Padding is always four explicit amounts (top, bottom, left,
-right). MACs count the multiply-accumulates of convs and dense layers only —
-the definition behind torchvision's published GFLOPS.
+right). MACs count the multiply-accumulates of convs, dense layers and matrix products
+(attention pooling) only — the definition behind torchvision's published GFLOPS,
+and what PyTorch's FLOP counter counts (half its FLOPs).
 """
 from __future__ import annotations
 
@@ -12,10 +13,13 @@ import math
 from dataclasses import dataclass
 from typing import Callable
 
+from ..errors import HintedError
+from . import footprint as fp
 from .attrs import (
     ActAttrs,
     AddAttrs,
     Attrs,
+    BlurPoolAttrs,
     ChannelConvAttrs,
     ChannelPadAttrs,
     ConvAttrs,
@@ -27,18 +31,20 @@ from .attrs import (
     PadAttrs,
     PoolAttrs,
     RateAttrs,
+    SoftmaxAttrs,
+    SplitAttrs,
     SubsampleAttrs,
 )
 
 Shape = tuple[int, ...]
 
 
-class ShapeError(ValueError):
+class ShapeError(HintedError, ValueError):
     """An op cannot take its input; the caller locates it in the spec."""
 
     def __init__(self, message: str, hint: str | None = None, code: str = "shape-error"):
-        super().__init__(message)
-        self.hint, self.code = hint, code
+        super().__init__(message, hint)
+        self.code = code
 
 
 def fmt(shape: Shape) -> str:
@@ -50,16 +56,36 @@ def _spatial(op: str, attrs: dict, x: Shape) -> Shape:
         raise ShapeError(f"{op} needs a feature map (C×H×W), but its input is a vector of {x[0]}",
                          "spatial layers must come before flatten/global_avgpool/dense")
     c, h, w = x
-    (kh, kw), (sh, sw) = attrs["kernel"], attrs["stride"]
+    (kh, kw), (sh, sw) = effective_kernel(attrs), attrs["stride"]
     t, b, left, r = attrs["padding"]
     oh = _out_size(h, kh, sh, t, b, attrs.get("ceil_mode", False))
     ow = _out_size(w, kw, sw, left, r, attrs.get("ceil_mode", False))
     if h + t + b < kh or w + left + r < kw or oh < 1 or ow < 1:
-        raise ShapeError(f"{op} with kernel {kh}×{kw} does not fit its {h}×{w} input (padded to "
+        window = f"kernel {kh}×{kw}" if (kh, kw) == tuple(attrs["kernel"]) else \
+            f"kernel {attrs['kernel'][0]}×{attrs['kernel'][1]} at dilation {attrs['dilation'][0]} (a {kh}×{kw} window)"
+        raise ShapeError(f"{op} with {window} does not fit its {h}×{w} input (padded to "
                          f"{h + t + b}×{w + left + r}): the spatial size drops below 1",
                          "use a larger input, fewer downsampling steps or more padding",
                          code="spatial-too-small")
     return (c, oh, ow)
+
+
+def effective_kernel(attrs) -> tuple[int, int]:
+    """The window a kernel covers: a dilated k-tap kernel spans d * (k - 1) + 1 pixels."""
+    (kh, kw), (dh, dw) = attrs["kernel"], attrs.get("dilation") or (1, 1)
+    return dh * (kh - 1) + 1, dw * (kw - 1) + 1
+
+
+def _feature_map(op: str, x: Shape, what: str = "its input") -> Shape:
+    """`x` as C×H×W, or a ShapeError saying the op needs a feature map."""
+    if len(x) != 3:
+        raise ShapeError(f"{op} needs a feature map (C×H×W), but {what} is {_rank_text(x)}",
+                         "spatial layers must come before flatten/global_avgpool/dense")
+    return x
+
+
+def _rank_text(x: Shape) -> str:
+    return f"a vector of {x[0]}" if len(x) == 1 else f"{fmt(x)}"
 
 
 def _out_size(size: int, k: int, s: int, before: int, after: int, ceil: bool) -> int:
@@ -112,13 +138,35 @@ def _gap_shape(a: dict, ins: list[Shape]) -> Shape:
     return (ins[0][0], 1, 1) if a.get("keepdims") else (ins[0][0],)
 
 
+def broadcast(shapes: list[Shape]) -> Shape | None:
+    """The shape elementwise ops give tensors of these shapes (None if they do not
+    broadcast): ranks equal, each size equal or 1, as numpy and both frameworks
+    broadcast; a C×1×1 gate over a C×H×W map, a 1×H×W map over every channel."""
+    if len({len(s) for s in shapes}) != 1:
+        return None
+    out = []
+    for sizes in zip(*shapes):
+        big = {d for d in sizes if d != 1}
+        if len(big) > 1:
+            return None
+        out.append(big.pop() if big else 1)
+    return tuple(out)
+
+
 def _multiply_shape(a: dict, ins: list[Shape]) -> Shape:
-    """x times a gate: the gate is x's shape or one value per channel (C×1×1)."""
+    """x times a gate: shapes that broadcast (the gate x's shape, C×1×1 or 1×H×W)."""
     x, gate = ins
-    if gate != x and not (len(x) == 3 and gate == (x[0], 1, 1)):
+    out = broadcast(ins)
+    if out is None:
         raise ShapeError(f"multiply: the gate gives {fmt(gate)}, but it multiplies a {fmt(x)} tensor",
-                         f"the gate must be {fmt(x)} or one value per channel ({x[0]}×1×1)", code="shape-mismatch")
-    return x
+                         f"the gate must be {fmt(x)}, one value per channel ({x[0]}×1×1) or one map for all "
+                         "channels (1×H×W)", code="shape-mismatch")
+    return out
+
+
+def _broadcast_channels(a, chans: list):
+    """The channels of a broadcast: those of an input that has more than one."""
+    return next((c for c in chans if c is not None and c != 1), chans[0])
 
 
 def _channel_conv_shape(a: dict, ins: list[Shape]) -> Shape:
@@ -151,6 +199,13 @@ def _channel_pad_shape(a: dict, ins: list[Shape]) -> Shape:
 
 
 def _add_shape(a: dict, ins: list[Shape]) -> Shape:
+    if a["shortcut"] == "custom":  # written as a layer: it broadcasts, as multiply does
+        out = broadcast(ins)
+        if out is None:
+            raise ShapeError(f"add: {fmt(ins[0])} and {fmt(ins[1])} do not broadcast",
+                             "add tensors of one shape, or one with one value per channel (C×1×1) or per "
+                             "position (1×H×W)", code="shape-mismatch")
+        return out
     first = ins[0]
     for other in ins[1:]:
         if other == first:
@@ -187,6 +242,90 @@ def _zero(*_) -> int:
     return 0
 
 
+def split_sizes(a, channels: int) -> tuple:
+    """The sizes of all parts of a split of `channels`; a ShapeError where they cannot be."""
+    if a["parts"]:
+        if channels % a["parts"]:
+            raise ShapeError(f"split into {a['parts']} equal parts needs channels divisible by {a['parts']}, "
+                             f"but the input has {channels}", "split a width that the parts divide, or give "
+                             "`sizes`", code="bad-split")
+        return (channels // a["parts"],) * a["parts"]
+    if sum(a["sizes"]) != channels:
+        raise ShapeError(f"split sizes {list(a['sizes'])} add up to {sum(a['sizes'])}, but the input has "
+                         f"{channels} channels", "the sizes must add up to the input's channels", code="bad-split")
+    return tuple(a["sizes"])
+
+
+def _split_shape(a: dict, ins: list[Shape]) -> Shape:
+    x = ins[0]
+    return (split_sizes(a, x[0])[a["index"]], *x[1:])
+
+
+def _split_channels(a, chans: list):
+    return chans[0] // a["parts"] if a["parts"] else a["sizes"][a["index"]]
+
+
+def _concat_shape(a: dict, ins: list[Shape]) -> Shape:
+    first = ins[0]
+    for other in ins[1:]:
+        if len(other) != len(first) or other[1:] != first[1:]:
+            raise ShapeError(f"concat joins tensors along the channels, which must agree in every other size, "
+                             f"but it is given {' and '.join(fmt(s) for s in ins)}",
+                             "concatenate tensors of the same height and width", code="shape-mismatch")
+    return (sum(s[0] for s in ins), *first[1:])
+
+
+def _concat_channels(a, chans: list):
+    if any(c is None for c in chans):
+        return None
+    total = chans[0]
+    for c in chans[1:]:
+        total = total + c
+    return total
+
+
+SOFTMAX_AXES = ("channels", "spatial", "paths")
+
+
+def _softmax_shape(a: dict, ins: list[Shape]) -> Shape:
+    x = ins[0]
+    if a["axis"] == "spatial":
+        _feature_map("softmax over the spatial positions", x)
+    elif a["axis"] == "paths":
+        n = a["paths"] * a["groups"]
+        if n < 1 or x[0] % n:
+            raise ShapeError(f"softmax across {a['paths']} paths in {a['groups']} groups needs channels divisible "
+                             f"by {n}, but the input has {x[0]}", "the channels are groups × paths × the rest",
+                             code="bad-split")
+    elif a["axis"] not in SOFTMAX_AXES:
+        raise ShapeError(f"softmax has no axis '{a['axis']}'", f"choose one of: {', '.join(SOFTMAX_AXES)}",
+                         code="bad-value")
+    return x
+
+
+def _blur_pool_shape(a: dict, ins: list[Shape]) -> Shape:
+    c, h, w = _feature_map("blur_pool", ins[0])
+    t, b, left, r = a["padding"]
+    if a["pad_mode"] == "reflect" and max(t, b) >= h or a["pad_mode"] == "reflect" and max(left, r) >= w:
+        raise ShapeError(f"blur_pool reflects its {h}×{w} input by {t},{b},{left},{r} (t,b,l,r), but a reflection "
+                         "must be smaller than the input", "use a larger input or `pad_mode: zeros`",
+                         code="spatial-too-small")
+    k, s = a["kernel"], a["stride"]
+    return _spatial("blur_pool", {"kernel": (k, k), "stride": (s, s), "padding": a["padding"]}, ins[0])
+
+
+def _attention_pool_shape(a: dict, ins: list[Shape]) -> Shape:
+    """Features C×H×W pooled by weights h×H×W (h dividing C): one weighted sum over
+    the positions per channel, each group of C/h channels by its own map."""
+    x = _feature_map("attention_pool", ins[0], "the tensor it pools")
+    w = _feature_map("attention_pool", ins[1], "its weights")
+    if w[1:] != x[1:] or x[0] % w[0]:
+        raise ShapeError(f"attention_pool: weights {fmt(w)} cannot pool a {fmt(x)} tensor",
+                         f"the weights must be one map over the same positions (1×{x[1]}×{x[2]}), or a number of "
+                         "maps that divides the channels", code="shape-mismatch")
+    return (x[0], 1, 1)
+
+
 def _norm_shape(a: dict, ins: list[Shape]) -> Shape:
     c = ins[0][0]
     if a["type"] == "groupnorm" and (a["groups"] < 1 or c % a["groups"]):
@@ -205,50 +344,160 @@ def _pass_channels(a, chans: list):
     return chans[0]
 
 
+def _k(pair) -> str:
+    return f"{pair[0]}×{pair[1]}"
+
+
+def _pad_text(a) -> list[str]:
+    t, b, left, r = a["padding"]
+    return [f"pad {t},{b},{left},{r} (t,b,l,r)"] if (t, left) != (b, r) else []  # Keras 'same' at stride 2
+
+
+def _zeropad_label(a) -> str:
+    t, b, left, r = a["padding"]
+    return f"zeropad {t}" if len({t, b, left, r}) == 1 else f"zeropad {t},{b},{left},{r}"
+
+
+def _avgpool_details(a) -> list[str]:
+    out = _pad_text(a)
+    if a.get("ceil_mode"):
+        out.append("ceil mode")
+    if not a.get("count_include_pad", True) and any(a["padding"]):
+        out.append("padding not counted")
+    return out
+
+
+def _norm_details(a) -> list[str]:
+    return (["γ starts at 0"] if a.get("gamma_init") == "zeros" else []) + (
+        [f"{a['groups']} groups"] if a.get("type") == "groupnorm" else [])
+
+
+def _gap_label(name: str):
+    return lambda a: name + (" (C×1×1)" if a.get("keepdims") else "")
+
+
+def _no_details(a) -> list[str]:
+    return []
+
+
+def _conv_details(a) -> list[str]:
+    out = [f"groups {a['groups']}"] if a["groups"] > 1 else []
+    if tuple(a.get("dilation", (1, 1))) != (1, 1):
+        out.append(f"dilation {a['dilation'][0]}")
+    if a.get("standardize"):
+        out.append("weight-standardised")
+    return out + _pad_text(a)
+
+
+def _softmax_label(a) -> str:
+    if a["axis"] == "paths":
+        return f"softmax across {a['paths']} paths"
+    return f"softmax over {'positions' if a['axis'] == 'spatial' else 'channels'}"
+
+
 @dataclass(frozen=True)
 class OpDef:
-    """One op of the IR: its attribute type and how it transforms shapes and counts.
+    """One op of the IR: its attribute type, how it transforms shapes and counts,
+    and what the tools call it.
 
     `channels` maps the input channel counts to the output's: it runs on plain
     ints in the shape pass and on symbolic ones (ir.expr) when a block's
     definition is written out, so the emitters know a layer's input width as
-    an expression (`filters * 4`) without re-deriving it."""
+    an expression (`filters * 4`) without re-deriving it.
+
+    `label` is the title a diagram gives a node (text, or a function of the
+    attributes, in the notation of the ResNet paper's tables) and `details` the
+    attribute lines under it: only what differs from the obvious. `prefix` starts
+    the default names of a spec's unnamed layers (`bn1`, `bn2`, as torchvision
+    names them). `merge`: the frameworks' layer for it takes its inputs as one
+    list (Keras' `Add()([a, b])`)."""
 
     attrs: type[Attrs]
     shape: Callable[[dict, list[Shape]], Shape]
+    label: str | Callable[[Attrs], str]
+    prefix: str
     params: Callable[[dict, list[Shape]], int] = _zero
     buffers: Callable[[dict, list[Shape]], int] = _zero
     macs: Callable[[dict, list[Shape], Shape], int] = _zero
-    arity: int = 1
+    arity: int = 1            # inputs it takes; -1: any number (at least one)
     channels: Callable[[Attrs, list], object] = _pass_channels
+    details: Callable[[Attrs], list[str]] = _no_details
+    merge: bool = False
+    # Receptive field and training memory (ir/footprint.py): the op's spatial window,
+    # and what its backward keeps. The defaults read the attributes / save the inputs.
+    # Each a value or a function of the attrs.
+    window: object = fp.default_window
+    memory: object = fp.INPUTS
+
+    def title(self, attrs: Attrs) -> str:
+        return self.label if isinstance(self.label, str) else self.label(attrs)
 
 
 OPS: dict[str, OpDef] = {
-    "input": OpDef(InputAttrs, shape=lambda a, ins: tuple(a["shape"]), arity=0,
-                   channels=lambda a, chans: a["shape"][0]),
-    "conv": OpDef(ConvAttrs, _conv_shape, _conv_params, macs=_conv_macs, channels=lambda a, chans: a["filters"]),
-    "norm": OpDef(NormAttrs, _norm_shape, params=lambda a, ins: 2 * ins[0][0], buffers=_norm_buffers),
-    "act": OpDef(ActAttrs, _same),
-    "maxpool": OpDef(PoolAttrs, _pool_shape("maxpool")),
-    "avgpool": OpDef(PoolAttrs, _pool_shape("avgpool")),
-    "global_avgpool": OpDef(GlobalPoolAttrs, _gap_shape),
-    "global_maxpool": OpDef(GlobalPoolAttrs, _gap_shape),
-    "global_avgmaxpool": OpDef(GlobalPoolAttrs, _gap_shape),  # timm's 'avgmax': (mean + max) / 2
-    "dropout": OpDef(RateAttrs, _same),
-    "drop_path": OpDef(RateAttrs, _same),  # stochastic depth: drops a whole sample's residual branch
-    "identity": OpDef(NoAttrs, _same),  # a placeholder that keeps timm's indices (ResNet-D's stride-1 downsample.0)
-    "multiply": OpDef(NoAttrs, _multiply_shape, arity=2),
-    "channel_conv": OpDef(ChannelConvAttrs, _channel_conv_shape, params=lambda a, ins: a["kernel"] + int(a["bias"]),
+    "input": OpDef(InputAttrs, shape=lambda a, ins: tuple(a["shape"]), label="input", prefix="input", arity=0,
+                   channels=lambda a, chans: a["shape"][0], memory=fp.NOTHING),
+    "conv": OpDef(ConvAttrs, _conv_shape, lambda a: f"conv {_k(a['kernel'])}, {a['filters']}", "conv",
+                  _conv_params, macs=_conv_macs, channels=lambda a, chans: a["filters"], details=_conv_details),
+    "norm": OpDef(NormAttrs, _norm_shape, lambda a: a.get("type", "batchnorm"), "bn",
+                  params=lambda a, ins: 2 * ins[0][0], buffers=_norm_buffers, details=_norm_details),
+    "act": OpDef(ActAttrs, _same, lambda a: a["fn"], "act", memory=fp.act_memory),
+    "maxpool": OpDef(PoolAttrs, _pool_shape("maxpool"), lambda a: f"maxpool {_k(a['kernel'])}", "maxpool",
+                     details=_pad_text, memory=fp.Memory(inputs=True, extra=8)),
+    "avgpool": OpDef(PoolAttrs, _pool_shape("avgpool"), lambda a: f"avgpool {_k(a['kernel'])}", "avgpool",
+                     details=_avgpool_details),
+    # A mean keeps nothing for its backward; a max keeps its input and result.
+    "global_avgpool": OpDef(GlobalPoolAttrs, _gap_shape, _gap_label("global avgpool"), "avgpool",
+                            window=fp.GLOBAL, memory=fp.NOTHING),
+    "global_maxpool": OpDef(GlobalPoolAttrs, _gap_shape, _gap_label("global maxpool"), "maxpool",
+                            window=fp.GLOBAL, memory=fp.Memory(inputs=True, output=True)),
+    # timm's 'avgmax': (mean + max) / 2
+    "global_avgmaxpool": OpDef(GlobalPoolAttrs, _gap_shape, _gap_label("global avgmaxpool"), "pool",
+                               window=fp.GLOBAL, memory=fp.Memory(inputs=True, output=True)),
+    "dropout": OpDef(RateAttrs, _same, lambda a: f"dropout {a['rate']:g}", "drop",
+                     memory=fp.Memory(extra=1)),  # its mask, one byte per element
+    # stochastic depth: drops a whole sample's residual branch (keeps one scale per sample; at rate 0, x itself)
+    "drop_path": OpDef(RateAttrs, _same, "drop_path", "drop_path",
+                       memory=lambda a: fp.VIEW if a["rate"] == 0 else fp.NOTHING),
+    # a placeholder that keeps timm's indices (ResNet-D's stride-1 downsample.0)
+    "identity": OpDef(NoAttrs, _same, "identity", "identity", memory=fp.VIEW),
+    "multiply": OpDef(NoAttrs, _multiply_shape, "⊗ multiply", "mul", arity=2, merge=True,
+                      channels=_broadcast_channels),
+    "channel_conv": OpDef(ChannelConvAttrs, _channel_conv_shape, lambda a: f"conv1d {a['kernel']} across channels",
+                          "conv", params=lambda a, ins: a["kernel"] + int(a["bias"]),
                           macs=lambda a, ins, out: ins[0][0] * a["kernel"]),
-    "zeropad": OpDef(PadAttrs, _pad_shape),
-    "subsample": OpDef(SubsampleAttrs, _subsample_shape),
-    "channel_pad": OpDef(ChannelPadAttrs, _channel_pad_shape,
-                         channels=lambda a, chans: chans[0] + a["before"] + a["after"]),
-    "add": OpDef(AddAttrs, _add_shape, arity=2),
-    "flatten": OpDef(NoAttrs, _flatten_shape, channels=lambda a, chans: None),
-    "dense": OpDef(DenseAttrs, _dense_shape,
+    "zeropad": OpDef(PadAttrs, _pad_shape, _zeropad_label, "pad", memory=fp.NOTHING),
+    "subsample": OpDef(SubsampleAttrs, _subsample_shape, "subsample", "subsample", window=fp.stride_window,
+                       memory=fp.VIEW),
+    "channel_pad": OpDef(ChannelPadAttrs, _channel_pad_shape, "zero-pad channels", "pad",
+                         channels=lambda a, chans: chans[0] + a["before"] + a["after"],
+                         details=lambda a: [f"+{a['before']} before, +{a['after']} after"], memory=fp.NOTHING),
+    "add": OpDef(AddAttrs, _add_shape, "⊕ add", "add", arity=2, merge=True, channels=_broadcast_channels,
+                 memory=fp.NOTHING),
+    # A part of a split is a slice of its input; a concat copies, and its backward slices the gradient.
+    "split": OpDef(SplitAttrs, _split_shape, lambda a: f"split part {a['index'] + 1}/{a['parts'] or len(a['sizes'])}",
+                   "split", channels=_split_channels, memory=fp.VIEW,
+                   details=lambda a: ["sizes " + ", ".join(map(str, a["sizes"]))] if a["sizes"] else []),
+    "concat": OpDef(NoAttrs, _concat_shape, "concat", "cat", arity=-1, merge=True, channels=_concat_channels,
+                    memory=fp.NOTHING),
+    # A softmax's derivative is written in its output; over positions, one value reads the whole map.
+    "softmax": OpDef(SoftmaxAttrs, _softmax_shape, _softmax_label, "softmax", memory=fp.OUTPUT,
+                     window=lambda a: fp.GLOBAL if a["axis"] == "spatial" else None,
+                     details=lambda a: [f"{a['groups']} groups"] if a["axis"] == "paths" and a["groups"] > 1 else []),
+    "blur_pool": OpDef(BlurPoolAttrs, _blur_pool_shape, lambda a: f"blur pool {a['kernel']}×{a['kernel']}", "blur",
+                       macs=lambda a, ins, out: out[0] * out[1] * out[2] * a["kernel"] ** 2,  # a fixed depthwise conv
+                       window=lambda a: (a["kernel"], a["kernel"], a["stride"], a["stride"]),
+                       details=lambda a: ["zero padding"] if a["pad_mode"] != "reflect" else []),
+    # A matrix product per sample, (C/h × HW) @ (HW × 1) for each of h maps: C·H·W MACs.
+    "attention_pool": OpDef(NoAttrs, _attention_pool_shape, "attention pool", "attn_pool", arity=2,
+                            macs=lambda a, ins, out: ins[0][0] * ins[0][1] * ins[0][2], window=fp.GLOBAL),
+    # Each value of a flattened map is one position, but the dense layer after it reads them all.
+    "flatten": OpDef(NoAttrs, _flatten_shape, "flatten", "flatten", channels=lambda a, chans: None,
+                     window=fp.GLOBAL, memory=fp.VIEW),
+    "dense": OpDef(DenseAttrs, _dense_shape, lambda a: f"dense {a['units']}", "fc",
                    params=lambda a, ins: ins[0][0] * a["units"] + (a["units"] if a["bias"] else 0),
-                   macs=lambda a, ins, out: ins[0][0] * a["units"], channels=lambda a, chans: a["units"]),
+                   macs=lambda a, ins, out: ins[0][0] * a["units"], channels=lambda a, chans: a["units"],
+                   details=lambda a: [a["activation"]] if a.get("activation", "linear") != "linear" else [],
+                   memory=fp.dense_memory),
 }
 
 

@@ -6,34 +6,51 @@ from typing import Callable
 
 import networkx as nx
 
+from .. import fastpath
 from ..errors import SpecError
-from .ops import OPS, ShapeError, same_padding
+from .ops import OPS, ShapeError, effective_kernel, same_padding
 
 
 def _with_nodes(g: nx.DiGraph, nodes: dict) -> nx.DiGraph:
     """A new graph with g's nodes and edges and the given node attribute dicts.
 
     The new graph has its own adjacency, so adding or removing nodes and edges in
-    either graph never shows in the other; edge attribute dicts (`port`, `role`,
-    fixed at lowering and never written after) are shared, as `g.copy()` shares
-    attribute values. Built from networkx's dict-of-dicts (whose setters keep
-    `_succ` and `_adj` one object): `g.copy()` re-adds every node and edge
-    through `add_nodes_from` / `add_edges_from`, which made copying most of the
-    passes' time on the 4,210 ops of cifar_resnet1202."""
+    either graph never shows in the other. The plain path re-adds every node and
+    edge through networkx's public calls, as `g.copy()` does (but keeping the
+    order of each node's predecessors too). The fast path
+    (resdsl.fastpath) assembles networkx's dict-of-dicts (whose setters keep
+    `_succ` and `_adj` one object), taking `nodes` as the node dicts and sharing
+    the edge attribute dicts (`port`, `role`, fixed at lowering and never written
+    after): re-adding was most of the passes' time on the 4,210 ops of
+    cifar_resnet1202 (docs/benchmarks.md)."""
     h = g.__class__()
     h.graph.update(g.graph)
+    if not fastpath.enabled():
+        h.add_nodes_from(nodes.items())
+        # By target, as lowering added them: each node's inputs in port order, and each
+        # node's successors in the order they were added.
+        h.add_edges_from((u, v, d) for v, into in g.pred.items() for u, d in into.items())
+        return h
     h._node = nodes
     h._adj = {u: nbrs.copy() for u, nbrs in g._adj.items()}
     h._pred = {v: nbrs.copy() for v, nbrs in g._pred.items()}
     return h
 
 
+def _nodes_and_preds(g: nx.DiGraph):
+    """(node, data) pairs in insertion order, and node -> {predecessor: edge data}:
+    networkx's own dicts on the fast path (no view object per node), its views otherwise."""
+    if fastpath.enabled():
+        return g._node.items(), g._pred
+    return g.nodes(data=True), g.pred
+
+
 def resolve_padding_and_shapes(g: nx.DiGraph, text: str | None = None) -> nx.DiGraph:
     """Give every node its output shape, turning 'same' padding into four amounts."""
     nodes: dict = {}
-    pred = g._pred
+    items, pred = _nodes_and_preds(g)
     known: dict = {}  # (op, attrs, input shapes) -> (attrs, shape): see _key
-    for n, d in g._node.items():  # insertion order is a topological order (lowering appends)
+    for n, d in items:  # insertion order is a topological order (lowering appends)
         into = pred[n]
         # Most ops have one input; `add` and `multiply` take theirs in port order.
         ins = [nodes[u]["shape"] for u in (sorted(into, key=lambda u: into[u]["port"]) if len(into) > 1 else into)]
@@ -64,7 +81,7 @@ def _padding_and_shape(op: str, attrs, ins: list) -> tuple:
         x = ins[0]
         if len(x) != 3:
             raise ShapeError(f"{op} needs a feature map, but its input is a vector")
-        (kh, kw), (sh, sw) = attrs["kernel"], attrs["stride"]
+        (kh, kw), (sh, sw) = effective_kernel(attrs), attrs["stride"]
         t, bt = same_padding(x[1], kh, sh)
         left, r = same_padding(x[2], kw, sw)
         attrs = attrs.replace(padding=(t, bt, left, r))
@@ -75,7 +92,7 @@ def count(g: nx.DiGraph, text: str | None = None) -> nx.DiGraph:
     """Trainable parameters, non-trainable buffers (BN moving statistics) and MACs."""
     nodes = {}
     known: dict = {}  # as in resolve_padding_and_shapes
-    for n, d in g._node.items():
+    for n, d in _nodes_and_preds(g)[0]:
         ins = d["in_shapes"]
         key = _key(d, ins)
         counts = known.get(key)
@@ -90,11 +107,10 @@ def check_outputs(g: nx.DiGraph, text: str | None = None) -> nx.DiGraph:
     """Every op must feed one of the network's outputs (`g.graph["outputs"]`; by
     default the last op): a layer whose result nobody reads is a mistake, such as
     a head left in place behind the stages a backbone returns."""
-    order = list(g._node)
+    order = list(g)
     outputs = g.graph.get("outputs") or order[-1:]
-    # The outputs and every op with a path to one: a walk back along networkx's own
-    # predecessor dicts, each edge once (its views cost more than the walk on deep nets).
-    pred, used, todo = g._pred, set(outputs), list(outputs)
+    # The outputs and every op with a path to one: a walk back along the predecessors, each edge once.
+    pred, used, todo = _nodes_and_preds(g)[1], set(outputs), list(outputs)
     while todo:
         for u in pred[todo.pop()]:
             if u not in used:

@@ -46,8 +46,8 @@ class Replay:
         nodes, groups = [], {}
         for t in rec.nodes:
             name = rec.prefix + t.local
-            inputs = tuple((None if u == rec.input else u[cut:], dict(edge)) for u, edge in g._pred[name].items())
-            nodes.append((t.local, g._node[name], inputs))
+            inputs = tuple((None if u == rec.input else u[cut:], dict(edge)) for u, edge in g.pred[name].items())
+            nodes.append((t.local, g.nodes[name], inputs))
             groups.update(dict.fromkeys(dotted_prefixes(t.local)))
         return cls(tuple(nodes), tuple(groups), rec, output[cut:], channels, kind)
 

@@ -45,6 +45,8 @@ class UserBlockLowering:
         self.depth += 1
         if self.depth > self.max_nesting:
             raise ctx.error(c.span, "too-deep", f"user blocks nest more than {self.max_nesting} levels")
+        outer = b.scope.get("input"), b.scope.get("input_channels")
+        b.scope["input"], b.scope["input_channels"] = c.x, c.in_channels  # what `from: input` reads
         try:
             block = self.spec.model.blocks[bname]
             ctx = ctx.with_env(env)
@@ -73,6 +75,7 @@ class UserBlockLowering:
             return y, channels, kind, stride
         finally:
             self.depth -= 1
+            b.scope["input"], b.scope["input_channels"] = outer
 
     def _custom(self, b: Builder, block, mode, c: BlockCall, ctx: Ctx, channels: int, stride: int, path: tuple,
                 top: bool) -> tuple[str, str]:

@@ -5,7 +5,7 @@ reads like Table 1 of He et al. 2016.
 """
 from __future__ import annotations
 
-from ..ir import fmt
+from ..ir import OPS, fmt
 
 
 def human(n: int) -> str:
@@ -24,7 +24,7 @@ def stride_of(op: str, attrs: dict) -> int:
     """How much an op shrinks the feature map (its row stride; 1 if it does not)."""
     if op in ("conv", "maxpool", "avgpool"):
         return attrs["stride"][0]
-    if op == "subsample":
+    if op in ("subsample", "blur_pool"):
         return attrs["stride"]
     return 1
 
@@ -40,57 +40,13 @@ def conv_short(attrs: dict, with_stride: bool = True) -> str:
 
 
 def op_title(op: str, a: dict) -> str:
-    """The bold first line of a layer node."""
-    if op == "conv":
-        return f"conv {_k(a['kernel'])}, {a['filters']}"
-    if op in ("maxpool", "avgpool"):
-        return f"{op} {_k(a['kernel'])}"
-    if op in ("global_avgpool", "global_maxpool", "global_avgmaxpool"):
-        return op.replace("_", " ") + (" (C×1×1)" if a.get("keepdims") else "")
-    if op == "dropout":
-        return f"dropout {a['rate']:g}"
-    if op == "multiply":
-        return "⊗ multiply"
-    if op == "channel_conv":
-        return f"conv1d {a['kernel']} across channels"
-    if op == "zeropad":
-        t, b, left, r = a["padding"]
-        return f"zeropad {t}" if len({t, b, left, r}) == 1 else f"zeropad {t},{b},{left},{r}"
-    if op == "channel_pad":
-        return "zero-pad channels"
-    if op == "dense":
-        return f"dense {a['units']}"
-    if op == "norm":
-        return a.get("type", "batchnorm")
-    if op == "act":
-        return a["fn"]
-    if op == "add":
-        return "⊕ add"
-    return op
+    """The bold first line of a layer node (the op's OpDef label)."""
+    return OPS[op].title(a) if op in OPS else op
 
 
 def op_details(op: str, a: dict) -> list[str]:
     """Attribute lines under the title: only what differs from the obvious."""
-    out = []
-    if op == "conv" and a["groups"] > 1:
-        out.append(f"groups {a['groups']}")
-    if op in ("conv", "maxpool", "avgpool"):
-        t, b, left, r = a["padding"]
-        if (t, left) != (b, r):  # Keras 'same' at stride 2: the trap worth showing
-            out.append(f"pad {t},{b},{left},{r} (t,b,l,r)")
-    if op == "channel_pad":
-        out.append(f"+{a['before']} before, +{a['after']} after")
-    if op == "avgpool" and a.get("ceil_mode"):
-        out.append("ceil mode")
-    if op == "avgpool" and not a.get("count_include_pad", True) and any(a["padding"]):
-        out.append("padding not counted")
-    if op == "dense" and a.get("activation", "linear") != "linear":
-        out.append(a["activation"])
-    if op == "norm" and a.get("gamma_init") == "zeros":
-        out.append("γ starts at 0")
-    if op == "norm" and a.get("type") == "groupnorm":
-        out.append(f"{a['groups']} groups")
-    return out
+    return OPS[op].details(a) if op in OPS else []
 
 
 def op_tooltip(name: str, d: dict) -> str:

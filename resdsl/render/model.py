@@ -142,7 +142,7 @@ def _title(r: Resolved, level: str) -> list[str]:
 
 def _stage_label(r: Resolved, st) -> str:
     down = f" · stride {st.stride}" if st.stride > 1 else ""
-    return f"{st.name} · {st.block} ×{st.repeat}{down}"
+    return f"{st.name} · {st.kinds_text}{down}"
 
 
 def _layer_node(n: str, d: dict, level: str) -> VNode:
@@ -185,7 +185,10 @@ def _group_node(r: Resolved, gid: str, blocks: list[BlockInfo], level: str) -> V
     params = sum(g.nodes[n]["params"] for n in members)
     if level == "stage":
         chain = " → ".join(conv_short(a, with_stride=False) for a in convs)
-        title, lines = f"{first.kind} ×{len(blocks)}", [f"[{chain}] ×{len(blocks)}"] if chain else []
+        st = next(st for st in r.stages if st.name == first.stage)
+        mixed = len(st.kinds) > 1  # a stage of several block kinds: the chain is its first block's
+        title = st.kinds_text
+        lines = [f"first block: [{chain}]" if mixed else f"[{chain}] ×{len(blocks)}"] if chain else []
         name = first.stage
     else:
         chain = " → ".join(conv_short(a) for a in convs)

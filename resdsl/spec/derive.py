@@ -24,7 +24,7 @@ def item_names(items: list) -> list[str]:
     out = []
     for i, item in enumerate(items):
         name = ""
-        if isinstance(item, dict) and "block" in item and not is_layer(item):
+        if isinstance(item, dict) and ("block" in item or "blocks" in item) and not is_layer(item):
             name = item.get("name") or f"layer{i + 1}"
         elif is_layer(item):
             params = next(iter(item.values()))

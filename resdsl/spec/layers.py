@@ -8,7 +8,7 @@ from typing import Annotated, Any, Literal, Union
 
 from pydantic import BaseModel, ConfigDict, Discriminator, Field, StrictBool, StrictInt, Tag, model_validator
 
-from ..vocab import ACTIVATIONS, DENSE_ACTIVATIONS, NORMS
+from ..vocab import ACTIVATIONS, DENSE_ACTIVATIONS, GATES, INITS, NORMS
 
 IDENT = r"^[A-Za-z_][A-Za-z0-9_]*$"
 Name = Annotated[str, Field(pattern=IDENT, max_length=64)]
@@ -29,10 +29,10 @@ Padding = Union[Literal["same", "valid"], NonNegInt, Ref,
 ActName = Literal[ACTIVATIONS]
 DenseAct = Literal[DENSE_ACTIVATIONS]
 NormName = Literal[NORMS]
-GateName = Literal["sigmoid", "hard_sigmoid"]
+GateName = Literal[GATES]
 Rate = Annotated[float, Field(ge=0, lt=1)]
-Init = Literal["torch_default", "kaiming_normal_fan_out", "kaiming_normal_fan_in",
-               "glorot_uniform", "glorot_normal"]
+Eps = Annotated[float, Field(gt=0, lt=1)]
+Init = Literal[INITS]
 
 
 class Strict(BaseModel):
@@ -52,9 +52,14 @@ class ConvLayer(LayerBase):
     kernel: Size2 = 3
     stride: Size2 = 1
     padding: Padding = Field("valid", description="'same', 'valid', an int, [h, w] or [top, bottom, left, right]")
+    dilation: Size2 = Field(1, description="a kernel tap every `dilation` pixels: a 3×3 kernel at dilation 2 "
+                                           "covers 5×5 (give it padding 2 to keep the size)")
     groups: IntOrRef = 1
     bias: StrictBool | None = Field(None, description="default: defaults.conv.bias")
     init: Init | None = None
+    standardize: StrictBool | None = Field(None, description="weight standardisation (timm's StdConv2d); "
+                                                             "default: defaults.conv.standardize")
+    standardize_eps: Eps | None = Field(None, description="default: defaults.conv.standardize_eps")
     name: LayerName | None = None
 
 
@@ -95,14 +100,61 @@ class DropoutLayer(LayerBase):
 
 
 class MultiplyLayer(LayerBase):
-    """The current tensor (a gate) times an earlier tensor of the same block."""
+    """The current tensor (a gate) times an earlier tensor of the same block; either
+    may broadcast (one value per channel, C×1×1, or per position, 1×H×W)."""
     with_: LayerName = Field(alias="with", description="the layer whose output is gated (a name in the same block)")
     name: LayerName | None = None
 
 
 class AddLayer(LayerBase):
-    """The current tensor plus an earlier tensor of the same block, of the same shape."""
+    """The current tensor plus an earlier tensor of the same block: of the same shape,
+    or one that broadcasts (one value per channel, C×1×1, or per position, 1×H×W)."""
     with_: LayerName = Field(alias="with", description="the layer whose output is added (a name in the same block)")
+    name: LayerName | None = None
+
+
+class SplitLayer(LayerBase):
+    """The current tensor split along the channels; part i is the layer `<name>.i`,
+    and the layer after the split reads part 0 unless it says `from:`."""
+    parts: IntOrRef | None = Field(None, description="this many equal parts (give `parts` or `sizes`)")
+    sizes: Annotated[list[IntOrRef], Field(min_length=2, max_length=1024)] | None = Field(
+        None, description="the parts' channel counts, adding up to the input's channels")
+    name: LayerName | None = None
+
+
+class ConcatLayer(Strict):
+    """Earlier tensors of the same block joined along the channels, in the order given."""
+    inputs: Annotated[list[LayerName], Field(min_length=2, max_length=1024)] = Field(
+        description="the layers whose outputs are joined (names in the same block; a split's parts are "
+                    "`<split>.0`, `<split>.1`, ...)")
+    name: LayerName | None = None
+
+
+class SoftmaxLayer(LayerBase):
+    axis: Literal["channels", "spatial", "paths"] = Field(
+        "channels", description="channels: at each position; spatial: over the positions of each channel "
+                                "(attention pooling's weights); paths: across `paths` parts of the channels")
+    paths: IntOrRef | None = Field(None, description="axis paths: how many parts the channels hold (timm's radix); "
+                                                     "the output is laid out part by part")
+    groups: IntOrRef = Field(1, description="axis paths: the channels are groups × paths × the rest, each group "
+                                            "normalised on its own (timm's radix softmax with cardinality)")
+    name: LayerName | None = None
+
+
+class BlurPoolLayer(LayerBase):
+    size: IntOrRef = Field(3, description="taps of the binomial filter per side (3: [1, 2, 1] / 4)")
+    stride: IntOrRef = 2
+    padding: Union[NonNegInt, Ref, Annotated[list[Union[NonNegInt, Ref]], Field(min_length=2, max_length=4)]] | None \
+        = Field(None, description="default: ((stride - 1) + (size - 1)) // 2 on every side, as timm")
+    pad_mode: Literal["reflect", "zeros"] = Field("reflect", description="reflect the map at its borders (timm's "
+                                                                         "BlurPool2d), or pad zeros")
+    name: LayerName | None = None
+
+
+class AttentionPoolLayer(LayerBase):
+    """The current tensor (weights over the positions, e.g. a spatial softmax) pools
+    an earlier tensor of the block: one weighted sum per channel, C×1×1."""
+    with_: LayerName = Field(alias="with", description="the layer whose output is pooled (a name in the same block)")
     name: LayerName | None = None
 
 
@@ -171,9 +223,12 @@ LAYER_MODELS: dict[str, type[Strict]] = {
     "flatten": NamedOnly, "dense": DenseLayer, "block": BlockLayer,
     "global_maxpool": GlobalPoolLayer, "global_avgmaxpool": GlobalPoolLayer, "dropout": DropoutLayer,
     "multiply": MultiplyLayer, "add": AddLayer, "channel_conv": ChannelConvLayer, "se": SELayer, "eca": ECALayer,
+    "split": SplitLayer, "concat": ConcatLayer, "softmax": SoftmaxLayer, "blur_pool": BlurPoolLayer,
+    "attention_pool": AttentionPoolLayer,
 }
 # Layers whose every field has a default, so the bare name is a complete layer.
-BARE_OK = ("norm", "act", "global_avgpool", "flatten", "global_maxpool", "global_avgmaxpool", "se", "eca")
+BARE_OK = ("norm", "act", "global_avgpool", "flatten", "global_maxpool", "global_avgmaxpool", "se", "eca", "softmax",
+           "blur_pool")
 
 
 def _make_item(op: str, model: type[Strict]) -> type[BaseModel]:

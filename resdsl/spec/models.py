@@ -40,6 +40,11 @@ class InputSpec(Strict):
 class ConvDefaults(Strict):
     bias: StrictBool = Field(False, description="add a bias to every conv unless a layer says otherwise")
     init: Init = Field("kaiming_normal_fan_out", description="weight initialiser of convs (torchvision's default)")
+    standardize: StrictBool = Field(
+        False, description="weight-standardise every conv (Qiao et al. 2019; timm's StdConv2d) unless a layer says "
+                           "otherwise; also the convs of built-in blocks, not those of `se` gates")
+    standardize_eps: Annotated[float, Field(gt=0, lt=1)] = Field(
+        1e-6, description="added to each filter's variance when standardising (timm's StdConv2d: 1e-6; BiT: 1e-8)")
 
 
 class NormDefaults(Strict):
@@ -88,13 +93,26 @@ class ECAAttention(Strict):
 Attention = SEAttention | ECAAttention
 
 
+class StageRun(Strict):
+    """Consecutive blocks of one kind inside a stage."""
+
+    block: Name = Field(description="a built-in block kind or one defined under `blocks`")
+    repeat: Annotated[StrictInt, Field(ge=1)] = 1
+    args: dict[Name, Union[NonNegInt, Ref]] = Field({}, description="arguments of a user-defined block, over the "
+                                                                    "stage's `args`")
+
+
 class Stage(Strict):
     name: Annotated[str, Field(pattern=PATH, max_length=64)] | None = Field(
         None, description="default: layer1, layer2, ... (torchvision); a dotted path such as stages.0.blocks "
                           "nests the stage in containers (timm's names)")
-    block: Name = Field(description="a built-in block kind or one defined under `blocks`")
+    block: Name | None = Field(None, description="a built-in block kind or one defined under `blocks` (give `block` "
+                                                 "or `blocks`)")
+    blocks: Annotated[list[StageRun], Field(min_length=1, max_length=1000)] | None = Field(
+        None, description="runs of blocks of different kinds, in order: `[{block: first_kind}, {block: kind, "
+                          "repeat: 3}]` (timm's Res2Net and ResNeSt change the first block of a stage)")
     filters: PosInt | None = Field(None, description="the block's base width (planes)")
-    repeat: Annotated[StrictInt, Field(ge=1)] = 1
+    repeat: Annotated[StrictInt, Field(ge=1)] = Field(1, description="how many blocks (with `block`)")
     stride: PosInt = 1
     stride_position: Literal["first", "last"] = Field(
         "first", description="'last' puts the stride on the stage's last block (keras.applications V2)")
@@ -116,6 +134,18 @@ class Stage(Strict):
     args: dict[Name, Union[NonNegInt, Ref]] = Field({}, description="extra arguments of a user-defined block")
     attention: Attention | None = Field(
         None, description="channel attention in each built-in block, after its last norm (where timm puts it)")
+
+    def runs(self) -> list[tuple[str, int, dict, tuple]]:
+        """(block kind, repeat, user-block arguments, path of the kind's value in the
+        stage) per run; one run for a stage with `block`."""
+        if self.blocks is None:
+            return [(self.block, self.repeat, dict(self.args), ("block",))]
+        return [(r.block, r.repeat, {**self.args, **r.args}, ("blocks", i, "block")) for i, r in enumerate(self.blocks)]
+
+    @property
+    def depth(self) -> int:
+        """How many blocks the stage has."""
+        return sum(n for _, n, _, _ in self.runs())
 
 
 class CustomShortcut(Strict):

@@ -47,6 +47,8 @@ def _fields_at(data: Any, path: tuple) -> list[str]:
         return list(getattr(ann, "model_fields", {}))
     if path[0] == "stages" and len(path) == 2:
         return list(models.Stage.model_fields)
+    if path[0] == "stages" and len(path) == 4 and path[2] == "blocks":
+        return list(models.StageRun.model_fields)
     if path[0] == "stages" and len(path) == 3 and path[2] in ("conv", "norm"):
         return list((models.ConvOverride if path[2] == "conv" else models.NormOverride).model_fields)
     if path[0] == "blocks" and len(path) == 2:
@@ -194,10 +196,14 @@ def _check_blocks(data: dict, smap: SourceMap) -> list[Diagnostic]:
             diags.append(Diagnostic("duplicate-block", f"block '{name}' is already a built-in block kind",
                                     smap.span(("blocks", name), key=True), "choose another name"))
     for i, stage in _stages(data):
-        ref = stage.get("block")
-        if isinstance(ref, str) and ref not in known:
-            diags.append(Diagnostic("unknown-block", f"unknown block '{ref}'", smap.span(("stages", i, "block")),
-                                    did_you_mean(ref, known) or expected_one_of(known)))
+        runs = stage.get("blocks") if isinstance(stage.get("blocks"), list) else []
+        refs = [(stage.get("block"), ("stages", i, "block"))] + [
+            (run.get("block"), ("stages", i, "blocks", j, "block"))
+            for j, run in enumerate(runs) if isinstance(run, dict)]
+        for ref, path in refs:
+            if isinstance(ref, str) and ref not in known:
+                diags.append(Diagnostic("unknown-block", f"unknown block '{ref}'", smap.span(path),
+                                        did_you_mean(ref, known) or expected_one_of(known)))
     # Nested user blocks: unknown names and cycles (a block that contains itself).
     uses: dict[str, list[tuple[str, tuple]]] = {}
     for bname, block in user.items():

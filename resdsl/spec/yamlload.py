@@ -15,7 +15,7 @@ from yaml.reader import Reader
 from yaml.resolver import Resolver
 from yaml.scanner import Scanner
 
-from ..errors import Span, SpecError
+from ..errors import HintedError, Span, SpecError
 from .limits import DEFAULT_LIMITS, Limits
 from .sourcemap import SourceMap
 
@@ -50,11 +50,12 @@ def _pos_span(file: str, text: str, pos: int) -> Span:
     return Span(file, line, col, line, col + 1)
 
 
-class _Located(Exception):
+class _Located(HintedError):
     """Raised inside the composer; turned into a SpecError with the source text."""
 
     def __init__(self, mark, code: str, message: str, hint: str | None = None):
-        self.mark, self.code, self.message, self.hint = mark, code, message, hint
+        super().__init__(message, hint)
+        self.mark, self.code, self.message = mark, code, message
 
 
 class _Bounded(Composer, Resolver):

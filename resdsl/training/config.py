@@ -6,15 +6,11 @@ from __future__ import annotations
 import math
 from dataclasses import asdict, dataclass, field
 
-from ..errors import did_you_mean
+from ..errors import HintedError, did_you_mean
 
 
-class TrainError(Exception):
+class TrainError(HintedError):
     """A training option or run folder that cannot be used as given."""
-
-    def __init__(self, message: str, hint: str | None = None):
-        super().__init__(message)
-        self.hint = hint
 
 
 class Interrupted(TrainError):

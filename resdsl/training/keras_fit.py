@@ -318,7 +318,8 @@ def _Progress(keras, job: Job, epoch: int, first: int, metrics: list | None, ela
         snapshot = None
 
         def on_epoch_begin(self, ep, logs=None):
-            self.bar = EpochBar(epoch, job.schedule.epochs, job.schedule.steps_per_epoch, job.cfg.progress, first)
+            self.bar = EpochBar(epoch, job.schedule.epochs, job.schedule.steps_per_epoch, job.cfg.progress, first,
+                               job.resolved.name)
             self.t0, self.elapsed = time.perf_counter(), elapsed
 
         def on_train_batch_begin(self, batch, logs=None):

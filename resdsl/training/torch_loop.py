@@ -120,7 +120,8 @@ def run_torch(job: Job) -> list[dict]:
         loss_sum = torch.tensor(loss_sum, dtype=torch.float64, device=device)
         correct = torch.tensor(correct, dtype=torch.int64, device=device)
         shown = (float("nan"), float("nan"))
-        bar = EpochBar(epoch, sched.epochs, sched.steps_per_epoch, job.cfg.progress and rank == 0, start)
+        bar = EpochBar(epoch, sched.epochs, sched.steps_per_epoch, job.cfg.progress and rank == 0, start,
+                       job.resolved.name)
         model.train()
         t0 = time.perf_counter()
         for k, (xb, yb) in enumerate(prefetch(batches(data.train_x, data.train_y, idx, per_rank, aug, start)),

@@ -69,7 +69,7 @@ def test_static_ir_reports_the_spec_size_and_another_on_request():
     assert odd.params == r.params and odd.macs > r.macs
 
 
-@pytest.mark.parametrize("pooling", ["avg", "max"])
+@pytest.mark.parametrize("pooling", ["avg", pytest.param("max", marks=pytest.mark.slow)])
 def test_include_top_false_pooling_matches_keras_applications(pooling):
     # keras.applications' ResNet50 and resdsl's resnet50_keras are the same network
     app = keras.applications.ResNet50(weights=None, include_top=False, pooling=pooling, input_shape=(64, 64, 3))

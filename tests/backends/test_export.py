@@ -80,15 +80,13 @@ def test_savedmodel_reloads_and_matches(tmp_path, trained):
     assert (other / "keep.txt").read_text() == "x"
 
 
+@pytest.mark.slow
 def test_tflite_runs_and_matches(tmp_path, trained):
     tf = pytest.importorskip("tensorflow")
     model, weights = trained
     out = tmp_path / "m.tflite"
     assert main(["export", SPEC, "--format", "tflite", "-o", str(out), "--weights", str(weights)]) == 0
-    import warnings
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # tf.lite.Interpreter's move to LiteRT
-        it = tf.lite.Interpreter(model_path=str(out))
+    it = tf.lite.Interpreter(model_path=str(out))
     inp = it.get_input_details()[0]
     it.resize_tensor_input(inp["index"], [2, 32, 32, 3])
     it.allocate_tensors()
@@ -101,6 +99,7 @@ def test_tflite_runs_and_matches(tmp_path, trained):
     assert np.abs(got - ref).max() <= 1e-4 * max(1.0, np.abs(ref).max())
 
 
+@pytest.mark.slow
 def test_weights_from_a_keras_file(tmp_path, trained):
     """--weights takes a .keras file too: ported into the torch build for ONNX, loaded as is for a SavedModel."""
     keras = pytest.importorskip("keras")

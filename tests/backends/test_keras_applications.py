@@ -11,6 +11,7 @@ keras = pytest.importorskip("keras")
 
 import resdsl
 from resdsl.backends import get_backend
+from tests.helpers.norms import randomise_keras_norms
 
 PAIRS = {
     "resnet50_keras": "ResNet50", "resnet101_keras": "ResNet101", "resnet152_keras": "ResNet152",
@@ -19,23 +20,15 @@ PAIRS = {
 SIZE = 64
 
 
-def randomise_norms(model) -> None:
-    """Fresh BN layers are the identity; give them statistics so they count."""
-    rng = np.random.default_rng(0)
-    for layer in model.layers:
-        if isinstance(layer, keras.layers.BatchNormalization):
-            g, b, mean, var = layer.get_weights()
-            layer.set_weights([rng.uniform(0.5, 1.5, g.shape), rng.normal(0, 0.1, b.shape),
-                               rng.normal(0, 0.1, mean.shape), rng.uniform(0.5, 1.5, var.shape)])
-
-
-@pytest.mark.parametrize("spec", list(PAIRS))
+# 101 and 152 are the 50's blocks repeated more often: slow.
+@pytest.mark.parametrize("spec", [s if s.startswith("resnet50") else pytest.param(s, marks=pytest.mark.slow)
+                                  for s in PAIRS])
 def test_matches_keras_applications(spec, resolve_small):
     app = getattr(keras.applications, PAIRS[spec])(weights=None, input_shape=(SIZE, SIZE, 3))
     ours = get_backend("keras").build(resolve_small(spec, SIZE))
     assert ours.count_params() == app.count_params()
     assert len(ours.trainable_weights) == len(app.trainable_weights)
-    randomise_norms(app)
+    randomise_keras_norms(app)
     resdsl.port_weights(app, ours)
     x = np.random.default_rng(1).normal(size=(2, SIZE, SIZE, 3)).astype("float32")
     want = keras.ops.convert_to_numpy(app(x, training=False))

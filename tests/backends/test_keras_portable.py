@@ -64,6 +64,7 @@ def test_loads_after_import_resdsl(saved):
     np.testing.assert_allclose(np.load(tmp / "y.npy"), y, rtol=1e-5, atol=1e-6)
 
 
+@pytest.mark.slow
 def test_without_resdsl_keras_cannot_load_it(saved):
     """The control: the registration is what makes the difference."""
     tmp, _ = saved
@@ -71,6 +72,7 @@ def test_without_resdsl_keras_cannot_load_it(saved):
     assert done.returncode != 0 and "resdsl>" in done.stderr
 
 
+@pytest.mark.slow
 def test_registers_when_keras_came_first(saved):
     tmp, y = saved
     done = _load(tmp, "import keras\nimport resdsl")

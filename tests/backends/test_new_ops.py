@@ -14,19 +14,12 @@ import pytest
 torch = pytest.importorskip("torch")
 keras = pytest.importorskip("keras")
 
-from conftest import _randomise_norms as randomise_norms
 
 import resdsl
 from resdsl.backends.keras import layer_shapes, trace
 from resdsl.errors import SpecError
-
-
-def relative(a, b) -> float:
-    return float(np.abs(a - b).max() / max(np.abs(a).max(), 1e-12))
-
-
-def nhwc(shape):
-    return tuple(shape[1:]) + tuple(shape[:1]) if len(shape) == 3 else tuple(shape)
+from tests.helpers.norms import randomise_norms
+from tests.helpers.numeric import nhwc, relative
 
 SPEC = """\
 resdsl: 1

@@ -19,12 +19,19 @@ import resdsl
 # last window of one row or column. (Without padding, count_include_pad=False changes
 # nothing in PyTorch: a ceil-mode window's part past the input never counts.)
 TIMM_SPECS = {name: (name, 64) for name in ("seresnet50", "seresnext50_32x4d", "resnet18d", "resnet26d", "resnet50d",
-                                              "ecaresnet50d", "resnetrs50", "resnetv2_50", "resnetv2_50d")}
+                                              "ecaresnet50d", "resnetrs50", "resnetv2_50", "resnetv2_50d",
+                                              "resnet200d")}
 TIMM_SPECS["resnet10t"] = ("resnet10t", 176)
+# Issue 22's networks, written with split/concat, softmax across paths or positions, dilated
+# and weight-standardised convs, layer norm, blur pooling and stages of several block kinds.
+TIMM_SPECS.update((name, (name, 64)) for name in (
+    "skresnet18", "skresnext50_32x4d", "resnest14d", "resnest50d", "res2net50_26w_4s", "res2next50", "gcresnet50t",
+    "resnetv2_50x1_bit", "resnetblur50", "resnet200d"))
 
 
 def _randomise(model) -> None:
-    """timm initialises BN to the identity; make every norm matter, reproducibly."""
+    """timm initialises BN to the identity, and some layers to zero (the last conv of a
+    global-context MLP, conv biases); make every norm and every weight matter, reproducibly."""
     g = torch.Generator().manual_seed(0)
     with torch.no_grad():
         for m in model.modules():
@@ -33,13 +40,23 @@ def _randomise(model) -> None:
                     t.copy_(torch.rand(t.shape, generator=g) * scale + shift)
                 for t in (m.bias, m.running_mean):
                     t.copy_(torch.randn(t.shape, generator=g) * 0.1)
+            elif isinstance(m, (torch.nn.GroupNorm, torch.nn.LayerNorm)) and m.weight is not None:
+                m.weight.copy_(torch.rand(m.weight.shape, generator=g) + 0.5)
+                m.bias.copy_(torch.randn(m.bias.shape, generator=g) * 0.1)
+        for p in model.parameters():
+            if not p.any():
+                p.copy_(torch.randn(p.shape, generator=g) * 0.1)
 
 
-def _macs(model, size: int) -> int:
+def _macs(timm_name: str, size: int) -> int:
+    """MACs of timm's network at size x size: PyTorch's FLOP counter on a copy made on
+    the meta device (shapes only, no weights or arithmetic) / 2."""
     from torch.utils.flop_counter import FlopCounterMode
+    with torch.device("meta"):
+        model = timm.create_model(timm_name, pretrained=False).eval()
     counter = FlopCounterMode(display=False)
     with counter, torch.no_grad():
-        model(torch.zeros(1, 3, size, size))
+        model(torch.zeros(1, 3, size, size, device="meta"))
     return counter.get_total_flops() // 2
 
 
@@ -59,10 +76,10 @@ def test_spec_is_timms_network(spec):
     r = resdsl.resolve(spec)
     assert r.params == sum(p.numel() for p in reference.parameters())
     # The spec's input is the one timm's default config trains these weights at
-    # (224; resnet10t 176, resnetrs50 160), and the MACs are counted there.
+    # (224; resnet10t 176, resnetrs50 160, resnet200d 256), and the MACs are counted there.
     native = tuple(reference.pretrained_cfg["input_size"])
     assert r.input_shape == native
-    assert r.macs == _macs(reference, native[1])
+    assert r.macs == _macs(timm_name, native[1])
 
     ours = resdsl.build(r, backend="torch").eval()
     result = ours.load_state_dict(reference.state_dict(), strict=True)

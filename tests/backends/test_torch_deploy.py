@@ -73,7 +73,8 @@ def test_channels_last_float64_and_meta(name, resolve_small, randomise_norms):
         assert meta.device.type == "meta" and tuple(meta.shape) == (2, *r.output_shape)
 
 
-@pytest.mark.parametrize("name", ["cifar_resnet20", "cifar10_resnet30", KINDS, ASYMMETRIC, "edge"])
+@pytest.mark.parametrize("name", ["cifar_resnet20", pytest.param("cifar10_resnet30", marks=pytest.mark.slow), KINDS,
+                                  ASYMMETRIC, "edge"])
 def test_a_training_step(name, resolve_small, edge_spec):
     """Backward works and the in-place ReLUs and additions the emitter chose give
     the gradients of the same model with every op out of place."""

@@ -34,7 +34,7 @@ def spec(name="stem_conv", stage="layer1") -> str:
 @pytest.mark.parametrize("op,attr,value,words", [
     ("gelu_norm", None, None, "op 'gelu_norm'"),
     ("act", "fn", "mish", "activation 'mish'"),
-    ("norm", "type", "layernorm", "norm type 'layernorm'"),
+    ("norm", "type", "instancenorm", "norm type 'instancenorm'"),
 ])
 def test_an_op_the_backend_cannot_express(op, attr, value, words):
     r = resdsl.resolve(spec())

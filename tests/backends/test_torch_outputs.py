@@ -6,7 +6,6 @@ still works, matching timm's features_only models."""
 from __future__ import annotations
 
 import io
-import warnings
 
 import pytest
 
@@ -22,13 +21,6 @@ extends: cifar_resnet20
 name: tapped
 outputs: [bn1, relu, layer1.1.bn2, layer1, layer2.1, layer2.2.conv2, layer3.0.bn1, layer3, fc]
 """
-
-
-@pytest.fixture(autouse=True)
-def _quiet():
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # jit.script's deprecation notice, tracer warnings
-        yield
 
 
 @pytest.fixture(scope="module")

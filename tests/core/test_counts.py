@@ -44,7 +44,8 @@ def test_resnet50_figures_from_the_issue():
     assert (r.params, r.macs) == (25_557_032, 4_089_184_256)
 
 
-@pytest.mark.parametrize("name", sorted(KERAS_APPS))
+@pytest.mark.parametrize("name", [n if n.startswith("resnet50") else pytest.param(n, marks=pytest.mark.slow)
+                                  for n in sorted(KERAS_APPS)])  # 101 and 152: the 50's blocks, more of them
 def test_keras_applications_flavour_count_params(name, keras_apps):
     model = keras_apps(KERAS_APPS[name])
     r = resdsl.resolve(name)

@@ -9,13 +9,13 @@ import random
 
 import pytest
 import yaml
-from hostile_gen import dump, mutated_spec, valid_spec
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import resdsl
 from resdsl.spec.load import loads
 from resdsl.spec.shipped import shipped_path
+from tests.hostile.hostile_gen import dump, mutated_spec, valid_spec
 
 SLOW = settings(deadline=None, suppress_health_check=[HealthCheck.too_slow], database=None)
 

@@ -1,23 +1,13 @@
-"""Shared fixtures for the render tests: each picture is drawn once per worker."""
+"""Shared fixtures for the render tests: each picture is drawn once per worker
+(tests/helpers/svg.py reads them)."""
 from __future__ import annotations
 
-import functools
-import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
 
-import resdsl
 from resdsl.render import render
-
-HERE = Path(__file__).parent
-TINY = str(HERE / "tiny.yaml")
-NS = "{http://www.w3.org/2000/svg}"
-
-
-@functools.cache
-def resolved(spec: str):
-    return resdsl.resolve(spec)
+from tests.helpers.svg import resolved
 
 
 @pytest.fixture(scope="session")
@@ -34,17 +24,3 @@ def draw(tmp_path_factory):
             cache[key] = path.read_bytes()
         return cache[key]
     return _draw
-
-
-def groups(svg: bytes, kind: str) -> dict[str, ET.Element]:
-    """<g> elements whose class starts with `kind` ('node', 'edge', 'cluster'), by id."""
-    root = ET.fromstring(svg)
-    return {g.get("id"): g for g in root.iter(f"{NS}g") if (g.get("class") or "").split()[:1] == [kind]}
-
-
-def texts(el: ET.Element) -> list[str]:
-    return [t.text for t in el.iter(f"{NS}text") if t.text]
-
-
-def classes(el: ET.Element) -> list[str]:
-    return (el.get("class") or "").split()

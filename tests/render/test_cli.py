@@ -4,9 +4,8 @@ from __future__ import annotations
 import subprocess
 import sys
 
-from conftest import TINY
-
 from resdsl.io import MARKER
+from tests.helpers.svg import TINY
 
 
 def _run(args, tmp_path, env=None, timeout=120):

@@ -12,10 +12,10 @@ import os
 from pathlib import Path
 
 import pytest
-from conftest import TINY, resolved
 
 from resdsl.render import render, to_dot_source
 from resdsl.render.compare import svg_content
+from tests.helpers.svg import TINY, resolved
 
 GOLDEN = Path(__file__).parent.parent / "golden" / "render"
 UPDATE = os.environ.get("RESDSL_UPDATE_GOLDEN") == "1"

@@ -6,12 +6,12 @@ import struct
 import zlib
 
 import pytest
-from conftest import TINY, resolved
 
 from resdsl.errors import OutputError
 from resdsl.io import MARKER, written_by_us
 from resdsl.render import render
 from resdsl.render.output import stamp
+from tests.helpers.svg import TINY, resolved
 
 
 @pytest.fixture(scope="module")

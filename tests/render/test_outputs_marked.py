@@ -5,12 +5,12 @@ from __future__ import annotations
 import xml.etree.ElementTree as ET
 
 import pytest
-from conftest import NS, classes, groups, texts
 
 import resdsl
 from resdsl.ir import fmt
 from resdsl.render import render
 from resdsl.render.dot import LEGEND
+from tests.helpers.svg import NS, classes, groups, texts
 
 TAPPED = """\
 extends: cifar_resnet20

@@ -4,13 +4,13 @@ from __future__ import annotations
 import xml.etree.ElementTree as ET
 
 import pytest
-from conftest import NS, TINY, classes, groups, resolved, texts
 
 from resdsl.io import MARKER
 from resdsl.ir import fmt
 from resdsl.render import RenderError, to_dot_source
 from resdsl.render.dot import LEGEND
 from resdsl.render.style import DOWN, SHORTCUTS
+from tests.helpers.svg import NS, TINY, classes, groups, resolved, texts
 
 
 def _top_level(r) -> set[str]:

@@ -1,12 +1,13 @@
 """The training tests' shared data: one tiny CIFAR-10 archive per session.
-The makers and the tiny specs live in train_data.py (a conftest is not importable
-by name when several test folders have one)."""
+The makers and the tiny specs live in train_data.py (a plain module, which
+bench/gpu_check.py imports too)."""
 from __future__ import annotations
 
 from pathlib import Path
 
 import pytest
-from train_data import make_cifar_archive
+
+from tests.training.train_data import make_cifar_archive
 
 
 @pytest.fixture(scope="session")

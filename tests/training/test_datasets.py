@@ -7,9 +7,9 @@ import tarfile
 
 import numpy as np
 import pytest
-from train_data import make_cifar_archive, make_folder, make_signs, toy_images
 
 from resdsl.datasets import DataError, load_dataset
+from tests.training.train_data import make_cifar_archive, make_folder, make_signs, toy_images
 
 
 def test_cifar_archive_and_its_folder_give_the_same_arrays(cifar_tgz, tmp_path):

@@ -11,10 +11,9 @@ import sys
 import pytest
 
 pytest.importorskip("keras")
-from train_data import TINY_NO_NORM
-
 import resdsl
 from resdsl.training import TrainError
+from tests.training.train_data import TINY_NO_NORM
 
 SCRIPT = r"""
 import json, sys
@@ -41,6 +40,7 @@ print(json.dumps({
 """
 
 
+@pytest.mark.slow
 def test_mirrored_over_two_cpu_devices_matches_one_device(cifar_tgz, tmp_path):
     spec = tmp_path / "tiny_nonorm.yaml"  # no BatchNorm: its statistics are per replica
     spec.write_text(TINY_NO_NORM)

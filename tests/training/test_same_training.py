@@ -9,10 +9,9 @@ import pytest
 
 torch = pytest.importorskip("torch")
 pytest.importorskip("keras")
-from train_data import TINY
-
 import resdsl
 from resdsl.training import keras_fit, torch_loop
+from tests.training.train_data import TINY
 
 OPTS = dict(batch_size=20, progress=False, epochs=2, preset="paper-cifar", device="cpu")
 

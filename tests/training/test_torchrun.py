@@ -8,12 +8,12 @@ import sys
 import pytest
 
 torch = pytest.importorskip("torch")
-from train_data import TINY_NO_NORM
-
 import resdsl
 from resdsl.training.compare import load_history
+from tests.training.train_data import TINY_NO_NORM
 
 
+@pytest.mark.slow
 def test_two_processes_match_one(cifar_tgz, tmp_path):
     spec = tmp_path / "tiny_nonorm.yaml"
     spec.write_text(TINY_NO_NORM)

@@ -10,7 +10,7 @@ import pytest
 
 pytest.importorskip("torch")
 pytest.importorskip("matplotlib")
-from train_data import TINY
+from tests.training.train_data import TINY
 
 
 def resdsl(*args, cwd=None):
@@ -41,7 +41,7 @@ def test_bad_data_is_a_clear_error(spec, tmp_path):
 
 
 def test_data_that_does_not_fit_the_network(spec, tmp_path):
-    from train_data import make_signs
+    from tests.training.train_data import make_signs
     _fails(resdsl("train", spec, "--data", make_signs(tmp_path / "signs")),
            "the images are 64×64×3 (H×W×C) but 'tiny' takes 32×32×3")
 

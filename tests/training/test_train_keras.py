@@ -13,10 +13,9 @@ import numpy as np
 import pytest
 
 pytest.importorskip("keras")
-from train_data import TINY
-
 import resdsl
 from resdsl.training import Interrupted
+from tests.training.train_data import TINY
 
 OPTS = dict(batch_size=20, progress=False, preset="paper-cifar")
 

@@ -10,10 +10,9 @@ import signal
 import pytest
 
 torch = pytest.importorskip("torch")
-from train_data import TINY
-
 import resdsl
 from resdsl.training import Interrupted, TrainError
+from tests.training.train_data import TINY
 
 OPTS = dict(batch_size=20, progress=False, preset="paper-cifar")
 

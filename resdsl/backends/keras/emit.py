@@ -16,7 +16,7 @@ import json
 import re
 from pathlib import Path
 
-from ...ir import INPUT, SHORTCUT, BlockDef, Resolved, TemplateNode
+from ...ir import INPUT, OPS, SHORTCUT, BlockDef, Resolved, TemplateNode
 from ...ir.expr import plain
 from ...version import __version__
 from ...vocab import DENSE_ACTIVATIONS
@@ -36,7 +36,7 @@ STDLIB = {"difflib": "import difflib"}
 IMPORTS = {"keras": "import keras", "np": "import numpy as np"}
 FROM_KERAS = ("layers", "ops", "random")
 # Ops whose layer takes its inputs as a list.
-MERGES = {"add", "multiply"}
+MERGES = {op for op, d in OPS.items() if d.merge}
 ACTIVATIONS = set(DENSE_ACTIVATIONS)
 # Names of build_model() and of the block functions' own arguments and locals.
 BUILD_LOCALS = ("inputs", "x", "found", "model", "name", "runs")

@@ -187,3 +187,126 @@ class DropPath(layers.Layer):
 
     def get_config(self):
         return {**super().get_config(), "rate": self.rate}
+
+
+class ChannelSplit(layers.Layer):
+    """Part `index` of the channels split into `parts` equal parts, or into parts of
+    the given `sizes` (which add up to the channels)."""
+
+    def __init__(self, index, parts=0, sizes=(), **kwargs):
+        super().__init__(**kwargs)
+        self.index, self.parts, self.sizes = int(index), int(parts), tuple(int(s) for s in sizes)
+
+    def _span(self, channels):
+        if self.parts:
+            size = channels // self.parts
+            return self.index * size, size
+        return sum(self.sizes[:self.index]), self.sizes[self.index]
+
+    def call(self, x):
+        start, size = self._span(x.shape[-1])
+        return x[..., start:start + size]
+
+    def compute_output_shape(self, s):
+        return (*s[:-1], self._span(s[-1])[1])
+
+    def get_config(self):
+        return {**super().get_config(), "index": self.index, "parts": self.parts, "sizes": list(self.sizes)}
+
+
+class AxisSoftmax(layers.Layer):
+    """Softmax over the positions of each channel ("spatial"), or across `paths`
+    parts of the channels ("paths"): the channels seen as (groups, paths, rest),
+    normalised across the paths and laid out path by path (timm's radix softmax)."""
+
+    def __init__(self, axis, paths=1, groups=1, **kwargs):
+        super().__init__(**kwargs)
+        self.axis, self.paths, self.groups = str(axis), int(paths), int(groups)
+
+    def call(self, x):
+        if self.axis == "spatial":
+            flat = ops.reshape(x, (-1, x.shape[1] * x.shape[2], x.shape[-1]))
+            return ops.reshape(ops.softmax(flat, axis=1), (-1, *x.shape[1:]))
+        rest = x.shape[-1] // (self.groups * self.paths)
+        y = ops.reshape(x, (-1, self.groups, self.paths, rest))
+        y = ops.transpose(ops.softmax(y, axis=2), (0, 2, 1, 3))
+        return ops.reshape(y, (-1, *x.shape[1:]))
+
+    def compute_output_shape(self, s):
+        return tuple(s)
+
+    def get_config(self):
+        return {**super().get_config(), "axis": self.axis, "paths": self.paths, "groups": self.groups}
+
+
+def binomial_filter(kernel):
+    """The (kernel, kernel) blur: the outer product of the normalised binomial row."""
+    row = np.array([1.0])
+    for _ in range(kernel - 1):
+        row = np.concatenate([row, [0.0]]) + np.concatenate([[0.0], row])
+    row = row / row.sum()
+    return np.outer(row, row).astype("float32")
+
+
+class BlurPool2D(layers.Layer):
+    """Anti-aliased downsampling (Zhang 2019; timm's BlurPool2d): each channel blurred
+    by a fixed binomial filter after (top, bottom, left, right) padding, reflected or
+    zeros, then every `stride`-th pixel. The filter is a constant, not a weight."""
+
+    def __init__(self, kernel=3, stride=2, padding=(1, 1, 1, 1), pad_mode="reflect", **kwargs):
+        super().__init__(**kwargs)
+        self.kernel, self.stride = int(kernel), int(stride)
+        self.padding, self.pad_mode = tuple(int(p) for p in padding), str(pad_mode)
+
+    def call(self, x):
+        top, bottom, left, right = self.padding
+        mode = "reflect" if self.pad_mode == "reflect" else "constant"
+        x = ops.pad(x, [[0, 0], [top, bottom], [left, right], [0, 0]], mode=mode)
+        filt = np.tile(binomial_filter(self.kernel)[:, :, None, None], (1, 1, x.shape[-1], 1))
+        return ops.depthwise_conv(x, ops.convert_to_tensor(filt, dtype=x.dtype), self.stride, padding="valid")
+
+    def compute_output_shape(self, s):
+        top, bottom, left, right = self.padding
+
+        def out(size, before, after):
+            return None if size is None else (size + before + after - self.kernel) // self.stride + 1
+        return (s[0], out(s[1], top, bottom), out(s[2], left, right), s[3])
+
+    def get_config(self):
+        return {**super().get_config(), "kernel": self.kernel, "stride": self.stride,
+                "padding": list(self.padding), "pad_mode": self.pad_mode}
+
+
+class AttentionPool(layers.Layer):
+    """Features (N, H, W, C) pooled by weights (N, H, W, h) over the positions: each
+    channel's weighted sum, (N, 1, 1, C), each group of C / h channels by its own map
+    (a global-context block's context). Called on [features, weights]."""
+
+    def call(self, inputs):
+        x, w = inputs
+        maps, channels = w.shape[-1], x.shape[-1]
+        x = ops.reshape(x, (-1, x.shape[1] * x.shape[2], maps, channels // maps))
+        w = ops.reshape(w, (-1, w.shape[1] * w.shape[2], maps))
+        return ops.reshape(ops.einsum("nphc,nph->nhc", x, w), (-1, 1, 1, channels))
+
+    def compute_output_shape(self, shapes):
+        return (shapes[0][0], 1, 1, shapes[0][-1])
+
+
+class StdConv2D(layers.Conv2D):
+    """A Conv2D with weight standardisation (Qiao et al. 2019; timm's StdConv2d): each
+    filter is shifted and scaled to zero mean and unit variance (biased, plus `eps`)
+    before every use; the stored kernel stays the raw one, so ported weights are as
+    timm saves them."""
+
+    def __init__(self, *args, eps=1e-6, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.eps = float(eps)
+
+    def convolution_op(self, inputs, kernel):
+        mean = ops.mean(kernel, axis=(0, 1, 2), keepdims=True)
+        var = ops.mean(ops.square(kernel - mean), axis=(0, 1, 2), keepdims=True)
+        return super().convolution_op(inputs, (kernel - mean) / ops.sqrt(var + self.eps))
+
+    def get_config(self):
+        return {**super().get_config(), "eps": self.eps}

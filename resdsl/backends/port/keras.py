@@ -15,6 +15,8 @@ def kind_of(layer) -> str | None:
         return "norm"
     if isinstance(layer, keras.layers.GroupNormalization):
         return "groupnorm"
+    if isinstance(layer, keras.layers.LayerNormalization):
+        return "layernorm"
     if isinstance(layer, keras.layers.Dense):
         return "dense"
     if isinstance(layer, keras.layers.Conv1D):
@@ -47,7 +49,7 @@ def flatten_geometry(layer) -> tuple | None:
 
 def _as_dict(layer, kind: str) -> dict:
     w = layer.get_weights()
-    if kind in ("norm", "groupnorm"):
+    if kind in ("norm", "groupnorm", "layernorm"):
         names = [n for n, on in (("gamma", layer.scale), ("beta", layer.center)) if on]
         return dict(zip(names + (["mean", "var"] if kind == "norm" else []), w))
     return dict(zip(["kernel", "bias"] if layer.use_bias else ["kernel"], w))

@@ -13,10 +13,11 @@ from .source import PortError, Source
 
 # Subclasses count too: the torch backend pads asymmetric convs in a Conv2d subclass.
 _KINDS = ((torch.nn.Conv2d, "conv"), (torch.nn.modules.batchnorm._BatchNorm, "norm"), (torch.nn.Linear, "dense"),
-          (torch.nn.Conv1d, "conv1d"), (torch.nn.GroupNorm, "groupnorm"))
+          (torch.nn.Conv1d, "conv1d"), (torch.nn.GroupNorm, "groupnorm"), (torch.nn.LayerNorm, "layernorm"))
 # Kernel layouts: torch (out, in/groups, *window) -> Keras (*window, in/groups, out), and back.
 _TO_KERAS = {"conv": (2, 3, 1, 0), "conv1d": (2, 1, 0)}
 _TO_TORCH = {"conv": (3, 2, 0, 1), "conv1d": (2, 1, 0)}
+NORM_KINDS = ("norm", "groupnorm", "layernorm")  # gamma and beta (batch norm: and its statistics)
 _NORM = {"weight": "gamma", "bias": "beta", "running_mean": "mean", "running_var": "var"}
 
 
@@ -47,7 +48,7 @@ def _dense_to_torch(k: np.ndarray, geometry) -> np.ndarray:
 
 def to_keras(kind: str, t: dict, geometry) -> dict:
     t = {k: v.detach().cpu().numpy() for k, v in t.items()}
-    if kind in ("norm", "groupnorm"):
+    if kind in NORM_KINDS:
         return {_NORM[k]: v for k, v in t.items()}
     w = t["weight"]
     out = {"kernel": w.transpose(_TO_KERAS[kind]) if kind in _TO_KERAS else _dense_to_keras(w, geometry)}
@@ -57,7 +58,7 @@ def to_keras(kind: str, t: dict, geometry) -> dict:
 
 
 def to_torch(kind: str, d: dict, geometry) -> dict:
-    if kind in ("norm", "groupnorm"):
+    if kind in NORM_KINDS:
         back = {v: k for k, v in _NORM.items()}
         return {back[k]: v for k, v in d.items()}
     k = d["kernel"]

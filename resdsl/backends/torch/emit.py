@@ -19,8 +19,8 @@ from ...ir.expr import plain, sym
 from ...ir.templates import channels as def_channels
 from ...version import __version__
 from ..codegen import Generator, Library, doc_text, expression, rename, wrap
-from ..common import _attrs, _camel, fingerprint, unsupported
-from .ops import FRESH_OPS, HANDLERS, INPLACE_ACTS, Attrs, literal_value, reserved_why
+from ..common import WIDTH_OPS, _attrs, _camel, fingerprint, unsupported
+from .ops import FRESH_OPS, HANDLERS, INPLACE_ACTS, LIST_INPUTS, Attrs, literal_value, reserved_why
 from .outputs import backbone_attrs, find_taps
 from .scope import Layer, NameClash, Scope, access
 
@@ -36,9 +36,17 @@ SHORTCUT_TEXT = {"identity": "an identity shortcut", "none": "no shortcut (a pla
 
 def _foldable(r, node: str) -> bool:
     """A batch norm over a feature map: group norm's statistics are per sample and a
-    1-D norm follows no conv, so neither folds."""
+    1-D norm follows no conv, so neither folds; nor does a norm after a weight-
+    standardised conv, whose weights are standardised again on every call."""
     d = r.graph.nodes[node]
-    return d["op"] == "norm" and d["attrs"]["type"] == "batchnorm" and len(d["in_shapes"][0]) == 3
+    if d["op"] != "norm" or d["attrs"]["type"] != "batchnorm" or len(d["in_shapes"][0]) != 3:
+        return False
+    return not any(r.graph.nodes[u]["attrs"].get("standardize") for u in r.graph.predecessors(node))
+
+
+def _list_call(op: str, path: str, n: int) -> str | None:
+    """The forward expression of a module that takes its inputs as one list."""
+    return f"{access(path)}([{', '.join(f'{{{i}}}' for i in range(n))}])" if op in LIST_INPUTS else None
 
 
 RUNTIME_LIBRARY = Library(RUNTIME)
@@ -70,7 +78,8 @@ def _node_attrs(r: Resolved, node: str, scope_nodes: set[str], params: dict, kep
     src = g.nodes[ins[0]] if ins else None
     fresh = (src is not None and ins[0] in scope_nodes and src["op"] in FRESH_OPS and g.out_degree(ins[0]) == 1
              and ins[0] not in kept and src["attrs"].get("activation", "linear") == "linear")
-    inplace = fresh and (d["op"] == "add" or (d["op"] == "act" and d["attrs"]["fn"] in INPLACE_ACTS))
+    inplace = fresh and (d["op"] == "add" and d["shape"] == d["in_shapes"][0]  # a broadcast grows its first input
+                         or (d["op"] == "act" and d["attrs"]["fn"] in INPLACE_ACTS))
     return Attrs(_attrs(d), params, inplace, len(d["in_shapes"][0]) if d["in_shapes"] else 3)
 
 
@@ -81,7 +90,7 @@ def _code(v, names: dict[str, str]) -> str | None:
 
 
 def _template_attrs(d: BlockDef, n: TemplateNode, chans: dict, users: dict, rank: int,
-                    names: dict[str, str], variant: str = "") -> Attrs:
+                    names: dict[str, str], variant: str = "", grows: bool = False) -> Attrs:
     """A definition's node as the op handlers see it: plain values to decide on,
     and code for the attributes that are expressions of the parameters."""
     values, params = {}, {}
@@ -90,7 +99,7 @@ def _template_attrs(d: BlockDef, n: TemplateNode, chans: dict, users: dict, rank
         code = _code(v, names)
         if code is not None:
             params[k] = code
-    if n.op in ("conv", "norm", "dense"):
+    if n.op in WIDTH_OPS:
         width = chans[n.inputs[0]]
         values["in_channels"] = plain(width)
         code = _code(width, names)
@@ -99,7 +108,7 @@ def _template_attrs(d: BlockDef, n: TemplateNode, chans: dict, users: dict, rank
     src = next((m for m in d.nodes + d.variants.get(variant, []) if n.inputs and m.local == n.inputs[0]), None)
     fresh = (src is not None and src.op in FRESH_OPS and users.get(src.local) == 1
              and src.attrs.get("activation", "linear") == "linear")
-    inplace = fresh and (n.op == "add" or (n.op == "act" and values["fn"] in INPLACE_ACTS))
+    inplace = fresh and (n.op == "add" and not grows or (n.op == "act" and values["fn"] in INPLACE_ACTS))
     return Attrs(values, params, inplace, rank)
 
 
@@ -175,9 +184,11 @@ class _Emitter(Generator):
         _check_name(self.r, node, n.local)
         d_node = self.r.graph.nodes[node]
         rank = len(d_node["in_shapes"][0]) if d_node["in_shapes"] else 3
-        attrs = _template_attrs(d, n, chans[variant], users, rank, self.params[d.name], variant)
+        grows = bool(d_node["in_shapes"]) and d_node["shape"] != d_node["in_shapes"][0]  # a broadcast
+        attrs = _template_attrs(d, n, chans[variant], users, rank, self.params[d.name], variant, grows)
         ctor = self.handle(node, n.op, attrs)
-        return Layer(n.local, n.op, ctor, list(n.inputs), n.role, foldable=_foldable(self.r, node))
+        return Layer(n.local, n.op, ctor, list(n.inputs), n.role, foldable=_foldable(self.r, node),
+                     code=_list_call(n.op, n.local, len(n.inputs)))
 
     def block_class(self, d: BlockDef) -> str:
         names = self.params[d.name]
@@ -380,7 +391,8 @@ class _Emitter(Generator):
                 raise _error(r, n, "name-clash", f"layer '{n}' has the name of a stage", "rename the layer")
             ins = [top[u] for u, _, _ in sorted(g.in_edges(n, data="port"), key=lambda e: e[2])]
             ctor = self.handle(n, d["op"], _node_attrs(r, n, outer, {}, self.taps.nodes))
-            layers.append(Layer(n, d["op"], ctor, ins, "main", foldable=_foldable(r, n)))
+            layers.append(Layer(n, d["op"], ctor, ins, "main", foldable=_foldable(r, n),
+                                code=_list_call(d["op"], n, len(ins))))
             top[n], owner[n] = n, n
         return layers, top, owner
 

@@ -9,7 +9,10 @@ on a value (symmetric or asymmetric padding) go through a runtime helper
 """
 from __future__ import annotations
 
+import ast
+import functools
 from dataclasses import dataclass
+from pathlib import Path
 
 from ..codegen import Unsupported
 
@@ -50,10 +53,18 @@ NN_MODULE_PRIVATE = frozenset({
 # Class attributes the emitted classes define themselves.
 OWN_NAMES = frozenset({"FUSE"})
 
-ACT_CLASSES = {"relu": "nn.ReLU", "relu6": "nn.ReLU6", "silu": "nn.SiLU", "sigmoid": "nn.Sigmoid",
-               "tanh": "nn.Tanh", "linear": "nn.Identity", "hard_sigmoid": "nn.Hardsigmoid", "gelu": "nn.GELU"}
 INPLACE_ACTS = {"relu", "relu6", "silu"}
-DENSE_ACTS = set(ACT_CLASSES) | {"softmax"}
+
+
+@functools.cache
+def act_classes() -> dict[str, str]:
+    """Activation name -> its torch class as code ("nn.ReLU"): the one torch table,
+    runtime.ACTIVATIONS (which emitted modules carry), read from its text so that
+    emitting imports no torch. Its names are vocab.ACTIVATIONS (tests/core/test_vocab.py)."""
+    tree = ast.parse(Path(__file__).with_name("runtime.py").read_text(encoding="utf-8"))
+    table = next(n.value for n in tree.body if isinstance(n, ast.Assign) and isinstance(n.targets[0], ast.Name)
+                 and n.targets[0].id == "ACTIVATIONS")
+    return {ast.literal_eval(k): ast.unparse(v) for k, v in zip(table.keys, table.values)}
 
 # Ops whose output is a new tensor that autograd does not keep (conv and norm save
 # their input, not their output), so the single consumer may overwrite it in place.
@@ -113,14 +124,26 @@ def _call(fn: str, args: list[str]) -> str:
 
 def _conv(a: Attrs) -> str:
     args = [a.code("in_channels"), a.code("filters"), a.code("kernel")]
-    return _call("conv", args + a.keywords(stride=1, padding=0, groups=1, bias=False, init="kaiming_normal_fan_out"))
+    kw = a.keywords(stride=1, padding=0, groups=1, bias=False, init="kaiming_normal_fan_out")
+    if a.is_param("standardize"):
+        raise Unsupported("weight standardisation on in some blocks of a kind and off in others")
+    if a.values.get("standardize"):
+        ctor = _call("std_conv", args + kw + [f"eps={a.code('standardize_eps')}"])
+    else:
+        ctor = _call("conv", args + kw)
+    if a.is_param("dilation") or a.values.get("dilation", (1, 1)) != (1, 1):
+        ctor = _call("dilated", [ctor, a.code("dilation")])
+    return ctor
 
 
 def _norm(a: Attrs) -> str:
     if a.values["type"] == "groupnorm":  # never a parameter: templates.STRUCTURAL
         return _call("group_norm", [a.code("groups"), a.code("in_channels")] + a.keywords(eps=1e-5, gamma_init="ones"))
+    if a.values["type"] == "layernorm":
+        return _call("layer_norm", [a.code("in_channels")] + a.keywords(eps=1e-5, gamma_init="ones")
+                     + (["dims=1"] if a.rank == 1 else []))
     if a.values["type"] != "batchnorm":
-        raise Unsupported(f"norm type '{a.values['type']}' (batchnorm or groupnorm)")
+        raise Unsupported(f"norm type '{a.values['type']}' (batchnorm, groupnorm or layernorm)")
     args = [a.code("in_channels")] + a.keywords(eps=1e-5, momentum=0.1, gamma_init="ones")
     return _call("norm", args + (["dims=1"] if a.rank == 1 else []))
 
@@ -129,9 +152,9 @@ def _act(a: Attrs) -> str:
     if a.is_param("fn"):
         return _call("act", [a.code("fn")] + (["inplace=True"] if a.inplace else []))
     fn = a.values["fn"]
-    if fn not in ACT_CLASSES:
+    if fn not in act_classes():
         raise Unsupported(f"activation '{fn}'")
-    return ACT_CLASSES[fn] + ("(inplace=True)" if a.inplace and fn in INPLACE_ACTS else "()")
+    return act_classes()[fn] + ("(inplace=True)" if a.inplace and fn in INPLACE_ACTS else "()")
 
 
 def _plain_padding(a: Attrs) -> str | None:
@@ -180,8 +203,29 @@ def _zeropad(a: Attrs) -> str:
     return _call("nn.ZeroPad2d", [literal((left, right, t, b))])
 
 
+def _split(a: Attrs) -> str:
+    if a.values["parts"] or a.is_param("parts"):
+        return _call("Split", [a.code("index"), a.code("parts")])
+    sizes = literal_value(tuple(a.values["sizes"]))
+    if a.is_param("sizes"):  # an expression per part; parts that are all alike read as one
+        code, n = a.params["sizes"], len(a.values["sizes"])
+        sizes = code if code.startswith("(") else f"({code},) * {n}"
+    return _call("Split", [a.code("index"), f"sizes={sizes}"])
+
+
+def _softmax(a: Attrs) -> str:
+    if not a.is_param("axis") and a.values["axis"] == "channels":
+        return "nn.Softmax(dim=1)"
+    return _call("Softmax", [a.code("axis")] + a.keywords(paths=1, groups=1))
+
+
+def _blur_pool(a: Attrs) -> str:
+    return _call("BlurPool", [a.code("in_channels")] + a.keywords(kernel=3, stride=2, padding=(1, 1, 1, 1),
+                                                                  pad_mode="reflect"))
+
+
 def _dense(a: Attrs) -> str:
-    if not a.is_param("activation") and a.values["activation"] not in DENSE_ACTS:
+    if not a.is_param("activation") and a.values["activation"] not in {*act_classes(), "softmax"}:
         raise Unsupported(f"dense activation '{a.values['activation']}'")
     args = [a.code("in_channels"), a.code("units")]
     kw = a.keywords(activation="linear", bias=True, init="torch_default")
@@ -208,6 +252,15 @@ HANDLERS = {
     "subsample": lambda a: _call("Subsample", [a.code("stride")]),
     "channel_pad": lambda a: _call("ChannelPad", [a.code("before"), a.code("after")]),
     "add": lambda a: "Add(inplace=True)" if a.inplace else "Add()",
+    "split": _split,
+    "concat": lambda a: "Concat()",
+    "softmax": _softmax,
+    "blur_pool": _blur_pool,
+    "attention_pool": lambda a: "AttentionPool()",
     "flatten": lambda a: "nn.Flatten()",
     "dense": _dense,
 }
+
+
+# Ops whose module takes its inputs as one list (TorchScript has no *args in forward).
+LIST_INPUTS = {"concat"}

@@ -78,6 +78,49 @@ class Conv2dPad(nn.Conv2d):
         return f"{super().extra_repr()}, pad(left, right, top, bottom)={self.pad}"
 
 
+def dilated(layer, dilation):
+    """A conv whose kernel taps are `dilation` pixels apart (atrous convolution): Conv2d
+    reads the attribute on every call, so setting it on a built conv is all it takes."""
+    layer.dilation = (dilation, dilation) if isinstance(dilation, int) else tuple(dilation)
+    return layer
+
+
+def std_conv(in_channels, out_channels, kernel, stride=1, padding=0, groups=1, bias=False,
+             init="kaiming_normal_fan_out", eps=1e-6):
+    """A weight-standardised conv (StdConv2d); `padding` as for conv()."""
+    return new_layer(init, StdConv2d, in_channels, out_channels, kernel, stride,
+                     (padding,) * 4 if isinstance(padding, int) else padding, groups=groups, bias=bias, eps=eps)
+
+
+class StdConv2d(nn.Conv2d):
+    """A Conv2d with weight standardisation (Qiao et al. 2019, as BiT uses it): each
+    filter is shifted and scaled to zero mean and unit variance (over its inputs and
+    taps; the variance without Bessel's correction, plus `eps`) before every use.
+    The stored weight stays the raw one, so timm's StdConv2d weights load as they are.
+    Padding is (top, bottom, left, right), symmetric or not."""
+
+    def __init__(self, in_channels, out_channels, kernel, stride, padding, groups=1, bias=False, eps=1e-6, **factory):
+        top, bottom, left, right = padding
+        symmetric = top == bottom and left == right
+        super().__init__(in_channels, out_channels, kernel, stride, (top, left) if symmetric else 0, groups=groups,
+                         bias=bias, **factory)
+        self.eps = eps
+        self.pad = (0, 0, 0, 0) if symmetric else (left, right, top, bottom)
+
+    def forward(self, x):
+        # Each filter as one channel of a one-sample batch: batch norm's statistics in
+        # training mode are the filter's mean and biased variance (and what timm computes).
+        w = self.weight
+        weight = F.batch_norm(w.reshape(1, w.shape[0], -1), None, None, training=True, eps=self.eps).reshape_as(w)
+        if any(self.pad):
+            x = F.pad(x, self.pad)
+        return self._conv_forward(x, weight, self.bias)
+
+    def extra_repr(self):
+        return f"{super().extra_repr()}, eps={self.eps}" + (f", pad(left, right, top, bottom)={self.pad}"
+                                                              if any(self.pad) else "")
+
+
 def norm(channels, eps=1e-5, momentum=0.1, gamma_init="ones", dims=2):
     """BatchNorm (momentum in PyTorch's convention); gamma may start at zero so a
     residual block starts as the identity (Goyal et al. 2017)."""
@@ -94,6 +137,24 @@ def group_norm(groups, channels, eps=1e-5, gamma_init="ones"):
     if gamma_init == "zeros":
         nn.init.zeros_(layer.weight)
     return layer
+
+
+def layer_norm(channels, eps=1e-5, gamma_init="ones", dims=2):
+    """Layer norm over the channels at each position (timm's LayerNorm2d), or over a
+    vector's features (`dims=1`, nn.LayerNorm itself)."""
+    layer = (LayerNorm2d if dims == 2 else nn.LayerNorm)(channels, eps=eps)
+    if gamma_init == "zeros":
+        nn.init.zeros_(layer.weight)
+    return layer
+
+
+class LayerNorm2d(nn.LayerNorm):
+    """nn.LayerNorm over the channel axis of an (N, C, H, W) map: each position's C
+    values normalised, with per-channel weight and bias."""
+
+    def forward(self, x):
+        y = F.layer_norm(x.permute(0, 2, 3, 1), self.normalized_shape, self.weight, self.bias, self.eps)
+        return y.permute(0, 3, 1, 2)
 
 
 ACTIVATIONS = {"relu": nn.ReLU, "relu6": nn.ReLU6, "silu": nn.SiLU, "sigmoid": nn.Sigmoid, "tanh": nn.Tanh,
@@ -181,6 +242,94 @@ class Multiply(nn.Module):
 
     def forward(self, x, gate):
         return x * gate
+
+
+class Split(nn.Module):
+    """Part `index` of the channels split into `parts` equal parts, or into parts of
+    the given `sizes`: a view, as torch.split gives."""
+
+    def __init__(self, index, parts=0, sizes=()):
+        super().__init__()
+        self.index, self.parts = index, parts
+        self.start, self.size = sum(sizes[:index]), (sizes[index] if sizes else 0)  # with `sizes`
+
+    def forward(self, x):
+        if self.parts:
+            size = x.shape[1] // self.parts
+            return x.narrow(1, self.index * size, size)
+        return x.narrow(1, self.start, self.size)
+
+    def extra_repr(self):
+        return f"index={self.index}, " + (f"parts={self.parts}" if self.parts else f"channels {self.start}:"
+                                                                                    f"{self.start + self.size}")
+
+
+class Concat(nn.Module):
+    """Tensors joined along the channels, in order."""
+
+    def forward(self, xs: list[torch.Tensor]):
+        return torch.cat(xs, 1)
+
+
+class Softmax(nn.Module):
+    """Softmax along the channels ('channels'), over the positions of each channel
+    ('spatial': attention weights that sum to 1 over the map), or across `paths` parts
+    of the channels ('paths'): the channels seen as (groups, paths, rest), normalised
+    across the paths and laid out path by path, which is timm's radix softmax
+    (ResNeSt; one group: selective kernels)."""
+
+    def __init__(self, axis, paths=1, groups=1):
+        super().__init__()
+        self.axis, self.paths, self.groups = axis, paths, groups
+
+    def forward(self, x):
+        if self.axis == "channels":
+            return torch.softmax(x, dim=1)
+        if self.axis == "spatial":
+            return torch.softmax(x.flatten(2), dim=-1).view_as(x)
+        y = x.reshape(x.shape[0], self.groups, self.paths, -1).transpose(1, 2)
+        return torch.softmax(y, dim=1).reshape(x.shape)
+
+    def extra_repr(self):
+        return f"axis={self.axis!r}" + (f", paths={self.paths}, groups={self.groups}" if self.axis == "paths" else "")
+
+
+class BlurPool(nn.Module):
+    """Anti-aliased downsampling (Zhang 2019): a binomial blur of `kernel` taps per side
+    ([1, 2, 1] / 4 for 3) on each of the `channels`, then every `stride`-th pixel; the
+    map is padded by (top, bottom, left, right), reflected or with zeros. The filter
+    is a constant, kept out of the state_dict (as timm's BlurPool2d)."""
+
+    def __init__(self, channels, kernel=3, stride=2, padding=(1, 1, 1, 1), pad_mode="reflect"):
+        super().__init__()
+        top, bottom, left, right = (padding,) * 4 if isinstance(padding, int) else padding
+        self.stride, self.pad = stride, (left, right, top, bottom)
+        self.mode = "reflect" if pad_mode == "reflect" else "constant"
+        row = [1.0]  # a row of Pascal's triangle: the binomial coefficients
+        for _ in range(kernel - 1):
+            row = [1.0] + [row[i] + row[i + 1] for i in range(len(row) - 1)] + [1.0]
+        taps = torch.tensor(row) / sum(row)
+        filt = (taps[:, None] * taps[None, :]).expand(channels, 1, kernel, kernel).contiguous()
+        self.register_buffer("filt", filt, persistent=False)
+
+    def forward(self, x):
+        return F.conv2d(F.pad(x, self.pad, mode=self.mode), self.filt, stride=self.stride, groups=self.filt.shape[0])
+
+    def extra_repr(self):
+        return f"{self.filt.shape[0]}, kernel={self.filt.shape[-1]}, stride={self.stride}, " \
+               f"pad(left, right, top, bottom)={self.pad}, mode={self.mode!r}"
+
+
+class AttentionPool(nn.Module):
+    """A weighted sum over the positions per channel, (N, C, 1, 1): the features x
+    pooled by weights (N, h, H, W), each group of C / h channels by its own map (the
+    context of a global-context block, Cao et al. 2019, with one softmax map)."""
+
+    def forward(self, x, weights):
+        n, c, h, w = x.shape
+        maps = weights.shape[1]
+        pooled = torch.matmul(x.reshape(n, maps, c // maps, h * w), weights.reshape(n, maps, h * w, 1))
+        return pooled.reshape(n, c, 1, 1)
 
 
 class ChannelConv(nn.Conv1d):

@@ -16,6 +16,7 @@ import keyword
 from dataclasses import dataclass, field, replace
 from itertools import pairwise
 
+from ...errors import HintedError
 from ...ir import INPUT
 from ..codegen import fit_call as fit
 
@@ -24,7 +25,7 @@ INLINE_CHARS = 50  # nor do long nested calls, counting each layer as PATH_CHARS
 PATH_CHARS = 10
 
 
-class NameClash(Exception):
+class NameClash(HintedError):
     """Two layers map to the same module attribute; carries the offending path."""
 
     def __init__(self, path: str, why: str):
@@ -70,6 +71,7 @@ class Scope:
         self.keep = tuple(keep)
         self.by_path = {la.path: la for la in layers}
         self.containers = self._containers()
+        self._chain_set: set[str] | None = None  # see _chains
 
     def _containers(self) -> dict[str, str]:
         """prefix -> 'seq' (digit children) | 'module'; refuses paths that clash."""
@@ -124,35 +126,64 @@ class Scope:
                 in_seq = self.containers[prefix] == "seq"
                 if prefix not in made:
                     made.add(prefix)
-                    if in_seq:  # the whole Sequential, at its first member
-                        members = [self.by_path[f"{prefix}.{j}"].ctor for j in range(self._seq_len(prefix))]
-                        lines += fit(f"{access(prefix)} = ", f"nn.Sequential({', '.join(members)})", indent)
+                    if in_seq:  # the whole container, at its first member
+                        # A Sequential where forward calls it as one chain; else a ModuleList
+                        # (timm's), whose members are called one by one and may take several inputs.
+                        kind = "nn.Sequential" if prefix in self._chains() else "nn.ModuleList"
+                        members = ", ".join(self._members(prefix))
+                        lines += fit(f"{access(prefix)} = ", f"{kind}([{members}])" if kind == "nn.ModuleList"
+                                     else f"{kind}({members})", indent)
                     else:
                         lines.append(f"{access(prefix)} = Holder()")
                 if in_seq:
-                    break
+                    # Its members are made with it; a member that holds layers of its own (timm's
+                    # ModuleList of ConvNormAct: `paths.0.conv`) is a Holder they are put in.
+                    child = ".".join(parts[:i + 1])
+                    if child in self.by_path:
+                        break
+                    made.add(child)
+                    in_seq = False
             if not in_seq:
                 lines += fit(f"{access(la.path)} = ", la.ctor, indent)
         return lines
+
+    def _members(self, prefix: str) -> list[str]:
+        """Constructors of a Sequential's members: each layer's, or a Holder for a
+        member that is a group of layers."""
+        n = len({p[len(prefix) + 1:].split(".")[0] for p in self.by_path if p.startswith(prefix + ".")})
+        return [self.by_path[f"{prefix}.{j}"].ctor if f"{prefix}.{j}" in self.by_path else "Holder()"
+                for j in range(n)]
 
     def _seq_len(self, prefix: str) -> int:
         return sum(1 for p in self.by_path if p.rpartition(".")[0] == prefix)
 
     # -- forward --------------------------------------------------------------
+    def _chains(self) -> set[str]:
+        """The indexed containers whose members form one chain (each reads the one before
+        it, and only it does): forward calls them as one Sequential."""
+        if self._chain_set is None:
+            users, self._chain_set = self.consumers(self.layers), set()
+            for prefix, kind in self.containers.items():
+                n = self._seq_len(prefix)
+                if kind != "seq" or not n or any(f"{prefix}.{j}" not in self.by_path for j in range(n)):
+                    continue  # a container of containers (stages.0.blocks, paths.0.conv)
+                members = [self.by_path[f"{prefix}.{j}"] for j in range(n)]
+                chain = len(members[0].inputs) == 1 and members[0].inputs[0] not in {m.path for m in members}
+                for prev, cur in pairwise(members):
+                    chain = chain and cur.inputs == [prev.path] and users[prev.path] == [cur.path]
+                if chain:
+                    self._chain_set.add(prefix)
+        return self._chain_set
+
     def collapsed(self) -> list[Layer]:
         """The layer list with each chain-shaped Sequential replaced by one call
         (`self.renamed`: a chain's last member -> the Sequential's path)."""
-        layers, users = list(self.layers), self.consumers(self.layers)
+        layers = list(self.layers)
         self.renamed: dict[str, str] = {}
-        for prefix, kind in self.containers.items():
-            if kind != "seq" or not self._seq_len(prefix):  # a Sequential of containers (stages.0.blocks)
+        for prefix in self.containers:
+            if prefix not in self._chains():
                 continue
             members = [self.by_path[f"{prefix}.{j}"] for j in range(self._seq_len(prefix))]
-            chain = len(members[0].inputs) == 1 and members[0].inputs[0] not in {m.path for m in members}
-            for prev, cur in pairwise(members):
-                chain = chain and cur.inputs == [prev.path] and users[prev.path] == [cur.path]
-            if not chain:
-                continue
             last = members[-1]
             pos = layers.index(last)
             layers[pos] = Layer(prefix, "sequential", None, members[0].inputs, last.role, True, members)
