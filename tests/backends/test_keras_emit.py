@@ -15,9 +15,8 @@ import resdsl
 from resdsl.backends.keras import SAVE_MARKER
 from resdsl.cli import main
 from resdsl.errors import SpecError
-from tests.keras_pending import KERAS_PENDING, keras_ready
 
-SHIPPED = keras_ready(resdsl.shipped_names())  # tests/keras_pending.py: what the Keras build cannot make yet
+SHIPPED = resdsl.shipped_names()
 
 
 @pytest.fixture
@@ -32,21 +31,6 @@ def load_module(import_file):
 @pytest.fixture(scope="module")
 def sources():
     return {name: resdsl.emit(name, backend="keras") for name in SHIPPED}
-
-
-@pytest.mark.parametrize("name", sorted(KERAS_PENDING))
-def test_pending_specs_are_refused_with_a_located_error(name):
-    """A spec using what the Keras backend does not build yet is an `unsupported-op`
-    error at the layer, from emit and build alike, never a Keras model that drops an
-    option (a dilation, a weight standardisation). When this fails for a spec, its
-    Keras build works: take it off tests/keras_pending.py."""
-    from resdsl.backends.keras import build
-    for make in (lambda r: resdsl.emit(r, backend="keras"), build):
-        with pytest.raises(SpecError) as err:
-            make(resdsl.resolve(name))
-        d = err.value.diagnostics[0]
-        assert d.code == "unsupported-op" and d.span.line > 0, (name, d)
-        assert "the keras backend cannot express op" in d.message
 
 
 def test_every_spec_emits_a_marked_module_importing_only_keras(sources):
@@ -138,7 +122,12 @@ head: [{global_maxpool: {keepdims: true}}, global_avgmaxpool, {dropout: {rate: 0
 """
 NUMERIC = [("cifar_resnet20", False), ("cifar10_resnet30", False), ("resnet50_keras", False), ("resnet50v2", False),
            ("resnet50v2", True), ("seresnet50", False), ("ecaresnet50d", False), ("resnet50d", False),
-           ("resnet18", True), ("edge", False), ("edge", True), ("new_ops", False)]
+           ("resnet18", True), ("edge", False), ("edge", True), ("new_ops", False),
+           # language v3: split, softmax across paths, a dilated conv that strides (skresnet18),
+           # concat (res2net), softmax over positions, attention pooling, layer norm (gcresnet50t),
+           # weight standardisation, never folded (resnetv2_50x1_bit), blur pooling (resnetblur50)
+           ("skresnet18", False), ("res2net50_26w_4s", False), ("gcresnet50t", False),
+           ("resnetv2_50x1_bit", True), ("resnetblur50", False)]
 
 
 def _numeric_spec(name, resolve_small, edge_spec):
@@ -155,8 +144,14 @@ def _layers_chosen(resolved) -> set[str]:
     for _, d in resolved.graph.nodes(data=True):
         op, a = d["op"], d["attrs"]
         if op == "conv":
-            mode, pad = rules.conv_padding(a["kernel"], a["stride"], a["padding"])
+            mode, pad = rules.conv_padding(a["kernel"], a["stride"], a["padding"], a["dilation"])
             out.add(f"conv {mode}" + (" after ZeroPadding2D" if pad else ""))
+            if a["standardize"]:
+                out.add("StdConv2D")
+            elif a["dilation"] != (1, 1):
+                out.add("DilatedConv2D" + (" strided" if a["stride"] != (1, 1) else ""))
+        elif op == "norm":
+            out.add(f"norm {a['type']}")
         elif op == "maxpool":
             out.add("maxpool after -inf ConstantPad2D" if any(a["padding"]) else "maxpool")
         elif op == "avgpool" and rules.avg_pool_padded(a["padding"], a.get("ceil_mode")):
@@ -173,7 +168,8 @@ def test_numeric_specs_cover_every_decision(resolve_small, edge_spec):
     chosen = set().union(*(_layers_chosen(_numeric_spec(n, resolve_small, edge_spec)) for n, _ in NUMERIC))
     expected = {cls for cls, _, _ in rules.LAYERS.values()}
     expected |= {"conv same", "conv valid", "conv valid after ZeroPadding2D", "maxpool after -inf ConstantPad2D",
-                 "maxpool", "norm", "dense", "zeropad"}
+                 "maxpool", "norm batchnorm", "norm layernorm", "dense", "zeropad", "StdConv2D",
+                 "DilatedConv2D strided"}
     assert expected <= chosen, expected - chosen
 
 

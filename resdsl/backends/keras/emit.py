@@ -88,6 +88,15 @@ def _keywords(a, **spec) -> list[str]:
 
 def _conv(a, x, name):
     kw = _keywords(a, use_bias=("bias", False), groups=("groups", 1), init=("init", "glorot_uniform"))
+    if a.is_param("standardize"):
+        raise Unsupported("weight standardisation on in some blocks of a kind and off in others")
+    dilated = a.is_param("dilation") or a.raw("dilation", (1, 1)) != (1, 1)
+    if dilated:
+        kw.append(f"dilation={a.short('dilation')}")
+    if a.raw("standardize", False):  # StdConv2D dilates and strides as DilatedConv2D does
+        kw += ["layer=StdConv2D", f"eps={a('standardize_eps')}"]
+    elif dilated:
+        kw.append("layer=DilatedConv2D")
     return None, f"conv({', '.join([x, a('filters'), *_sizes(a), name, *kw])})"
 
 
@@ -108,6 +117,9 @@ def _norm(a, x, name):
     if kind == "groupnorm":
         parts = [a("groups"), f"epsilon={a('eps')}", *inits, f"name={name}"]
         return f"layers.GroupNormalization({', '.join(parts)})", None
+    if kind == "layernorm":  # over the channels at each position (timm's LayerNorm2d), or a vector's features
+        parts = [f"epsilon={a('eps')}", *inits, f"name={name}"]
+        return f"layers.LayerNormalization({', '.join(parts)})", None
     if kind != "batchnorm":
         raise Unsupported(f"norm type '{kind}'")
     m = a("momentum")

@@ -189,6 +189,7 @@ class DropPath(layers.Layer):
         return {**super().get_config(), "rate": self.rate}
 
 
+@keras.saving.register_keras_serializable(package="resdsl")
 class ChannelSplit(layers.Layer):
     """Part `index` of the channels split into `parts` equal parts, or into parts of
     the given `sizes` (which add up to the channels)."""
@@ -214,16 +215,20 @@ class ChannelSplit(layers.Layer):
         return {**super().get_config(), "index": self.index, "parts": self.parts, "sizes": list(self.sizes)}
 
 
+@keras.saving.register_keras_serializable(package="resdsl")
 class AxisSoftmax(layers.Layer):
-    """Softmax over the positions of each channel ("spatial"), or across `paths`
-    parts of the channels ("paths"): the channels seen as (groups, paths, rest),
-    normalised across the paths and laid out path by path (timm's radix softmax)."""
+    """Softmax along the channels at each position ("channels"), over the positions of
+    each channel ("spatial"), or across `paths` parts of the channels ("paths"): the
+    channels seen as (groups, paths, rest), normalised across the paths and laid out
+    path by path (timm's radix softmax)."""
 
     def __init__(self, axis, paths=1, groups=1, **kwargs):
         super().__init__(**kwargs)
         self.axis, self.paths, self.groups = str(axis), int(paths), int(groups)
 
     def call(self, x):
+        if self.axis == "channels":
+            return ops.softmax(x, axis=-1)
         if self.axis == "spatial":
             flat = ops.reshape(x, (-1, x.shape[1] * x.shape[2], x.shape[-1]))
             return ops.reshape(ops.softmax(flat, axis=1), (-1, *x.shape[1:]))
@@ -248,6 +253,7 @@ def binomial_filter(kernel):
     return np.outer(row, row).astype("float32")
 
 
+@keras.saving.register_keras_serializable(package="resdsl")
 class BlurPool2D(layers.Layer):
     """Anti-aliased downsampling (Zhang 2019; timm's BlurPool2d): each channel blurred
     by a fixed binomial filter after (top, bottom, left, right) padding, reflected or
@@ -277,6 +283,7 @@ class BlurPool2D(layers.Layer):
                 "padding": list(self.padding), "pad_mode": self.pad_mode}
 
 
+@keras.saving.register_keras_serializable(package="resdsl")
 class AttentionPool(layers.Layer):
     """Features (N, H, W, C) pooled by weights (N, H, W, h) over the positions: each
     channel's weighted sum, (N, 1, 1, C), each group of C / h channels by its own map
@@ -293,7 +300,33 @@ class AttentionPool(layers.Layer):
         return (shapes[0][0], 1, 1, shapes[0][-1])
 
 
-class StdConv2D(layers.Conv2D):
+@keras.saving.register_keras_serializable(package="resdsl")
+class DilatedConv2D(layers.Conv2D):
+    """A Conv2D whose dilated kernel may also stride, as PyTorch's may (Keras' Conv2D
+    refuses `strides > 1` with `dilation_rate > 1`): the dilated conv at stride 1,
+    then every stride-th row and column, which are the strided conv's outputs."""
+
+    def __init__(self, filters, kernel_size, strides=(1, 1), **kwargs):
+        self.step = (strides, strides) if isinstance(strides, int) else tuple(strides)
+        super().__init__(filters, kernel_size, strides=1, **kwargs)
+
+    def convolution_op(self, inputs, kernel):
+        y = super().convolution_op(inputs, kernel)
+        return y if self.step == (1, 1) else y[:, ::self.step[0], ::self.step[1], :]
+
+    def compute_output_shape(self, input_shape):
+        n, h, w, c = super().compute_output_shape(input_shape)
+
+        def every(size, step):  # a stride-1 output of `size` sampled every `step`
+            return None if size is None else -(-size // step)
+        return (n, every(h, self.step[0]), every(w, self.step[1]), c)
+
+    def get_config(self):
+        return {**super().get_config(), "strides": self.step}
+
+
+@keras.saving.register_keras_serializable(package="resdsl")
+class StdConv2D(DilatedConv2D):
     """A Conv2D with weight standardisation (Qiao et al. 2019; timm's StdConv2d): each
     filter is shifted and scaled to zero mean and unit variance (biased, plus `eps`)
     before every use; the stored kernel stays the raw one, so ported weights are as

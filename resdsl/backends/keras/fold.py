@@ -12,7 +12,8 @@ from ..common import node_inputs
 def fused_norms(resolved: Resolved) -> dict[str, str]:
     """norm node -> the conv it folds into. Not a conv the network returns (its value
     would change), nor, as the PyTorch build (whose blocks of one kind share a
-    class), that conv in every block of the same kind."""
+    class), that conv in every block of the same kind; nor a weight-standardised conv,
+    whose kernel is standardised again on every call."""
     g = resolved.graph
     defs = {b.name: b.block_def for b in resolved.blocks}
 
@@ -27,7 +28,7 @@ def fused_norms(resolved: Resolved) -> dict[str, str]:
             continue
         ins = node_inputs(resolved, n)
         if len(ins) == 1 and g.nodes[ins[0]]["op"] == "conv" and g.out_degree(ins[0]) == 1 \
-                and ins[0] not in kept and local(ins[0]) not in kept:
+                and not g.nodes[ins[0]]["attrs"]["standardize"] and ins[0] not in kept and local(ins[0]) not in kept:
             out[n] = ins[0]
     return out
 

@@ -14,12 +14,16 @@ from .nesting import apply
 from .rules import KERNEL_INIT, bias_bound, conv_fan_in, conv_padding, pair, sides
 
 
-def conv_layers(filters, kernel, stride, padding, name, use_bias, groups, kernel_initializer, bias_initializer):
-    """PyTorch's Conv2d: Conv2D, after ZeroPadding2D `<name>_pad` where 'same' is not its padding."""
-    mode, pad = conv_padding(kernel, stride, padding)
-    layer = layers.Conv2D(filters, pair(kernel), strides=pair(stride), padding=mode, groups=groups, use_bias=use_bias,
-                          kernel_initializer=kernel_initializer, bias_initializer=bias_initializer, name=name)
-    return [layer] if pad is None else [layers.ZeroPadding2D(pad, name=name + "_pad"), layer]
+def conv_layers(filters, kernel, stride, padding, name, use_bias, groups, kernel_initializer, bias_initializer,
+                dilation=1, layer=None, **options):
+    """PyTorch's Conv2d: Conv2D (or `layer`, a subclass taking `options`: DilatedConv2D,
+    StdConv2D), after ZeroPadding2D `<name>_pad` where 'same' is not its padding."""
+    mode, pad = conv_padding(kernel, stride, padding, dilation)
+    made = (layer or layers.Conv2D)(filters, pair(kernel), strides=pair(stride), padding=mode, groups=groups,
+                                    dilation_rate=pair(dilation), use_bias=use_bias,
+                                    kernel_initializer=kernel_initializer, bias_initializer=bias_initializer,
+                                    name=name, **options)
+    return [made] if pad is None else [layers.ZeroPadding2D(pad, name=name + "_pad"), made]
 
 
 def max_pool_layers(kernel, stride, padding, name):
@@ -35,9 +39,11 @@ def initializers_for(init, fan_in):
     return keras.initializers.VarianceScaling(*KERNEL_INIT[init]), bias
 
 
-def conv(x, filters, kernel, stride, padding, name, use_bias=False, groups=1, init="glorot_uniform"):
+def conv(x, filters, kernel, stride, padding, name, use_bias=False, groups=1, init="glorot_uniform", **options):
+    """`options`: conv_layers' dilation, layer class and the class's own keywords."""
     kernel_init, bias_init = initializers_for(init, conv_fan_in(kernel, x.shape[-1], groups))
-    for layer in conv_layers(filters, kernel, stride, padding, name, use_bias, groups, kernel_init, bias_init):
+    for layer in conv_layers(filters, kernel, stride, padding, name, use_bias, groups, kernel_init, bias_init,
+                             **options):
         x = apply(layer, x)
     return x
 

@@ -10,8 +10,22 @@ copies as it runs); either copy loads a saved file.
 """
 from __future__ import annotations
 
-from .extra import AvgPool2DPad, ChannelConv, ChannelPad, ConstantPad2D, DropPath, GlobalAvgMaxPool
+from .extra import (
+    AttentionPool,
+    AvgPool2DPad,
+    AxisSoftmax,
+    BlurPool2D,
+    ChannelConv,
+    ChannelPad,
+    ChannelSplit,
+    ConstantPad2D,
+    DilatedConv2D,
+    DropPath,
+    GlobalAvgMaxPool,
+    StdConv2D,
+)
 from .nesting import Block, Network, Stage, find_layer, ir_name, no_such_layer
 
-__all__ = ["AvgPool2DPad", "Block", "ChannelConv", "ChannelPad", "ConstantPad2D", "DropPath", "GlobalAvgMaxPool",
-           "Network", "Stage", "find_layer", "ir_name", "no_such_layer"]
+__all__ = ["AttentionPool", "AvgPool2DPad", "AxisSoftmax", "Block", "BlurPool2D", "ChannelConv", "ChannelPad",
+           "ChannelSplit", "ConstantPad2D", "DilatedConv2D", "DropPath", "GlobalAvgMaxPool", "Network", "Stage",
+           "StdConv2D", "find_layer", "ir_name", "no_such_layer"]
