@@ -14,7 +14,6 @@ import pytest
 import resdsl
 from resdsl.backends.keras import SAVE_MARKER
 from resdsl.cli import main
-from resdsl.errors import SpecError
 
 SHIPPED = resdsl.shipped_names()
 
