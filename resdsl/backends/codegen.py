@@ -16,6 +16,9 @@ What is the same in every emitted module lives here, once:
   helpers.py, nesting.py), only those the module uses;
 - `doc_text`, `fit` and `fit_call`: spec text inside docstrings and lines
   within 120 columns;
+- `network_arguments`: what the emitted network's arguments (`num_classes`,
+  `in_channels`, as torchvision's and timm's models take them) change in the
+  layers outside the stages;
 - `load_source`: an emitted module executed in memory (what `build` runs).
 
 Text generation only: nothing here imports a framework.
@@ -33,13 +36,14 @@ import sys
 import textwrap
 import tokenize
 import types
+from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 
 from ..errors import HintedError
-from ..ir import Resolved
-from ..ir.expr import is_symbolic
-from .common import unsupported
+from ..ir import OPS, Resolved
+from ..ir.expr import is_symbolic, sym
+from .common import WIDTH_OPS, node_inputs, unsupported
 
 WIDTH = 120
 BUILTINS = frozenset(dir(builtins))
@@ -275,6 +279,58 @@ class Generator:
             return self.HANDLERS[op](*args)
         except Unsupported as exc:
             raise unsupported(self.BACKEND, self.r, node, str(exc)) from None
+
+
+# -- the network's arguments -------------------------------------------------
+
+@dataclass
+class NetworkArguments:
+    """What an emitted network's `num_classes` and `in_channels` reach: for each
+    stem or head layer, attribute -> its code in terms of them (the classifier's
+    `units`, the input width of the layers after the input or the classifier).
+    Where the input's width reaches the stages (a stem without a conv), or
+    flows through a layer whose width cannot be written as code of it, the
+    module takes only the spec's value (`fixed`, refused otherwise at run time)."""
+    in_channels: int
+    num_classes: int | None          # the classifier's units; None: the head has no dense layer
+    classifier: str | None           # the last dense layer of the head (resolve's `num_classes=` too)
+    codes: dict[str, dict[str, str]] = field(default_factory=dict)
+    fixed: set[str] = field(default_factory=set)  # of "in_channels", "num_classes"
+
+    def of(self, node: str) -> dict[str, str]:
+        return self.codes.get(node, {})
+
+
+def network_arguments(r: Resolved) -> NetworkArguments:
+    g = r.graph
+    dense = [n for n in r.order() if g.nodes[n]["section"] == "head" and g.nodes[n]["op"] == "dense"]
+    classifier = dense[-1] if dense else None
+    out = NetworkArguments(r.input_shape[0], g.nodes[classifier]["attrs"]["units"] if classifier else None,
+                           classifier)
+    chans: dict[str, object] = {}  # node -> its channels, where they are code of an argument
+    for n in r.order():
+        d = g.nodes[n]
+        if d["op"] == "input":
+            chans[n] = sym(d["shape"][0], "in_channels")
+            continue
+        ins = node_inputs(r, n)
+        symbolic = [chans[u] for u in ins if u in chans]
+        if n == classifier:
+            out.codes.setdefault(n, {})["units"] = "num_classes"
+        if symbolic:
+            names = {a for a in ("in_channels", "num_classes") if any(a in x.text for x in symbolic)}
+            width = OPS[d["op"]].channels(d["attrs"], [chans.get(u, g.nodes[u]["shape"][0]) for u in ins]) \
+                if d["section"] in ("stem", "head") else None
+            if width is None or (ins[0] in chans and d["op"] not in WIDTH_OPS and not is_symbolic(width)):
+                out.fixed |= names  # past the stem, into a flatten, or a width the layer fixes itself
+                continue
+            if ins[0] in chans and d["op"] in WIDTH_OPS:
+                out.codes.setdefault(n, {})["in_channels"] = chans[ins[0]].text
+            if is_symbolic(width):
+                chans[n] = width
+        if n == classifier:
+            chans[n] = sym(out.num_classes, "num_classes")
+    return out
 
 
 # -- running emitted source ------------------------------------------------------

@@ -42,7 +42,7 @@ def test_every_spec_emits_a_marked_module_importing_only_keras(sources):
         # keras, numpy (a dependency of Keras) for layers that precompute constants, and the
         # standard library's difflib for get_layer's suggestions: nothing of resdsl
         assert all(line.split()[1].split(".")[0] in ("keras", "numpy", "difflib") for line in imports), (name, imports)
-        assert "def build_model():" in src and "STAGES = [" in src
+        assert "def build_model(input_shape=None, num_classes=" in src and "STAGES = [" in src
         compile(src, name, "exec")
 
 

@@ -6,11 +6,11 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from hostile_gen import branchy_spec, dump, valid_spec
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import resdsl
+from tests.hostile.hostile_gen import branchy_spec, dump, valid_spec
 
 SLOW = settings(deadline=None, suppress_health_check=[HealthCheck.too_slow], database=None)
 

@@ -20,7 +20,7 @@ from ...ir import INPUT, OPS, SHORTCUT, BlockDef, Resolved, TemplateNode
 from ...ir.expr import plain
 from ...version import __version__
 from ...vocab import DENSE_ACTIVATIONS
-from ..codegen import Generator, Library, Unsupported, doc_text, expression, fit, rename, wrap
+from ..codegen import Generator, Library, Unsupported, doc_text, expression, fit, network_arguments, rename, wrap
 from ..common import fingerprint, node_inputs, unsupported
 from . import rules
 from .fold import fused_norms, output_names
@@ -39,7 +39,10 @@ FROM_KERAS = ("layers", "ops", "random")
 MERGES = {op for op, d in OPS.items() if d.merge}
 ACTIVATIONS = set(DENSE_ACTIVATIONS)
 # Names of build_model() and of the block functions' own arguments and locals.
-BUILD_LOCALS = ("inputs", "x", "found", "model", "name", "runs")
+BUILD_LOCALS = ("inputs", "x", "found", "model", "name", "runs", "input_shape", "num_classes", "include_top",
+                "pooling")
+# keras.applications' `pooling=` with include_top=False (names as resolve's `pooling=` gives them).
+POOLINGS = {"avg": ("global_avgpool", "avgpool"), "max": ("global_maxpool", "global_pool")}
 BLOCK_LOCALS = ("x", "name", "s")
 
 
@@ -324,11 +327,17 @@ class _Emitter(Generator):
         return items
 
     def build_model(self, items: list[dict]) -> list[str]:
-        r = self.r
+        r, args = self.r, network_arguments(self.r)
         c, h, w = r.input_shape
         shape = f"(None, None, {c})" if r.allows_any_input_size() else f"({h}, {w}, {c})"
         wanted = output_names(r, self.fuse_bn) if len(r.outputs) > 1 else []
-        lines = ["def build_model():", f'    inputs = keras.Input(shape={shape}, name="input")']
+        head = [it for it in items if "stage" not in it and r.graph.nodes[it["node"]]["section"] == "head"]
+        if items[len(items) - len(head):] != head:
+            head = []  # not at the end (a backbone's outputs): nothing to drop
+        lines = [f"def build_model(input_shape=None, num_classes={args.num_classes!r}, include_top=True, "
+                 "pooling=None):",
+                 *self.build_doc(shape, bool(head or not wanted)), *self.argument_checks(args, shape, bool(wanted)),
+                 f'    inputs = keras.Input(shape={shape} if input_shape is None else input_shape, name="input")']
         if wanted:
             lines.append("    found = {layer: None for _, layer in OUTPUTS}  # the outputs' values, as they are made")
         prev, users = "input", {}
@@ -346,6 +355,8 @@ class _Emitter(Generator):
         stage_items = [it for it in items if "stage" in it]
         loop = chain and stage_items and items[items.index(stage_items[0]):][:len(stage_items)] == stage_items
         for it in items:
+            if head and it is head[0]:  # keras.applications' include_top
+                body, lines = lines, []
             x = ", ".join(var[u] for u in it["inputs"])
             out = "x" if chain else local.take(it["output"])
             if "stage" in it:
@@ -356,12 +367,17 @@ class _Emitter(Generator):
                     lines.append(f"    {out} = stage({x}, *STAGES[{r.stages.index(it['stage'])}]{tail})")
             else:
                 n = it["node"]
-                a = _Attrs(r.graph.nodes[n]["attrs"], fused=n in set(self.folds.values()))
+                a = _Attrs(r.graph.nodes[n]["attrs"], args.of(n), fused=n in set(self.folds.values()))
                 lines.append(f"    {out} = {self.layer(n, r.graph.nodes[n]['op'], a, x, _layer_name(n), False)}")
                 if it["output"] in wanted:
                     lines.append(f"    found[{it['output']!r}] = {out}")
             var[it["output"]] = out
         last = var[items[-1]["output"]] if items else var["input"]
+        if head:
+            lines = body + ["    if include_top:"] + [f"    {line}" for line in lines] + \
+                self.pooling(items[-1]["node"], var[head[0]["inputs"][0]], last, "elif")
+        elif not wanted:  # no head: include_top=False keeps the model as it is
+            lines += self.pooling(items[-1]["node"] if items else "input", last, last, "if")
         if wanted:
             lines += ["    model = Network(inputs, [found[layer] for _, layer in OUTPUTS], "
                       f"name={r.name!r}, output_names=[name for name, _ in OUTPUTS])"]
@@ -369,6 +385,50 @@ class _Emitter(Generator):
             lines.append(f"    model = Network(inputs, {last}, name={r.name!r})")
         return lines + ["    model.resdsl_spec, model.resdsl_fingerprint = RESDSL_SPEC, RESDSL_FINGERPRINT",
                         "    return model"]
+
+    def build_doc(self, shape: str, top: bool) -> list[str]:
+        text = (f"A new keras.Model of the spec, initialised as it says. As keras.applications' models: `input_shape` "
+                f"(height, width, channels; default {shape}), `num_classes` (the classifier's units)")
+        text += (", `include_top=False` drops the head (its layers after the last stage), and `pooling` ('avg', "
+                 "'max') then ends the model in a global pool." if top else
+                 "; `include_top` and `pooling` do not apply (the model returns several outputs).")
+        lines = wrap(text, 116, initial_indent='    """', subsequent_indent="    ")
+        return lines[:-1] + [lines[-1] + '"""']
+
+    def argument_checks(self, args, shape: str, several: bool) -> list[str]:
+        """build_model's arguments refused where the network cannot take them (as keras.applications does)."""
+        lines = []
+        if args.classifier is None:
+            lines += ["    if num_classes is not None:",
+                      '        raise ValueError("this network has no classifier (no dense layer in its head) '
+                      'to give num_classes")']
+        elif "num_classes" in args.fixed:
+            lines += [f"    if num_classes != {args.num_classes}:",
+                      f'        raise ValueError("this network is built for num_classes={args.num_classes} only '
+                      '(layers after its classifier fix their widths): change the spec")']
+        if "in_channels" in args.fixed:
+            lines += [f"    if input_shape is not None and input_shape[-1] != {args.in_channels}:",
+                      f'        raise ValueError("this network is built for {args.in_channels} input channels only '
+                      '(its stem has no conv to take others): change the spec")']
+        if several:
+            lines += ["    if not include_top or pooling is not None:",
+                      '        raise ValueError("include_top and pooling do not apply: the model returns several '
+                      'outputs")']
+        else:
+            lines += ["    if include_top and pooling is not None:",
+                      '        raise ValueError("pooling applies only with include_top=False '
+                      '(as in keras.applications)")']
+        return lines
+
+    def pooling(self, node: str, x: str, out: str, first: str) -> list[str]:
+        """keras.applications' `pooling` (include_top=False): `first` is "if" or "elif"."""
+        lines = []
+        for key, (op, name) in POOLINGS.items():
+            code = self.layer(node, op, _Attrs(dict(OPS[op].attrs())), x, repr(name), False)
+            lines += [f"    {first if not lines else 'elif'} pooling == {key!r}:", f"        {out} = {code}"]
+        lines += ["    elif pooling is not None:",
+                  '        raise ValueError(f"pooling must be None, \'avg\' or \'max\', got {pooling!r}")']
+        return lines + (["    else:", f"        {out} = {x}"] if out != x else [])
 
     def outputs(self) -> list[str]:
         if len(self.r.outputs) == 1:

@@ -18,7 +18,7 @@ from ...ir import INPUT, SHORTCUT, BlockDef, Resolved, TemplateNode
 from ...ir.expr import plain, sym
 from ...ir.templates import channels as def_channels
 from ...version import __version__
-from ..codegen import Generator, Library, doc_text, expression, rename, wrap
+from ..codegen import Generator, Library, doc_text, expression, network_arguments, rename, wrap
 from ..common import WIDTH_OPS, _attrs, _camel, fingerprint, unsupported
 from .ops import FRESH_OPS, HANDLERS, INPLACE_ACTS, LIST_INPUTS, Attrs, literal_value, reserved_why
 from .outputs import backbone_attrs, find_taps
@@ -167,6 +167,7 @@ class _Emitter(Generator):
         self.net_name = self._class_name(_camel(r.name), "Net")
         self.params = {name: self._args(d) for name, d in r.defs.items()}
         self.taps = find_taps(r)
+        self.args = network_arguments(r)
 
     def _class_name(self, name: str, fallback: str) -> str:
         if not name or not name.isidentifier():
@@ -390,7 +391,7 @@ class _Emitter(Generator):
             if n in owner:
                 raise _error(r, n, "name-clash", f"layer '{n}' has the name of a stage", "rename the layer")
             ins = [top[u] for u, _, _ in sorted(g.in_edges(n, data="port"), key=lambda e: e[2])]
-            ctor = self.handle(n, d["op"], _node_attrs(r, n, outer, {}, self.taps.nodes))
+            ctor = self.handle(n, d["op"], _node_attrs(r, n, outer, self.args.of(n), self.taps.nodes))
             layers.append(Layer(n, d["op"], ctor, ins, "main", foldable=_foldable(r, n),
                                 code=_list_call(d["op"], n, len(ins))))
             top[n], owner[n] = n, n
@@ -438,8 +439,28 @@ class _Emitter(Generator):
                                                                    outputs=[top[n] for n in r.outputs])
         else:
             forward = ["return self.forward_head(self.forward_features(x))"]
-        return _class(self.net_name, doc, "", attrs, scope.init_lines(), forward, base="Backbone",
+        init = self._argument_checks() + scope.init_lines()
+        return _class(self.net_name, doc, f", {self._build_args()}", attrs, init, forward, base="Backbone",
                       methods=methods)
+
+    def _argument_checks(self) -> list[str]:
+        """`num_classes` and `in_channels` where the network cannot take others, refused as torchvision does."""
+        a, lines = self.args, []
+        if a.classifier is None:
+            lines += ["if num_classes is not None:",
+                      f'    raise ValueError("{self.net_name} has no classifier (no dense layer in its head) '
+                      'to give num_classes")']
+        elif "num_classes" in a.fixed:
+            lines += [f"if num_classes != {a.num_classes}:",
+                      f'    raise ValueError("{self.net_name} is built for num_classes={a.num_classes} only '
+                      '(layers after its classifier fix their widths): change the spec")']
+        else:
+            lines.append("self.num_classes = num_classes")
+        if "in_channels" in a.fixed:
+            lines += [f"if in_channels != {a.in_channels}:",
+                      f'    raise ValueError("{self.net_name} is built for in_channels={a.in_channels} only '
+                      '(its stem has no conv to take other inputs): change the spec")']
+        return lines
 
     def _stage_loop(self) -> list[str]:
         # A dotted stage name (timm's `stages.0.blocks`) sits in containers made on the way.
@@ -452,16 +473,19 @@ class _Emitter(Generator):
     def build_model(self) -> str:
         if self.fuse_bn:
             return "\n".join([
-                "def build_model(fused=True):",
+                f"def build_model({self._build_args()}, fused=True):",
                 f'    """A new {self.net_name}, initialised as the spec says. With `fused` (the default), each',
                 "    BatchNorm that follows a conv is folded into it and the model is in eval mode: for",
                 "    inference. To fold trained weights, build with fused=False, load them, then call",
                 '    fold_batchnorm(model)."""',
-                f"    model = {self.net_name}()",
+                f"    model = {self.net_name}(num_classes=num_classes, in_channels=in_channels)",
                 "    return fold_batchnorm(model) if fused else model"])
-        return "\n".join(["def build_model():",
+        return "\n".join([f"def build_model({self._build_args()}):",
                           f'    """A new {self.net_name}, initialised as the spec says."""',
-                          f"    return {self.net_name}()"])
+                          f"    return {self.net_name}(num_classes=num_classes, in_channels=in_channels)"])
+
+    def _build_args(self) -> str:
+        return f"num_classes={self.args.num_classes!r}, in_channels={self.args.in_channels}"
 
     def header(self) -> str:
         r = self.r
