@@ -274,12 +274,12 @@ def test_bad_input_is_a_clear_error(argv, words, capsys):
 
 
 def test_unsupported_ir_names_backend_op_and_place():
-    """An IR the Keras backend cannot express (here a norm of a type it has no
-    layer for) is a located SpecError, not a crash."""
+    """An IR the Keras backend cannot express (here a norm of a type outside the
+    vocabulary: layernorm is built since v3) is a located SpecError, not a crash."""
     from resdsl.backends import get_backend
     r = resdsl.resolve("cifar10_resnet30")
     bn = next(n for n, d in r.graph.nodes(data=True) if d["op"] == "norm")
-    r.graph.nodes[bn]["attrs"] = {**r.graph.nodes[bn]["attrs"], "type": "layernorm"}
+    r.graph.nodes[bn]["attrs"] = {**r.graph.nodes[bn]["attrs"], "type": "instancenorm"}
     with pytest.raises(resdsl.SpecError, match="keras backend cannot express op 'norm'") as exc:
         get_backend("keras").emit(r)
     assert "cifar10_resnet30.yaml" in str(exc.value)
