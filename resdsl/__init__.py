@@ -92,10 +92,15 @@ def build(spec, backend: str = "torch", **options):
 
 
 def emit(spec, backend: str = "torch", **options) -> str:
-    """Python source of a module defining the network; needs no framework."""
+    """Python source of a module defining the network; needs no framework.
+
+    Takes the overrides `build` takes (`num_classes=5`, `in_channels=1`,
+    `input_size=...`, `include_top=False`, `pooling="avg"`, `sets=[...]`): the
+    module's defaults are then those of the network they make."""
     from .backends import get_backend
     from .ir import resolve
-    return get_backend(backend).emit(resolve(spec), **options)
+    overrides = {k: options.pop(k) for k in _OVERRIDES if k in options}
+    return get_backend(backend).emit(resolve(spec, **overrides), **options)
 
 
 def render(spec, path=None, level: str = "block", **options):

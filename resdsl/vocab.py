@@ -7,8 +7,6 @@ the standard library, so every layer may use it.
 """
 from __future__ import annotations
 
-import keyword
-
 # Built-in residual blocks: name -> what it is. Each has one lowering function in
 # resdsl/ir/blocks.py, registered under the same name (a test checks both ways).
 BLOCKS: dict[str, str] = {
@@ -65,21 +63,36 @@ NN_MODULE_NAMES = frozenset({
     "zero_grad",
 })
 OWN_NAMES = frozenset({"FUSE"})
-# A whole layer or stage name `x`: a block's definition (and the emitted classes and
-# functions) call their input x, so a layer of that name would be read in its place.
-INPUT_NAME = "x"
+# The underscored attributes of torch.nn.Module (its internals and Python's own
+# dunders), which a layer name would also shadow; other underscored names work,
+# written `self._modules["__x"]` (scope.access) as keywords are.
+NN_MODULE_PRIVATE = frozenset({
+    "__annotations__", "__call__", "__class__", "__delattr__", "__dict__", "__dir__", "__doc__", "__eq__",
+    "__format__", "__ge__", "__getattr__", "__getattribute__", "__getstate__", "__gt__", "__hash__", "__init__",
+    "__init_subclass__", "__le__", "__lt__", "__module__", "__ne__", "__new__", "__reduce__", "__reduce_ex__",
+    "__repr__", "__setattr__", "__setstate__", "__sizeof__", "__str__", "__subclasshook__", "__weakref__", "_apply",
+    "_backward_hooks", "_backward_pre_hooks", "_buffers", "_call_impl", "_compiled_call_impl", "_forward_hooks",
+    "_forward_hooks_always_called", "_forward_hooks_with_kwargs", "_forward_pre_hooks",
+    "_forward_pre_hooks_with_kwargs", "_get_backward_hooks", "_get_backward_pre_hooks", "_get_name",
+    "_is_full_backward_hook", "_load_from_state_dict", "_load_state_dict_post_hooks", "_load_state_dict_pre_hooks",
+    "_maybe_warn_non_full_backward_hook", "_modules", "_named_members", "_non_persistent_buffers_set", "_parameters",
+    "_register_load_state_dict_pre_hook", "_register_state_dict_hook", "_replicate_for_data_parallel",
+    "_save_to_state_dict", "_slow_forward", "_state_dict_hooks", "_state_dict_pre_hooks", "_version",
+    "_wrapped_call_impl",
+})
 
 
 def reserved_why(part: str) -> str | None:
-    """Why one dotted part of a layer or stage name cannot be used, or None if it can."""
+    """Why one dotted part of a layer or stage name cannot be used, or None if it can.
+    Keywords, builtins and other underscored names can: the emitters map every name
+    to a safe identifier (backends/codegen.py) and reach such a module attribute as
+    `self._modules["class"]`."""
     if part.isdigit():  # an index in a container (`downsample.0`)
         return None
     if not part.isidentifier():
         return "it is not a Python identifier"
-    if keyword.iskeyword(part):
-        return "it is a Python keyword"
-    if part.startswith("_"):
-        return "names starting with '_' are reserved for torch.nn.Module internals"
+    if part in NN_MODULE_PRIVATE:
+        return "it would shadow one of PyTorch's torch.nn.Module internals"
     if part in NN_MODULE_NAMES or part in OWN_NAMES:
         return "it would shadow an attribute of PyTorch's torch.nn.Module"
     return None

@@ -25,7 +25,6 @@ from resdsl.backends.keras import layer_shapes, trace
 from tests.helpers.norms import randomise_norms
 from tests.helpers.numeric import nhwc, relative
 from tests.helpers.specs import resolve_small as _resolve_small
-from tests.keras_pending import KERAS_PENDING
 
 RTOL = 1e-4
 
@@ -35,9 +34,7 @@ def resolve_small(name: str):
     return resdsl.resolve(name) if name in NATIVE else _resolve_small(name)
 
 
-# Specs the Keras backend does not build yet are skipped, visibly, with why (tests/keras_pending.py).
-SPECS = [pytest.param(n, marks=pytest.mark.skip(reason=f"Keras pending: {KERAS_PENDING[n]}"))
-         if n in KERAS_PENDING else n for n in resdsl.shipped_names() if n != "cifar_resnet1202"]
+SPECS = [n for n in resdsl.shipped_names() if n != "cifar_resnet1202"]
 # At their own size: resnet10t's 176x176 leaves an odd 11x11 map that layer4's shortcut
 # average-pools with ceil_mode (a last one-pixel window), which Keras must do as PyTorch.
 NATIVE = {"resnet10t"}

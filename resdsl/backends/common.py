@@ -1,5 +1,5 @@
 """What every backend needs from the IR, framework-free: the error for an op a
-backend cannot express, the names emitted code cannot have, a network's
+backend cannot express, a node's inputs, a network's
 fingerprint. The block definitions and stage runs emitters write from are the
 IR's own (Resolved.defs, StageInfo.runs; see ir/templates.py)."""
 from __future__ import annotations
@@ -13,17 +13,6 @@ def unsupported(backend: str, resolved: Resolved, node: str, why: str = "") -> S
     text = resolved.spec.source.text if resolved.spec is not None else None
     msg = f"the {backend} backend cannot express op '{d['op']}' (layer '{node}')"
     return SpecError.at(d["span"], "unsupported-op", msg + (f": {why}" if why else ""), None, text)
-
-
-def check_block_names(backend: str, resolved: Resolved) -> None:
-    """A layer inside a block named 'x' would be the block input in emitted code."""
-    for d in resolved.defs.values():
-        if d.x_layer is not None:
-            text = resolved.spec.source.text if resolved.spec is not None else None
-            raise SpecError.at(resolved.graph.nodes[d.x_layer]["span"], "reserved-name",
-                               f"layer '{d.x_layer}': the {backend} backend cannot have a layer inside a block named "
-                               "'x' (the generated code's name for the block input)", "give the layer another `name`",
-                               text)
 
 
 def node_inputs(resolved: Resolved, node: str) -> list[str]:

@@ -7,13 +7,13 @@ from functools import partial
 
 from ..errors import SpecError
 from ..spec.load import LoadedSpec, load_spec
-from .graph import SHORTCUT, BlockDef, BlockInfo, Resolved, Run, StageInfo, TemplateNode
+from .graph import INPUT, SHORTCUT, BlockDef, BlockInfo, Resolved, Run, StageInfo, TemplateNode
 from .lowering import lower
 from .ops import OPS, fmt
 from .passes import PASSES, run_passes
 
-__all__ = ["resolve", "Resolved", "BlockInfo", "StageInfo", "BlockDef", "Run", "TemplateNode", "SHORTCUT", "OPS",
-           "PASSES", "fmt"]
+__all__ = ["resolve", "Resolved", "BlockInfo", "StageInfo", "BlockDef", "Run", "TemplateNode", "INPUT", "SHORTCUT",
+           "OPS", "PASSES", "fmt"]
 
 
 @contextmanager

@@ -35,10 +35,12 @@ class TemplateNode:
     local: str                # name inside the block: "conv1", "downsample.0"
     op: str
     attrs: object             # ir.attrs object, possibly with symbolic values
-    inputs: tuple[str, ...]   # locals it reads; "x" is the block's input, SHORTCUT the shortcut's result
+    inputs: tuple[str, ...]   # locals it reads; INPUT is the block's input, SHORTCUT the shortcut's result
     role: str                 # main | shortcut | after
 
 
+INPUT = "<input>"  # the block's input in a definition: no layer can be named so
+INPUT_NODE = "input"  # the network's input node
 SHORTCUT = "<shortcut>"  # the residual addition's second input in a definition: x, or the shortcut's output
 
 
@@ -62,7 +64,6 @@ class BlockDef:
     optional: bool                                # some instances have no shortcut nodes
     output: str                                   # local of the block's last node
     instances: list[str] = field(default_factory=list)
-    x_layer: str | None = None    # a layer named 'x' (the definition's name for its input): emitters refuse it
 
     @property
     def shortcut_param(self) -> str | None:
@@ -221,7 +222,6 @@ class Recording:
     optional: set = field(default_factory=set)            # locals of the block's own shortcut path
     shortcut_add: str | None = None                       # local of the addition that takes it
     shortcut_kind: str = "none"
-    x_layer: str | None = None                            # a layer named 'x', which emitted code cannot have
 
 
 @dataclass
@@ -270,12 +270,10 @@ class Builder:
     def _record(self, name: str, op: str, attrs, inputs: list[str], role: str) -> None:
         rec = self.recording
         local = name[len(rec.prefix):]
-        if local == "x":  # the template's name for the block input; the emitters refuse this layer
-            rec.x_layer = name
 
         def rel(u: str) -> str:
             if u == rec.input:
-                return "x"
+                return INPUT
             assert u.startswith(rec.prefix), f"{name} reads {u} from outside its block"
             return u[len(rec.prefix):]
         ins = tuple(rel(u) for u in inputs)
@@ -315,10 +313,13 @@ class Builder:
     def claim(self, name: str, span: Span) -> None:
         """Check that a new node may be called `name`, and take the name."""
         nodes = self.graph
+        groups = dotted_prefixes(name)
+        if (name == INPUT_NODE and name in nodes) or groups[:1] == [INPUT_NODE]:  # the first node, named first
+            raise SpecError.at(span, "reserved-name", f"'{INPUT_NODE}' is the name of the network's input",
+                               "give the layer or the stage another `name`", self.source_text)
         if name in nodes:
             raise SpecError.at(span, "duplicate-name", f"two layers are named '{name}'",
                                "give each layer a unique `name`", self.source_text)
-        groups = dotted_prefixes(name)
         if name in self.groups or any(p in nodes for p in groups):
             self._group_clash(name, span, groups)
         if len(nodes) >= self.max_nodes:

@@ -488,7 +488,7 @@ OPS: dict[str, OpDef] = {
                        details=lambda a: ["zero padding"] if a["pad_mode"] != "reflect" else [], ranks=(MAP,),
                        constants=lambda a, ins: ins[0][0] * a["kernel"] ** 2),  # its filter, once per channel
     # A matrix product per sample, (C/h × HW) @ (HW × 1) for each of h maps: C·H·W MACs.
-    "attention_pool": OpDef(NoAttrs, _attention_pool_shape, "attention pool", "attn_pool", arity=2,
+    "attention_pool": OpDef(NoAttrs, _attention_pool_shape, "attention pool", "attn_pool", arity=2, merge=True,
                             macs=lambda a, ins, out: ins[0][0] * ins[0][1] * ins[0][2], window=fp.GLOBAL),
     # Each value of a flattened map is one position, but the dense layer after it reads them all.
     "flatten": OpDef(NoAttrs, _flatten_shape, "flatten", "flatten", channels=lambda a, chans: None,

@@ -67,5 +67,4 @@ class Replay:
         rec, src = b.recording, self.recording
         rec.params, rec.lets, rec.nodes = dict(src.params), list(src.lets), list(src.nodes)
         rec.optional, rec.shortcut_add, rec.shortcut_kind = set(src.optional), src.shortcut_add, src.shortcut_kind
-        rec.x_layer = prefix + "x" if src.x_layer else None
         return prefix + self.output, self.channels, self.kind

@@ -31,7 +31,7 @@ from dataclasses import replace
 import networkx as nx
 
 from .expr import Ref, is_symbolic
-from .graph import SHORTCUT, BlockDef, BlockInfo, Recording, Run, StageInfo, TemplateNode
+from .graph import INPUT, SHORTCUT, BlockDef, BlockInfo, Recording, Run, StageInfo, TemplateNode
 
 _IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 # Parameters first in this order, as torchvision's blocks take them.
@@ -186,9 +186,8 @@ def _define(g: nx.DiGraph, group: _Group, used_names: dict[str, int]) -> tuple[B
             defaults[p] = natural if p != "downsample" or len(variants) == 1 else None
     # Python wants the parameters with defaults last.
     params = [p for p in params if p not in defaults] + [p for p in params if p in defaults]
-    x_layer = next((m.rec.x_layer for m in group.members if m.rec.x_layer), None)
     d = BlockDef(name, rec.kind, params, defaults, lets, main, variants, optional, main[-1].local,
-                 [m.info.name for m in group.members], x_layer)
+                 [m.info.name for m in group.members])
     infos = [replace(m.info, args=a, block_def=name, variant=group.variant_of[id(m)])
              for m, a in zip(group.members, args)]
     return d, infos
@@ -246,7 +245,7 @@ def channels(d: BlockDef, in_channels, variant: str = "") -> dict[str, object]:
     variants name their layers alike (`downsample.0` is a conv in one and a
     channel pad in another), so each is read on its own."""
     from .ops import OPS
-    out = {"x": in_channels, SHORTCUT: None}
+    out = {INPUT: in_channels, SHORTCUT: None}
     for n in d.nodes + d.variants.get(variant, []):
         ins = [out.get(u) for u in n.inputs]
         out[n.local] = OPS[n.op].channels(n.attrs, ins) if n.op in OPS else ins[0]  # a backend refuses unknown ops

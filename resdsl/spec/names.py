@@ -13,7 +13,7 @@ import re
 from typing import Iterator
 
 from ..errors import Diagnostic
-from ..vocab import INPUT_NAME, reserved_why
+from ..vocab import reserved_why
 from .layers import BLOCK_INPUT, LAYER_PATH
 from .sourcemap import SourceMap
 
@@ -81,11 +81,6 @@ def check_names(data: dict, smap: SourceMap) -> list[Diagnostic]:
         if not name:
             continue
         span = smap.span(path)
-        if name == INPUT_NAME:
-            diags.append(Diagnostic("reserved-name", f"a {kind} cannot be named '{INPUT_NAME}': blocks and the emitted "
-                                                     "code call their input x, and would read this in its place",
-                                    span, "give it another `name`"))
-            continue
         parts = name.split(".")
         why = next(((p, w) for p in parts if (w := reserved_why(p))), None)
         if why and why[0].isidentifier():  # a part that is no identifier breaks the name's pattern, said there

@@ -10,7 +10,7 @@ keras = pytest.importorskip("keras")
 
 import resdsl
 from resdsl.backends.keras import layer_map, layer_shapes
-from resdsl.backends.keras.plan import fused_norms
+from resdsl.backends.keras.fold import fused_norms
 
 POOL_FIRST = """\
 resdsl: 1

@@ -14,10 +14,8 @@ import pytest
 import resdsl
 from resdsl.backends.keras import SAVE_MARKER
 from resdsl.cli import main
-from resdsl.errors import SpecError
-from tests.keras_pending import KERAS_PENDING, keras_ready
 
-SHIPPED = keras_ready(resdsl.shipped_names())  # tests/keras_pending.py: what the Keras build cannot make yet
+SHIPPED = resdsl.shipped_names()
 
 
 @pytest.fixture
@@ -34,21 +32,6 @@ def sources():
     return {name: resdsl.emit(name, backend="keras") for name in SHIPPED}
 
 
-@pytest.mark.parametrize("name", sorted(KERAS_PENDING))
-def test_pending_specs_are_refused_with_a_located_error(name):
-    """A spec using what the Keras backend does not build yet is an `unsupported-op`
-    error at the layer, from emit and build alike, never a Keras model that drops an
-    option (a dilation, a weight standardisation). When this fails for a spec, its
-    Keras build works: take it off tests/keras_pending.py."""
-    from resdsl.backends.keras import build
-    for make in (lambda r: resdsl.emit(r, backend="keras"), build):
-        with pytest.raises(SpecError) as err:
-            make(resdsl.resolve(name))
-        d = err.value.diagnostics[0]
-        assert d.code == "unsupported-op" and d.span.line > 0, (name, d)
-        assert "the keras backend cannot express op" in d.message
-
-
 def test_every_spec_emits_a_marked_module_importing_only_keras(sources):
     for name, src in sources.items():
         head = src[:400]
@@ -56,9 +39,10 @@ def test_every_spec_emits_a_marked_module_importing_only_keras(sources):
         assert f"RESDSL_SPEC = {name!r}" in src
         assert "RESDSL_FINGERPRINT = '" in src
         imports = [line for line in src.splitlines() if line.startswith(("import ", "from "))]
-        # keras, and numpy (a dependency of Keras) for layers that precompute constants
-        assert all(line.split()[1].split(".")[0] in ("keras", "numpy") for line in imports), (name, imports)
-        assert "def build_model():" in src and "STAGES = [" in src
+        # keras, numpy (a dependency of Keras) for layers that precompute constants, and the
+        # standard library's difflib for get_layer's suggestions: nothing of resdsl
+        assert all(line.split()[1].split(".")[0] in ("keras", "numpy", "difflib") for line in imports), (name, imports)
+        assert "def build_model(input_shape=None, num_classes=" in src and "STAGES = [" in src
         compile(src, name, "exec")
 
 
@@ -100,7 +84,7 @@ def test_one_function_per_block_definition(sources):
     assert blocks == ["def bottleneck_block(x, name, filters, stride=1, groups=1, width_per_group=64, expansion=4, "
                       "downsample=False):"]
     assert "    if downsample:\n" in src and "    else:\n        s = x\n" in src
-    assert "('res3', bottleneck_block, 0, 1, {'filters': 128, 'stride': 2, 'downsample': True})," in src
+    assert "(bottleneck_block, 1, {'filters': 128, 'stride': 2, 'downsample': True})," in src
     assert src.count("\ndef ") == len({ln for ln in src.splitlines() if ln.startswith("def ")})
 
 
@@ -137,7 +121,12 @@ head: [{global_maxpool: {keepdims: true}}, global_avgmaxpool, {dropout: {rate: 0
 """
 NUMERIC = [("cifar_resnet20", False), ("cifar10_resnet30", False), ("resnet50_keras", False), ("resnet50v2", False),
            ("resnet50v2", True), ("seresnet50", False), ("ecaresnet50d", False), ("resnet50d", False),
-           ("resnet18", True), ("edge", False), ("edge", True), ("new_ops", False)]
+           ("resnet18", True), ("edge", False), ("edge", True), ("new_ops", False),
+           # language v3: split, softmax across paths, a dilated conv that strides (skresnet18),
+           # concat (res2net), softmax over positions, attention pooling, layer norm (gcresnet50t),
+           # weight standardisation, never folded (resnetv2_50x1_bit), blur pooling (resnetblur50)
+           ("skresnet18", False), ("res2net50_26w_4s", False), ("gcresnet50t", False),
+           ("resnetv2_50x1_bit", True), ("resnetblur50", False)]
 
 
 def _numeric_spec(name, resolve_small, edge_spec):
@@ -154,8 +143,14 @@ def _layers_chosen(resolved) -> set[str]:
     for _, d in resolved.graph.nodes(data=True):
         op, a = d["op"], d["attrs"]
         if op == "conv":
-            mode, pad = rules.conv_padding(a["kernel"], a["stride"], a["padding"])
+            mode, pad = rules.conv_padding(a["kernel"], a["stride"], a["padding"], a["dilation"])
             out.add(f"conv {mode}" + (" after ZeroPadding2D" if pad else ""))
+            if a["standardize"]:
+                out.add("StdConv2D")
+            elif a["dilation"] != (1, 1):
+                out.add("DilatedConv2D" + (" strided" if a["stride"] != (1, 1) else ""))
+        elif op == "norm":
+            out.add(f"norm {a['type']}")
         elif op == "maxpool":
             out.add("maxpool after -inf ConstantPad2D" if any(a["padding"]) else "maxpool")
         elif op == "avgpool" and rules.avg_pool_padded(a["padding"], a.get("ceil_mode")):
@@ -172,7 +167,8 @@ def test_numeric_specs_cover_every_decision(resolve_small, edge_spec):
     chosen = set().union(*(_layers_chosen(_numeric_spec(n, resolve_small, edge_spec)) for n, _ in NUMERIC))
     expected = {cls for cls, _, _ in rules.LAYERS.values()}
     expected |= {"conv same", "conv valid", "conv valid after ZeroPadding2D", "maxpool after -inf ConstantPad2D",
-                 "maxpool", "norm", "dense", "zeropad"}
+                 "maxpool", "norm batchnorm", "norm layernorm", "dense", "zeropad", "StdConv2D",
+                 "DilatedConv2D strided"}
     assert expected <= chosen, expected - chosen
 
 
@@ -205,7 +201,9 @@ def test_emitted_model_computes_the_built_model(name, fuse, tmp_path, load_modul
     built = resdsl.build(r, backend="keras", fuse_bn=fuse)
     emitted = load_module(resdsl.emit(r, backend="keras", fuse_bn=fuse), tmp_path / f"{name}_keras.py").build_model()
     assert emitted.count_params() == built.count_params()
-    assert sorted(layer.name for layer in emitted.layers) == sorted(layer_map(built))
+    # The same nesting (stem, Stage layers, head) and the same leaf layers.
+    assert [layer.name for layer in emitted.layers] == [layer.name for layer in built.layers]
+    assert list(layer_map(emitted)) == list(layer_map(built))
     _randomise_keras_weights(built)
     resdsl.port_weights(built, emitted)
     c, h, w = r.input_shape
@@ -276,12 +274,12 @@ def test_bad_input_is_a_clear_error(argv, words, capsys):
 
 
 def test_unsupported_ir_names_backend_op_and_place():
-    """An IR the Keras backend cannot express (here a norm of a type it has no
-    layer for) is a located SpecError, not a crash."""
+    """An IR the Keras backend cannot express (here a norm of a type outside the
+    vocabulary: layernorm is built since v3) is a located SpecError, not a crash."""
     from resdsl.backends import get_backend
     r = resdsl.resolve("cifar10_resnet30")
     bn = next(n for n, d in r.graph.nodes(data=True) if d["op"] == "norm")
-    r.graph.nodes[bn]["attrs"] = {**r.graph.nodes[bn]["attrs"], "type": "layernorm"}
+    r.graph.nodes[bn]["attrs"] = {**r.graph.nodes[bn]["attrs"], "type": "instancenorm"}
     with pytest.raises(resdsl.SpecError, match="keras backend cannot express op 'norm'") as exc:
         get_backend("keras").emit(r)
     assert "cifar10_resnet30.yaml" in str(exc.value)

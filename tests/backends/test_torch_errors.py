@@ -10,7 +10,7 @@ import pytest
 
 import resdsl
 from resdsl.backends import get_backend
-from resdsl.backends.torch.ops import NN_MODULE_NAMES
+from resdsl.backends.torch.ops import NN_MODULE_NAMES, NN_MODULE_PRIVATE
 from resdsl.cli import main
 
 backend = get_backend("torch")
@@ -58,7 +58,7 @@ def test_an_op_the_backend_cannot_express(op, attr, value, words):
         assert "block: basic" in text  # the source line, under a caret
 
 
-@pytest.mark.parametrize("name,line", [("forward", 5), ("training", 5), ("_hidden", 5)])
+@pytest.mark.parametrize("name,line", [("forward", 5), ("training", 5), ("_modules", 5), ("__init__", 5)])
 def test_a_layer_name_that_would_shadow_nn_module(name, line):
     """Refused when the spec is validated (tests/core/test_user_blocks.py has more)."""
     with pytest.raises(resdsl.SpecError) as exc:
@@ -77,6 +77,8 @@ def test_reserved_names_cover_the_installed_torch():
     torch = pytest.importorskip("torch")
     public = {n for n in dir(torch.nn.Module()) if not n.startswith("_")}
     assert public <= NN_MODULE_NAMES, sorted(public - NN_MODULE_NAMES)
+    private = {n for n in set(dir(torch.nn.Module)) | set(vars(torch.nn.Module())) if n.startswith("_")}
+    assert private <= NN_MODULE_PRIVATE, sorted(private - NN_MODULE_PRIVATE)
 
 
 def test_compile_to_a_missing_folder(tmp_path, capsys):

@@ -46,10 +46,10 @@ def _network(spec, replay: bool):
     edges = [(u, v, list(d.items())) for u, v, d in g.edges(data=True)]
     preds = [(n, list(g.pred[n])) for n in g]
     recs = [(r.kind, r.prefix, r.input, list(r.params.items()), r.lets, _template(r.nodes), sorted(r.optional),
-             r.shortcut_add, r.shortcut_kind, r.x_layer) for r in recordings]
+             r.shortcut_add, r.shortcut_kind) for r in recordings]
     defs, blocks2, stages2 = assemble(g, blocks, stages, recordings)
     definitions = [(name, d.kind, d.params, list(d.defaults.items()), d.lets, _template(d.nodes),
-                    [(k, _template(v)) for k, v in d.variants.items()], d.optional, d.output, d.instances, d.x_layer)
+                    [(k, _template(v)) for k, v in d.variants.items()], d.optional, d.output, d.instances)
                    for name, d in defs.items()]
     totals = [sum(d[k] for _, d in g.nodes(data=True)) for k in ("params", "buffers", "macs")]
     return {"nodes": nodes, "edges": edges, "preds": preds, "graph": dict(g.graph), "output": out,
@@ -133,7 +133,7 @@ def test_replay_copies_every_field_of_a_recording():
 
     from resdsl.ir.graph import Recording
     assert [f.name for f in fields(Recording)] == ["kind", "prefix", "input", "params", "lets", "nodes", "optional",
-                                                   "shortcut_add", "shortcut_kind", "x_layer"]
+                                                   "shortcut_add", "shortcut_kind"]
 
 
 def test_the_node_limit_in_a_replayed_block_reads_as_before(tiny_text):

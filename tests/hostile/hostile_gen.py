@@ -89,6 +89,31 @@ def valid_spec(rnd) -> dict:
     return spec
 
 
+def branchy_spec(rnd, out_channels) -> dict:
+    """A valid spec whose stem and head are small graphs, not chains (a residual
+    add and a gate in the stem, a squeeze-excitation gate before the head's
+    pool, layers read by `from`), with unnamed layers written once and reused, so
+    that the YAML holds anchors and aliases (`&id001` / `*id001`), and at times
+    a long stem. `out_channels(spec)` gives the channels the stages end with."""
+    spec = valid_spec(rnd)
+    stem = spec["stem"]
+    ch = stem[0]["conv"]["filters"]
+    stem[0]["conv"]["name"] = "s0"
+    relu = {"act": "relu"}  # one object, dumped once as an anchor and then as aliases
+    # Right after s0, before any stride of the stem's own, so the add and the gate meet equal shapes.
+    stem[1:1] = [relu, {"conv": {"filters": ch, "kernel": 3, "padding": 1, "name": "s1"}},
+                 {"add": {"with": "s0", "name": "sum"}}, {"act": {"fn": "sigmoid", "from": "s1", "name": "gate"}},
+                 {"multiply": {"with": "sum"}}, relu]
+    for _ in range(rnd.choice((0, 0, 30))):  # a long stem
+        stem.append({"conv": {"filters": ch, "kernel": 1}})
+    out = out_channels(spec)
+    spec["head"] = [{"act": {"fn": "relu", "name": "h0"}}, {"global_avgpool": {"keepdims": True}},
+                    {"conv": {"filters": max(1, out // 2), "kernel": 1, "bias": True}}, relu,
+                    {"conv": {"filters": out, "kernel": 1, "bias": True}}, {"act": "sigmoid"},
+                    {"multiply": {"with": "h0"}}, relu, *spec["head"]]
+    return spec
+
+
 # ---- mutations: each takes (rnd, data) and returns new data -----------------
 
 _EXTREMES = [0, -1, -(2 ** 63), 2 ** 63, 10 ** 30, 1_000_000, 1_000_001, 0.5, -0.0, float("inf"),

@@ -1,189 +1,50 @@
 """Keras source: a module that imports only keras, written as the articles
 write Keras ResNets — one function per block kind (their `identity_block` /
-`convolutional_block`), stages as a loop over data, `build_model()`.
+`convolutional_block`), stages as data, `build_model()` — and nested as
+keras.nesting explains (a Block layer per block, a Stage layer per stage), so
+that `build`, which runs this very module, builds deep networks fast.
 
-Pure text generation from the IR: no framework is imported here. Which layers
-a node becomes is decided by keras.rules, as in `build`, and the module carries
-the text of the rules, layers and helpers it uses (copied from rules.py,
-extra.py and helpers.py), so the emitted model computes what the built one
-does, layer names included (tests/backends/test_keras_emit.py checks outputs).
+Pure text generation from the IR: no framework is imported here. HANDLERS is
+the op -> layer table (most ops are one row of keras.rules.LAYERS); the module
+carries the text of the rules, layers and helpers it uses (copied from
+rules.py, extra.py, helpers.py and nesting.py by codegen.Library).
 """
 from __future__ import annotations
 
 import ast
-import io
 import json
-import keyword
 import re
-import textwrap
-import tokenize
-from functools import lru_cache
 from pathlib import Path
 
-from ...ir import OPS, SHORTCUT, BlockDef, Resolved, TemplateNode, rounding
-from ...ir.expr import is_symbolic, plain
+from ...ir import INPUT, OPS, SHORTCUT, BlockDef, Resolved, TemplateNode, rounding
+from ...ir.expr import plain
 from ...version import __version__
-from ..common import check_block_names, fingerprint, unsupported
+from ...vocab import DENSE_ACTIVATIONS
+from ..codegen import Generator, Library, Unsupported, doc_text, expression, fit, network_arguments, rename, wrap
+from ..common import fingerprint, node_inputs, unsupported
 from . import rules
-from .plan import BACKEND, fused_norms, output_names, plan
+from .fold import fused_norms, output_names
 
-# Where the emitted module's helpers come from: their text is copied, so the
-# module decides and builds as `build` does (rules.py: the decisions; extra.py:
-# layers Keras lacks; helpers.py: the layers of a conv or max-pool, and the
-# functions an emitted module calls).
-SOURCES = tuple(Path(__file__).with_name(f) for f in ("rules.py", "extra.py", "helpers.py")) + (
-    Path(rounding.__file__),)  # the rounding that expressions call (`make_divisible`), as lowering does
-# The names an emitted module imports.
-IMPORTED = {"keras", "layers", "ops", "random", "np"}
+BACKEND = "keras"
+HERE = Path(__file__).parent
+# Where an emitted module's helpers come from (rules.py: the decisions; extra.py:
+# layers Keras lacks; helpers.py: the layers of a conv, max-pool or dense;
+# nesting.py: Block, Stage, Network).
+LIBRARY = Library(*(HERE / f for f in ("rules.py", "extra.py", "helpers.py", "nesting.py")),
+                  Path(rounding.__file__))  # the rounding expressions call (`make_divisible`), as lowering does
+# The modules an emitted module may import (the standard library's, then keras and numpy), by the name it uses.
+STDLIB = {"difflib": "import difflib"}
+IMPORTS = {"keras": "import keras", "np": "import numpy as np"}
+FROM_KERAS = ("layers", "ops", "random")
 # Ops whose layer takes its inputs as a list.
 MERGES = {op for op, d in OPS.items() if d.merge}
-
-
-@lru_cache(maxsize=1)
-def _definitions() -> dict[str, tuple[str, frozenset]]:
-    """Top-level definitions of SOURCES: name -> (text, with the comment lines
-    just above it, and the names it uses), in file order."""
-    out = {}
-    for path in SOURCES:
-        text = path.read_text(encoding="utf-8")
-        lines = text.splitlines()
-        for node in ast.parse(text).body:
-            if isinstance(node, (ast.FunctionDef, ast.ClassDef)):
-                name = node.name
-            elif isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name):
-                name = node.targets[0].id
-            else:
-                continue
-            start = node.lineno - 1
-            while start and lines[start - 1].startswith("#"):
-                start -= 1
-            out[name] = ("\n".join(lines[start:node.end_lineno]), _names(node))
-    return out
-
-
-def _names(tree) -> frozenset:
-    return frozenset(n.id for n in ast.walk(tree) if isinstance(n, ast.Name))
-
-
-def _needed(code: str) -> list[str]:
-    """The definitions `code` uses, and those they use, in file order."""
-    defs = _definitions()
-    todo, seen = set(_names(ast.parse(code)) & defs.keys()), set()
-    while todo:
-        name = todo.pop()
-        seen.add(name)
-        todo |= (defs[name][1] & defs.keys()) - seen
-    return [n for n in defs if n in seen]
-
-
-def _fit(line: str, width: int = 120) -> str:
-    """A long line of emitted code broken inside its brackets, after a comma where
-    one fits (else after an opening bracket)."""
-    if len(line) <= width:
-        return line
-    try:
-        tokens = list(tokenize.generate_tokens(io.StringIO(line + "\n").readline))
-    except (tokenize.TokenError, SyntaxError):  # not a line of code on its own
-        return line
-    depth, cuts = 0, []  # (column after the cut, 1 after a comma, 0 after an opening bracket)
-    for t in tokens:
-        if t.type == tokenize.OP and t.string in "([{":
-            depth += 1
-            cuts.append((t.end[1], 0))
-        elif t.type == tokenize.OP and t.string in ")]}":
-            depth -= 1
-        elif t.type == tokenize.OP and t.string == "," and depth:
-            cuts.append((t.end[1], 1))
-    # A def's parameters continue eight columns in, apart from its body.
-    indent = " " * (len(line) - len(line.lstrip()) + (8 if line.lstrip().startswith("def ") else 4))
-    out, start = [], 0
-
-    def piece(end):  # the text of a line from `start` to `end`
-        return (indent + line[start:end].strip()) if start else line[:end].rstrip()
-    while len(piece(len(line))) > width:
-        ahead = [(c, kind) for c, kind in cuts if c > start]
-        if not ahead:
-            break
-        fits = [(kind, c) for c, kind in ahead if len(piece(c)) <= width]
-        cut = max(fits)[1] if fits else ahead[0][0]
-        out.append(piece(cut))
-        start = cut
-    return "\n".join([*out, piece(len(line))])
-
-
-def _safe_text(s: str) -> str:
-    """Spec text for a docstring: no control characters, backslashes or closing quotes."""
-    s = "".join(ch if ch.isprintable() else " " for ch in str(s))
-    return s.replace("\\", "/").replace('"""', "'''")
-
-
-def _var(local: str, taken: set[str]) -> str:
-    v = re.sub(r"\W", "_", local)
-    # A layer named `class` or `conv` must not become `class = ...` or shadow a helper.
-    if not v.isidentifier() or keyword.iskeyword(v) or v in taken or v in IMPORTED or v in _definitions() \
-            or v[0].isdigit():
-        v = f"t_{v}"
-    return v
-
-
-def _layer(op: str, a, x: str, name: str) -> str:
-    """One IR node as Keras code, deciding with keras.rules as make_layers does;
-    `a(key)` gives an attribute as an expression."""
-    if op == "conv":
-        kw = _keywords(a, use_bias=("bias", False), groups=("groups", 1), init=("init", "glorot_uniform"))
-        return f"conv({', '.join([x, a('filters'), *_sizes(a), name, *kw])})"
-    if op == "maxpool":
-        plain = f"max_pool({', '.join([x, *_sizes(a), name])})"
-        if not a.is_param("ceil_mode") and not a.raw("ceil_mode", False):
-            return plain
-        ceil = f"MaxPool2DCeil({', '.join([*_pairs(a), f'name={name}'])})({x})"
-        return f"{ceil} if {a('ceil_mode')} else {plain}" if a.is_param("ceil_mode") else ceil
-    if op == "dense":
-        kw = _keywords(a, activation=("activation", "linear"), use_bias=("bias", True), init=("init", "glorot_uniform"))
-        return f"dense({', '.join([x, a('units'), name, *kw])})"
-    if op == "norm" and a.raw("type") == "groupnorm":  # never a parameter: templates.STRUCTURAL
-        kw = _keywords(a, gamma_initializer=("gamma_init", "ones"))
-        parts = [a("groups"), f"epsilon={a('eps')}", *kw, f"name={name}"]
-        return f"layers.GroupNormalization({', '.join(parts)})({x})"
-    if op == "norm":
-        m = a("momentum")
-        momentum = f"keras_momentum({m})" if a.is_param("momentum") else repr(rules.keras_momentum(a.raw("momentum")))
-        kw = _keywords(a, gamma_initializer=("gamma_init", "ones"))
-        parts = [f"epsilon={a('eps')}", f"momentum={momentum}", *kw, f"name={name}"]
-        return f"layers.BatchNormalization({', '.join(parts)})({x})"
-    if op == "zeropad":
-        p = a("padding")
-        pad = f"pad_pairs({p})" if a.is_param("padding") else repr(rules.pad_pairs(a.raw("padding")))
-        return f"layers.ZeroPadding2D({pad}, name={name})({x})"
-    if op == "avgpool" and _padded_pool(a):
-        op = "avgpool_padded"
-    cls, args, kwargs = rules.LAYERS[op]
-    call = [a(k) if isinstance(k, str) else repr(k) for k in args] + _keywords(a, **kwargs) + [f"name={name}"]
-    module = "" if cls in _definitions() else "layers."
-    return f"{module}{cls}({', '.join(call)})({f'[{x}]' if op in MERGES else x})"
-
-
-def _pairs(a) -> list[str]:
-    """Kernel and stride as (height, width), padding as four sides: what the layers of extra.py take."""
-    return [f"pair({a(k)})" if a.is_param(k) else repr(rules.pair(a.raw(k))) for k in ("kernel", "stride")] + \
-        [f"sides({a('padding')})" if a.is_param("padding") else repr(rules.sides(a.raw("padding")))]
-
-
-def _sizes(a) -> list[str]:
-    return [a.short("kernel"), a.short("stride"), a.short("padding")]
-
-
-def _keywords(a, **spec) -> list[str]:
-    """`keyword=value` for each keyword -> (attribute,) or (attribute, default),
-    leaving out a constant that equals its default."""
-    return [f"{kw}={a(attr[0])}" for kw, attr in spec.items()
-            if len(attr) == 1 or a.is_param(attr[0]) or a.raw(attr[0], attr[1]) != attr[1]]
-
-
-def _padded_pool(a) -> bool:
-    """Whether an avgpool needs AvgPool2DPad (padding or ceil_mode, or either set per block)."""
-    return a.is_param("padding") or a.is_param("ceil_mode") or \
-        rules.avg_pool_padded(a.raw("padding"), a.raw("ceil_mode", False))
+ACTIVATIONS = set(DENSE_ACTIVATIONS)
+# Names of build_model() and of the block functions' own arguments and locals.
+BUILD_LOCALS = ("inputs", "x", "found", "model", "name", "runs", "input_shape", "num_classes", "include_top",
+                "pooling")
+# keras.applications' `pooling=` with include_top=False (names as resolve's `pooling=` gives them).
+POOLINGS = {"avg": ("global_avgpool", "avgpool"), "max": ("global_maxpool", "global_pool")}
+BLOCK_LOCALS = ("x", "name", "s")
 
 
 class _Attrs:
@@ -216,205 +77,412 @@ class _Attrs:
         return repr(v[0])
 
 
-def _py_names(d: BlockDef, taken: set[str]) -> dict[str, str]:
-    """The definition's parameters and derived values as Python names that shadow
-    nothing the emitted module uses."""
-    out = {}
-    for n in d.params + [k for k, _ in d.lets]:
-        v = n if n.isidentifier() and not n.startswith("__") else "arg_" + re.sub(r"\W", "_", n)
-        while keyword.iskeyword(v) or v in taken or v in IMPORTED or v in _definitions():
-            v += "_"
-        taken.add(v)
-        out[n] = v
-    return out
+# -- the handler table: op -> (layer constructor to apply, or None; or a helper call) --
+
+def _sizes(a) -> list[str]:
+    return [a.short("kernel"), a.short("stride"), a.short("padding")]
 
 
-def _rename(text: str, names: dict[str, str]) -> str:
-    """An expression with the definition's parameters under their Python names."""
-    return re.sub(r"[A-Za-z_][A-Za-z0-9_]*", lambda m: names.get(m.group(0), m.group(0)), text)
+def _keywords(a, **spec) -> list[str]:
+    """`keyword=value` for each keyword -> (attribute,) or (attribute, default),
+    leaving out a constant that equals its default."""
+    return [f"{kw}={a(attr[0])}" for kw, attr in spec.items()
+            if len(attr) == 1 or a.is_param(attr[0]) or a.raw(attr[0], attr[1]) != attr[1]]
 
 
-def _code(v, names: dict[str, str]) -> str | None:
-    """Code for an attribute that is an expression of the definition's parameters."""
-    if is_symbolic(v):
-        return _rename(v.text, names)
-    if isinstance(v, tuple) and any(is_symbolic(x) for x in v):
-        return f"({', '.join(_rename(x.text, names) if is_symbolic(x) else repr(x) for x in v)})"
-    return None
+def _conv(a, x, name):
+    kw = _keywords(a, use_bias=("bias", False), groups=("groups", 1), init=("init", "glorot_uniform"))
+    if a.is_param("standardize"):
+        raise Unsupported("weight standardisation on in some blocks of a kind and off in others")
+    dilated = a.is_param("dilation") or a.raw("dilation", (1, 1)) != (1, 1)
+    if dilated:
+        kw.append(f"dilation={a.short('dilation')}")
+    if a.raw("standardize", False):  # StdConv2D dilates and strides as DilatedConv2D does
+        kw += ["layer=StdConv2D", f"eps={a('standardize_eps')}"]
+    elif dilated:
+        kw.append("layer=DilatedConv2D")
+    return None, f"conv({', '.join([x, a('filters'), *_sizes(a), name, *kw])})"
+
+
+def _maxpool(a, x, name):
+    plain = f"max_pool({', '.join([x, *_sizes(a), name])})"
+    if not a.is_param("ceil_mode") and not a.raw("ceil_mode", False):
+        return None, plain
+    # One layer that pads as far as PyTorch's last, partial window reaches.
+    ceil = f"MaxPool2DCeil({', '.join([*_pairs(a), f'name={name}'])})({x})"
+    return None, f"{ceil} if {a('ceil_mode')} else {plain}" if a.is_param("ceil_mode") else ceil
+
+
+def _pairs(a) -> list[str]:
+    """Kernel and stride as (height, width), padding as four sides: what the layers of extra.py take."""
+    return [f"pair({a(k)})" if a.is_param(k) else repr(rules.pair(a.raw(k))) for k in ("kernel", "stride")] + \
+        [f"sides({a('padding')})" if a.is_param("padding") else repr(rules.sides(a.raw("padding")))]
+
+
+def _dense(a, x, name):
+    if not a.is_param("activation") and a.raw("activation", "linear") not in ACTIVATIONS:
+        raise Unsupported(f"dense activation '{a.raw('activation')}'")
+    kw = _keywords(a, activation=("activation", "linear"), use_bias=("bias", True), init=("init", "glorot_uniform"))
+    return None, f"dense({', '.join([x, a('units'), name, *kw])})"
+
+
+def _norm(a, x, name):
+    kind = a.raw("type", "batchnorm")  # never a parameter: templates.STRUCTURAL
+    inits = _keywords(a, gamma_initializer=("gamma_init", "ones"))
+    if kind == "groupnorm":
+        parts = [a("groups"), f"epsilon={a('eps')}", *inits, f"name={name}"]
+        return f"layers.GroupNormalization({', '.join(parts)})", None
+    if kind == "layernorm":  # over the channels at each position (timm's LayerNorm2d), or a vector's features
+        parts = [f"epsilon={a('eps')}", *inits, f"name={name}"]
+        return f"layers.LayerNormalization({', '.join(parts)})", None
+    if kind != "batchnorm":
+        raise Unsupported(f"norm type '{kind}'")
+    m = a("momentum")
+    momentum = f"keras_momentum({m})" if a.is_param("momentum") else repr(rules.keras_momentum(a.raw("momentum")))
+    parts = [f"epsilon={a('eps')}", f"momentum={momentum}", *inits, f"name={name}"]
+    return f"layers.BatchNormalization({', '.join(parts)})", None
+
+
+def _zeropad(a, x, name):
+    p = a("padding")
+    pad = f"pad_pairs({p})" if a.is_param("padding") else repr(rules.pad_pairs(a.raw("padding")))
+    return f"layers.ZeroPadding2D({pad}, name={name})", None
+
+
+def _row(op: str):
+    """A rules.LAYERS row: one layer, its arguments named by IR attributes."""
+    def handler(a, x, name):
+        cls, args, kwargs = rules.LAYERS[op]
+        call = [a(k) if isinstance(k, str) else repr(k) for k in args] + _keywords(a, **kwargs) + [f"name={name}"]
+        module = "" if cls in LIBRARY.definitions else "layers."
+        return f"{module}{cls}({', '.join(call)})", None
+    return handler
+
+
+def _act(a, x, name):
+    if not a.is_param("fn") and a.raw("fn") not in ACTIVATIONS:
+        raise Unsupported(f"activation '{a.raw('fn')}'")
+    return _row("act")(a, x, name)
+
+
+def _avgpool(a, x, name):
+    """AvgPool2DPad where padding or ceil_mode (or either set per block) needs it."""
+    padded = a.is_param("padding") or a.is_param("ceil_mode") or \
+        rules.avg_pool_padded(a.raw("padding"), a.raw("ceil_mode", False))
+    return _row("avgpool_padded" if padded else "avgpool")(a, x, name)
+
+
+HANDLERS = {**{op: _row(op) for op in rules.LAYERS}, "act": _act, "avgpool": _avgpool, "conv": _conv,
+            "maxpool": _maxpool, "dense": _dense, "norm": _norm, "zeropad": _zeropad}
+del HANDLERS["avgpool_padded"]  # a choice of avgpool's, not an op
 
 
 def _node_attrs(n: TemplateNode, names: dict[str, str], fused: bool) -> _Attrs:
-    params = {k: c for k, c in ((k, _code(v, names)) for k, v in n.attrs.items()) if c is not None}
+    params = {k: c for k, c in ((k, expression(v, names)) for k, v in n.attrs.items()) if c is not None}
     a = _Attrs(plain(dict(n.attrs.items())), params, fused=fused)
     for k, v in n.attrs.items():  # (stride, stride) reads `stride` where a size may be one int
-        if isinstance(v, tuple) and k in params and len({_code(x, names) or repr(x) for x in v}) == 1:
-            a.shorts[k] = _code(v[0], names)
+        if isinstance(v, tuple) and k in params and len({expression(x, names) or repr(x) for x in v}) == 1:
+            a.shorts[k] = expression(v[0], names)
     return a
 
 
-def _block_function(resolved: Resolved, d: BlockDef, fname: str, folds: dict[str, str]) -> tuple[str, list[str]]:
-    """One function per block definition, as keras.applications writes `block1(x, filters, ...,
-    conv_shortcut=True, name=None)`: the shortcut path, where instances differ in it, is chosen
-    by `downsample`."""
-    first_of = {}  # (variant or "", local) -> a graph node of it, to find folded norms
-    for b in resolved.blocks:
-        if b.block_def == d.name:
-            for n in d.nodes:
-                first_of.setdefault(("", n.local), f"{b.name}.{n.local}")
-            for n in d.variants.get(b.variant, []):
-                first_of.setdefault((b.variant, n.local), f"{b.name}.{n.local}")
+def _layer_name(node: str) -> str:
+    return f"named({node!r})" if "." in node else repr(node)
 
-    def folded(variant: str, local: str) -> str | None:
-        """The local of the conv a norm folds into (fuse_bn), or None."""
-        node = first_of.get((variant, local))
-        conv = folds.get(node) if node else None
+
+class _Emitter(Generator):
+    BACKEND = BACKEND
+    HANDLERS = HANDLERS
+    LIBRARY = LIBRARY
+    RESERVED = frozenset({*STDLIB, *IMPORTS, *FROM_KERAS, "build_model", "STAGES", "OUTPUTS", "RESDSL_SPEC",
+                          "RESDSL_FINGERPRINT"})
+
+    def __init__(self, r: Resolved, fuse_bn: bool):
+        super().__init__(r, fuse_bn)
+        self.folds = fused_norms(r) if fuse_bn else {}
+        self.check()
+        # Module-level functions: named like nothing the helpers use, not even a local of theirs.
+        functions = self.names.fork(*LIBRARY.identifiers)
+        self.fnames = {}
+        for d in r.defs.values():
+            snake = re.sub(r"(?<!^)(?=[A-Z])", "_", d.name).lower()
+            self.fnames[d.name] = functions.take(snake if snake.endswith("block") else f"{snake}_block")
+            self.names.taken.add(self.fnames[d.name])
+        self.params: dict[str, dict[str, str]] = {}  # definition -> parameter -> its Python name
+
+    def check(self) -> None:
+        """What HANDLERS cannot see: the names of padding layers and of stages."""
+        g = self.r.graph
+        for n, d in g.nodes(data=True):
+            if d["op"] in ("conv", "maxpool") and any(d["attrs"]["padding"]) and f"{n}_pad" in g:
+                raise self.unsupported(n, f"its padding layer would be named '{n}_pad', which another layer "
+                                          "already uses")
+        for st in self.r.stages:
+            if st.name in g:
+                raise self.unsupported(self.r.blocks[0].input, f"stage '{st.name}' has the same name as a layer")
+
+    def unsupported(self, node: str, why: str):
+        return unsupported(BACKEND, self.r, node, why)
+
+    def layer(self, node: str, op: str, a: _Attrs, x: str, name: str, in_block: bool) -> str:
+        """One IR node as Keras code: a helper call, or a layer applied to x
+        (`apply(...)` inside a block function: see keras.nesting)."""
+        ctor, call = self.handle(node, op, a, x, name)
+        if call is not None:
+            return call
+        x = f"[{x}]" if op in MERGES else x
+        return f"apply({ctor}, {x})" if in_block else f"{ctor}({x})"
+
+    # -- block functions -------------------------------------------------------
+    def folded(self, d: BlockDef, variant: str, local: str) -> str | None:
+        """The local of the conv a norm of definition `d` folds into (fuse_bn), or None."""
+        node = self.where.get((d.name, variant, local))
+        conv = self.folds.get(node) if node else None
         if conv is None:
             return None
         block = node[:len(node) - len(local) - 1]
         return conv[len(block) + 1:]
 
-    taken = {"x", "name", "s"}
-    names = _py_names(d, taken)
-    var = {"x": "x"}
+    def block_function(self, d: BlockDef) -> tuple[str, list[str]]:
+        """One function per block definition, as keras.applications writes `block1(x, filters, ...,
+        conv_shortcut=True, name=None)`: the shortcut path, where instances differ in it, is chosen
+        by `downsample`. Returns the text and the parameters it takes."""
+        local_names = self.names.fork(*BLOCK_LOCALS)
+        names = self.params[d.name] = {n: local_names.take(n) for n in d.params + [k for k, _ in d.lets]}
+        var = {INPUT: "x", SHORTCUT: "s"}
 
-    def lines_for(nodes: list[TemplateNode], variant: str, indent: str) -> list[str]:
-        out = []
-        for n in nodes:
-            conv = folded(variant, n.local)
-            if conv is not None:  # a norm folded into its conv
-                var[n.local] = var[conv]
-                continue
-            fused = any(folded(variant, m.local) == n.local for m in nodes)
-            ins = ", ".join(var[i] if i != SHORTCUT else "s" for i in n.inputs)
-            var[n.local] = _var(n.local, taken)
-            taken.add(var[n.local])
-            layer = _layer(n.op, _node_attrs(n, names, fused), ins, "named(name + " + json.dumps("." + n.local) + ")")
-            out.append(f"{indent}{var[n.local]} = {layer}")
-        return out
+        def lines_for(nodes: list[TemplateNode], variant: str, indent: str) -> list[str]:
+            out = []
+            for n in nodes:
+                conv = self.folded(d, variant, n.local)
+                if conv is not None:  # a norm folded into its conv
+                    var[n.local] = var[conv]
+                    continue
+                fused = any(self.folded(d, variant, m.local) == n.local for m in nodes)
+                ins = ", ".join(var[i] for i in n.inputs)
+                name = "named(name + " + json.dumps("." + n.local) + ")"
+                node = self.where[(d.name, variant, n.local)]
+                code = self.layer(node, n.op, _node_attrs(n, names, fused), ins, name, True)
+                var[n.local] = local_names.take(n.local)
+                out.append(f"{indent}{var[n.local]} = {code}")
+            return out
 
-    body = [f"    {names[k]} = {_rename(t, names)}" for k, t in d.lets]
-    adds = [i for i, n in enumerate(d.nodes) if SHORTCUT in n.inputs]
-    cut = adds[0] if adds else len(d.nodes)
-    body += lines_for(d.nodes[:cut], "", "    ")
-    flag = names.get("downsample")
-    for i, (vname, nodes) in enumerate(d.variants.items()):
-        test = f"{flag}" if len(d.variants) == 1 else f"{flag} == {vname!r}"
+        body = [f"    {names[k]} = {rename(t, names)}" for k, t in d.lets]
+        adds = [i for i, n in enumerate(d.nodes) if SHORTCUT in n.inputs]
+        cut = adds[0] if adds else len(d.nodes)
+        body += lines_for(d.nodes[:cut], "", "    ")
+        flag = names.get("downsample")
+        for i, (vname, nodes) in enumerate(d.variants.items()):
+            test = f"{flag}" if len(d.variants) == 1 else f"{flag} == {vname!r}"
+            if flag is not None:
+                body.append(f"    {'elif' if i else 'if'} {test}:")
+            indent = "        " if flag is not None else "    "
+            body += lines_for(nodes, vname, indent)
+            body.append(f"{indent}s = {var[nodes[-1].local]}")
         if flag is not None:
-            body.append(f"    {'elif' if i else 'if'} {test}:")
-        body += lines_for(nodes, vname, "        " if flag is not None else "    ")
-        body.append(f"{'        ' if flag is not None else '    '}s = {var[nodes[-1].local]}")
-    if flag is not None:
-        body += ["    else:", "        s = x"]
-    elif not d.variants and adds:
-        body.append("    s = x")
-    body += lines_for(d.nodes[cut:], "", "    ")
-    params = [p for p in d.params if re.search(rf"\b{re.escape(names[p])}\b", "\n".join(body))]
-    sig = ["x", "name"] + [names[p] + (f"={d.defaults[p]!r}" if p in d.defaults else "") for p in params]
-    if any("=" in a for a in sig):  # parameters with defaults last, as Python wants
-        sig = [a for a in sig if "=" not in a] + [a for a in sig if "=" in a]
-    shortcut = " or ".join(d.variants) + " shortcut" if d.variants else ("identity shortcut" if adds else "no shortcut")
-    if d.optional:
-        shortcut += " where `downsample` (else the identity)"
-    doc = textwrap.fill(f"The '{d.kind}' block ({shortcut}); its layers are named `<name>.<layer>`.", 112,
-                        initial_indent='    """', subsequent_indent="    ") + '"""'
-    out = var[d.output]
-    return f"def {fname}({', '.join(sig)}):\n{doc}\n" + "\n".join(body) + f"\n    return {out}\n", params
+            body += ["    else:", "        s = x"]
+        elif not d.variants and adds:
+            body.append("    s = x")
+        body += lines_for(d.nodes[cut:], "", "    ")
+        params = [p for p in d.params if re.search(rf"\b{re.escape(names[p])}\b", "\n".join(body))]
+        sig = ["x", "name"] + [names[p] + (f"={d.defaults[p]!r}" if p in d.defaults else "") for p in params]
+        if any("=" in a for a in sig):  # parameters with defaults last, as Python wants
+            sig = [a for a in sig if "=" not in a] + [a for a in sig if "=" in a]
+        shortcut = " or ".join(d.variants) + " shortcut" if d.variants else \
+            ("identity shortcut" if adds else "no shortcut")
+        if d.optional:
+            shortcut += " where `downsample` (else the identity)"
+        doc = "\n".join(wrap(f"The '{doc_text(d.kind)}' block ({shortcut}); its layers are named `<name>.<layer>`.",
+                             112, initial_indent='    """', subsequent_indent="    ")) + '"""'
+        text = f"def {self.fnames[d.name]}({', '.join(sig)}):\n{doc}\n" + "\n".join(body) + \
+            f"\n    return {var[d.output]}\n"
+        return text, params
 
+    def stages(self, def_params: dict[str, list[str]]) -> str:
+        lines = ["# Each stage: its name and runs of alike blocks (block function, how many, arguments).",
+                 "STAGES = ["]
+        for st in self.r.stages:
+            rows = []
+            for run in st.runs:
+                d = self.r.defs[run.block_def]
+                py = self.params[d.name]
+                kw = {py[k]: v for k, v in run.args.items() if k in def_params[d.name]
+                      and (k not in d.defaults or v != d.defaults[k])}
+                rows.append(f"({self.fnames[d.name]}, {len(run.blocks)}, {kw!r})")
+            one = f"    ({st.name!r}, [{', '.join(rows)}]),"
+            if len(one) <= 120:
+                lines.append(one)
+            else:
+                lines += [f"    ({st.name!r}, ["] + [fit(f"        {row},") for row in rows] + ["    ]),"]
+        return "\n".join(lines + ["]"])
 
-def _docstring(resolved: Resolved, fuse_bn: bool) -> list[str]:
-    c, h, w = resolved.input_shape
-    doc = [f'"""{_safe_text(resolved.name)}: {_safe_text(resolved.description)}', "",
-           f"Generated by resdsl {__version__} (Keras 3 backend) from spec '{_safe_text(resolved.name)}'.",
-           "Edit the spec and recompile rather than this file.",
-           f"{resolved.params:,} parameters, {resolved.buffers:,} batch-norm statistics, "
-           f"{resolved.macs / 1e9:.2f} G multiply-accumulates at {h}x{w}x{c}" +
-           (" (counted before folding batch norm into the convs)." if fuse_bn else "."),
-           "Layer names are resdsl's structural names (`layer2.0.conv1`), as in the PyTorch build,",
-           "so `resdsl.port_weights` can copy weights between the two."]
-    if len(resolved.graph) > 1500:
-        doc += ["", "Functional Keras recurses once per layer while wiring a model: at this depth call",
-                "sys.setrecursionlimit(20000) before build_model(), or use resdsl.build(..., backend='keras')."]
-    # Within 120 columns, whatever the lengths of the spec's name and description.
-    return [wrapped for line in doc for wrapped in (textwrap.wrap(line, 120) or [""])] + ['"""']
+    # -- build_model -------------------------------------------------------------
+    def top_items(self) -> list[dict]:
+        """The network's own steps in order: stem and head nodes, and one per stage."""
+        r, g, alias = self.r, self.r.graph, self.folds
+        stage_of = {b: st for st in r.stages for b in st.blocks}
+        info = {b.name: b for b in r.blocks}
+        items: list[dict] = []
+        for n in r.order():
+            d = g.nodes[n]
+            if d["op"] == "input" or n in alias:
+                continue
+            st = stage_of.get(d.get("block"))
+            if st is None:
+                items.append({"node": n, "inputs": [alias.get(u, u) for u in node_inputs(r, n)], "output": n})
+            elif not any(it.get("stage") is st for it in items):
+                first, last = info[st.blocks[0]], info[st.blocks[-1]]
+                items.append({"node": n, "stage": st, "inputs": [alias.get(first.input, first.input)],
+                              "output": alias.get(last.output, last.output)})
+            elif items[-1].get("stage") is not st:
+                raise self.unsupported(n, f"a layer between the blocks of stage '{st.name}'")
+        return items
+
+    def build_model(self, items: list[dict]) -> list[str]:
+        r, args = self.r, network_arguments(self.r)
+        c, h, w = r.input_shape
+        shape = f"(None, None, {c})" if r.allows_any_input_size() else f"({h}, {w}, {c})"
+        wanted = output_names(r, self.fuse_bn) if len(r.outputs) > 1 else []
+        head = [it for it in items if "stage" not in it and r.graph.nodes[it["node"]]["section"] == "head"]
+        if items[len(items) - len(head):] != head:
+            head = []  # not at the end (a backbone's outputs): nothing to drop
+        lines = [f"def build_model(input_shape=None, num_classes={args.num_classes!r}, include_top=True, "
+                 "pooling=None):",
+                 *self.build_doc(shape, bool(head or not wanted)), *self.argument_checks(args, shape, bool(wanted)),
+                 f'    inputs = keras.Input(shape={shape} if input_shape is None else input_shape, name="input")']
+        if wanted:
+            lines.append("    found = {layer: None for _, layer in OUTPUTS}  # the outputs' values, as they are made")
+        prev, users = "input", {}
+        for it in items:
+            for u in it["inputs"]:
+                users[u] = users.get(u, 0) + 1
+        chain = True
+        for it in items:
+            chain = chain and it["inputs"] == [prev] and users[prev] == 1
+            prev = it["output"]
+        local = self.names.fork(*BUILD_LOCALS)
+        var = {"input": "x" if chain else "inputs"}
+        if chain:
+            lines.append("    x = inputs")
+        stage_items = [it for it in items if "stage" in it]
+        loop = chain and stage_items and items[items.index(stage_items[0]):][:len(stage_items)] == stage_items
+        for it in items:
+            if head and it is head[0]:  # keras.applications' include_top
+                body, lines = lines, []
+            x = ", ".join(var[u] for u in it["inputs"])
+            out = "x" if chain else local.take(it["output"])
+            if "stage" in it:
+                tail = ", found" if wanted else ""
+                if loop and it is stage_items[0]:
+                    lines += ["    for name, runs in STAGES:", f"        x = stage(x, name, runs{tail})"]
+                elif not loop:
+                    lines.append(f"    {out} = stage({x}, *STAGES[{r.stages.index(it['stage'])}]{tail})")
+            else:
+                n = it["node"]
+                a = _Attrs(r.graph.nodes[n]["attrs"], args.of(n), fused=n in set(self.folds.values()))
+                lines.append(f"    {out} = {self.layer(n, r.graph.nodes[n]['op'], a, x, _layer_name(n), False)}")
+                if it["output"] in wanted:
+                    lines.append(f"    found[{it['output']!r}] = {out}")
+            var[it["output"]] = out
+        last = var[items[-1]["output"]] if items else var["input"]
+        if head:
+            lines = body + ["    if include_top:"] + [f"    {line}" for line in lines] + \
+                self.pooling(items[-1]["node"], var[head[0]["inputs"][0]], last, "elif")
+        elif not wanted:  # no head: include_top=False keeps the model as it is
+            lines += self.pooling(items[-1]["node"] if items else "input", last, last, "if")
+        if wanted:
+            lines += ["    model = Network(inputs, [found[layer] for _, layer in OUTPUTS], "
+                      f"name={r.name!r}, output_names=[name for name, _ in OUTPUTS])"]
+        else:
+            lines.append(f"    model = Network(inputs, {last}, name={r.name!r})")
+        return lines + ["    model.resdsl_spec, model.resdsl_fingerprint = RESDSL_SPEC, RESDSL_FINGERPRINT",
+                        "    return model"]
+
+    def build_doc(self, shape: str, top: bool) -> list[str]:
+        text = (f"A new keras.Model of the spec, initialised as it says. As keras.applications' models: `input_shape` "
+                f"(height, width, channels; default {shape}), `num_classes` (the classifier's units)")
+        text += (", `include_top=False` drops the head (its layers after the last stage), and `pooling` ('avg', "
+                 "'max') then ends the model in a global pool." if top else
+                 "; `include_top` and `pooling` do not apply (the model returns several outputs).")
+        lines = wrap(text, 116, initial_indent='    """', subsequent_indent="    ")
+        return lines[:-1] + [lines[-1] + '"""']
+
+    def argument_checks(self, args, shape: str, several: bool) -> list[str]:
+        """build_model's arguments refused where the network cannot take them (as keras.applications does)."""
+        lines = []
+        if args.classifier is None:
+            lines += ["    if num_classes is not None:",
+                      '        raise ValueError("this network has no classifier (no dense layer in its head) '
+                      'to give num_classes")']
+        elif "num_classes" in args.fixed:
+            lines += [f"    if num_classes != {args.num_classes}:",
+                      f'        raise ValueError("this network is built for num_classes={args.num_classes} only '
+                      '(layers after its classifier fix their widths): change the spec")']
+        if "in_channels" in args.fixed:
+            lines += [f"    if input_shape is not None and input_shape[-1] != {args.in_channels}:",
+                      f'        raise ValueError("this network is built for {args.in_channels} input channels only '
+                      '(its stem has no conv to take others): change the spec")']
+        if several:
+            lines += ["    if not include_top or pooling is not None:",
+                      '        raise ValueError("include_top and pooling do not apply: the model returns several '
+                      'outputs")']
+        else:
+            lines += ["    if include_top and pooling is not None:",
+                      '        raise ValueError("pooling applies only with include_top=False '
+                      '(as in keras.applications)")']
+        return lines
+
+    def pooling(self, node: str, x: str, out: str, first: str) -> list[str]:
+        """keras.applications' `pooling` (include_top=False): `first` is "if" or "elif"."""
+        lines = []
+        for key, (op, name) in POOLINGS.items():
+            code = self.layer(node, op, _Attrs(dict(OPS[op].attrs())), x, repr(name), False)
+            lines += [f"    {first if not lines else 'elif'} pooling == {key!r}:", f"        {out} = {code}"]
+        lines += ["    elif pooling is not None:",
+                  '        raise ValueError(f"pooling must be None, \'avg\' or \'max\', got {pooling!r}")']
+        return lines + (["    else:", f"        {out} = {x}"] if out != x else [])
+
+    def outputs(self) -> list[str]:
+        if len(self.r.outputs) == 1:
+            return []
+        rows = [f"    ({n!r}, {layer!r})," for n, layer in zip(self.r.output_names, output_names(self.r, self.fuse_bn))]
+        return ["\n".join(["# The spec's outputs, in order: (the model's name for it, the layer whose value it is).",
+                           "OUTPUTS = [", *rows, "]"])]
+
+    def docstring(self) -> list[str]:
+        r = self.r
+        c, h, w = r.input_shape
+        doc = [f'"""{doc_text(r.name)}: {doc_text(r.description)}', "",
+               f"Generated by resdsl {__version__} (Keras 3 backend) from spec '{doc_text(r.name)}'.",
+               "Edit the spec and recompile rather than this file.",
+               f"{r.params:,} parameters, {r.buffers:,} batch-norm statistics, "
+               f"{r.macs / 1e9:.2f} G multiply-accumulates at {h}x{w}x{c}" +
+               (" (counted before folding batch norm into the convs)." if self.fuse_bn else "."),
+               "Layer names are resdsl's structural names (`layer2.0.conv1`), as in the PyTorch build,",
+               "so `resdsl.port_weights` can copy weights between the two."]
+        # Within 120 columns, whatever the lengths of the spec's name and description.
+        return [wrapped for line in doc for wrapped in wrap(line)] + ['"""']
+
+    def source(self) -> str:
+        functions = [self.block_function(d) for d in self.r.defs.values()]
+        def_params = {name: p for name, (_, p) in zip(self.r.defs, functions)}
+        program = [text.rstrip("\n") for text, _ in functions]
+        program += ([self.stages(def_params)] if self.r.stages else []) + self.outputs()
+        program.append("\n".join(self.build_model(self.top_items())))
+        program = ["\n".join(fit(line) for line in part.splitlines()) for part in program]
+        defs = LIBRARY.texts("\n".join(program))
+        used = {n.id for n in ast.walk(ast.parse("\n".join(defs + program))) if isinstance(n, ast.Name)}
+        stdlib = [line for name, line in STDLIB.items() if name in used]
+        imports = (stdlib + [""] if stdlib else []) + [line for name, line in IMPORTS.items()
+                                                       if name in used or name == "keras"]
+        imports += ["from keras import " + ", ".join(m for m in FROM_KERAS if m in used)]
+        out = [*self.docstring(), *imports, "",
+               f"RESDSL_SPEC = {self.r.name!r}", f"RESDSL_FINGERPRINT = {fingerprint(self.r)!r}"]
+        for part in defs + program:
+            out += ["", "", part]
+        return "\n".join(out) + "\n"
 
 
 def emit(resolved: Resolved, fuse_bn: bool = False) -> str:
-    top = plan(resolved, fuse_bn)  # also checks every op is expressible
-    folds = fused_norms(resolved) if fuse_bn else {}
-    g = resolved.graph
-    check_block_names(BACKEND, resolved)
-    fnames, functions = {}, []
-    for d in resolved.defs.values():
-        snake = re.sub(r"(?<!^)(?=[A-Z])", "_", d.name).lower()
-        # 'block' alone is a local name of the emitted stage code; a spec's block '_' would camel to it
-        fnames[d.name] = snake if "block" in snake and snake != "block" else f"{snake}_block"
-        functions.append(_block_function(resolved, d, fnames[d.name], folds))
-    def_params = {name: p for name, (_, p) in zip(resolved.defs, functions)}
-
-    first_stage = next((i for i, it in enumerate(top) if it["kind"] == "stage"), len(top))
-    last_stage = max((i for i, it in enumerate(top) if it["kind"] == "stage"), default=-1)
-    if any(it["kind"] != "stage" for it in top[first_stage:last_stage + 1]):
-        node = next(it["name"] for it in top[first_stage:last_stage + 1] if it["kind"] != "stage")
-        raise unsupported(BACKEND, resolved, node, "emitted Keras code needs the stages to be consecutive")
-
-    fused = set(folds.values())
-
-    def chain(items, prev):
-        lines = []
-        for it in items:
-            if it["inputs"] != [prev]:
-                raise unsupported(BACKEND, resolved, it["name"], "stem and head must be a chain of layers")
-            a = _Attrs(g.nodes[it["name"]]["attrs"], fused=it["name"] in fused)
-            name = f"named({it['name']!r})" if "." in it["name"] else repr(it["name"])
-            lines.append(f"    x = {_layer(it['op'], a, 'x', name)}")
-            prev = it["name"]
-        return lines, prev
-
-    stem, prev = chain(top[:first_stage], "input")
-    head_items = top[last_stage + 1:] if last_stage >= 0 else []  # no stages: the stem took every layer
-    stage_rows = []
-    for st in resolved.stages:
-        first = 0
-        for run in st.runs:
-            d = resolved.defs[run.block_def]
-            kw = {k: v for k, v in run.args.items() if k in def_params[d.name]
-                  and (k not in d.defaults or v != d.defaults[k])}
-            stage_rows.append(f"    ({st.name!r}, {fnames[d.name]}, {first}, {len(run.blocks)}, {kw!r}),")
-            first += len(run.blocks)
-    if top[first_stage:last_stage + 1]:
-        prev = top[last_stage]["output"]
-    head, _ = chain(head_items, prev)
-
-    c, h, w = resolved.input_shape
-    program = [src.rstrip("\n") for src, _ in functions] + [
-        "\n".join(["# (stage, block function, index of the first block, number of blocks, arguments)",
-                   "STAGES = [", *stage_rows, "]"]),
-        "\n".join(["def build_model():",
-                   f"    inputs = keras.Input(shape=({h}, {w}, {c}), name=\"input\")",
-                   "    x = inputs", *stem,
-                   "    for stage, block, first, count, kwargs in STAGES:",
-                   "        for i in range(first, first + count):",
-                   "            x = block(x, f\"{stage}.{i}\", **kwargs)" if stage_rows else "            pass",
-                   *head, *_model_lines(resolved, fuse_bn)])]
-    program = ["\n".join(_fit(line) for line in part.splitlines()) for part in program]
-    defs = [_definitions()[n][0] for n in _needed("\n".join(program))]
-    used = _names(ast.parse("\n".join(defs + program)))
-    imports = ["import keras"] + (["import numpy as np"] if "np" in used else []) + \
-        ["from keras import " + ", ".join(m for m in ("layers", "ops", "random") if m in used)]
-    out = [*_docstring(resolved, fuse_bn), *imports, "",
-           f"RESDSL_SPEC = {resolved.name!r}", f"RESDSL_FINGERPRINT = {fingerprint(resolved)!r}"]
-    for part in defs + program:
-        out += ["", "", part]
-    return "\n".join(out) + "\n"
-
-
-def _model_lines(resolved: Resolved, fuse_bn: bool) -> list[str]:
-    """The end of build_model(): the model, with each of the spec's outputs (in
-    order, named as the spec names them) when it has several."""
-    if len(resolved.outputs) == 1:
-        return [f"    return keras.Model(inputs, x, name={resolved.name!r})"]
-    rows = [f"        {n!r}," for n in output_names(resolved, fuse_bn)]
-    return ["    # The spec's outputs: the values of these layers, in this order.",
-            "    graph = keras.Model(inputs, x)", "    outputs = [graph.get_layer(named(n)).output for n in (",
-            *rows, "    )]", f"    model = keras.Model(inputs, outputs, name={resolved.name!r})",
-            f"    model.output_names = {list(resolved.output_names)!r}", "    return model"]
+    """Source of a module that imports only keras and defines `build_model()`."""
+    return _Emitter(resolved, fuse_bn).source()

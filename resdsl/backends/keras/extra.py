@@ -1,13 +1,15 @@
-"""Keras layers for what Keras has no layer for, shared by `build` and emitted
-source: `keras.emit` copies a class's text from this file into a module that
-uses it (so the two cannot drift), and `keras.layers` registers them for
-saving under the package "resdsl". Plain keras only (`layers`, `ops`, numpy):
-no resdsl import.
+"""Keras layers for what Keras has no layer for: `keras.emit` copies a class's
+text from this file into an emitted module that uses it (which `build` runs),
+and each registers itself for saving under the package "resdsl" (saved files
+name them "resdsl>ChannelPad"; keep the class names). Plain keras only
+(`layers`, `ops`, numpy): no resdsl import.
 """
+import keras
 import numpy as np
 from keras import layers, ops, random
 
 
+@keras.saving.register_keras_serializable(package="resdsl")
 class ConstantPad2D(layers.Layer):
     """Pads height and width by (top, bottom, left, right) with a constant; with
     -inf before a max-pool, padding never wins the max (PyTorch's max-pool
@@ -35,6 +37,7 @@ class ConstantPad2D(layers.Layer):
         return {**super().get_config(), "padding": list(self.padding), "value": value}
 
 
+@keras.saving.register_keras_serializable(package="resdsl")
 class ChannelPad(layers.Layer):
     """Adds `before` and `after` zero channels: the parameter-free option-A
     shortcut of He et al. (2016)."""
@@ -69,6 +72,7 @@ def window_count(size, kernel, stride, before, after, ceil_mode):
     return out - 1 if (out - 1) * stride >= size + before else out
 
 
+@keras.saving.register_keras_serializable(package="resdsl")
 class AvgPool2DPad(layers.Layer):
     """PyTorch's AvgPool2d: explicit (top, bottom, left, right) zero padding,
     `ceil_mode` and `count_include_pad`. The window sums come from one valid
@@ -117,6 +121,7 @@ class AvgPool2DPad(layers.Layer):
                 "count_include_pad": self.count_include_pad}
 
 
+@keras.saving.register_keras_serializable(package="resdsl")
 class MaxPool2DCeil(layers.Layer):
     """PyTorch's MaxPool2d with `ceil_mode`: -inf padding (top, bottom, left, right),
     the bottom and right grown so far as PyTorch's last, partial window reaches
@@ -152,6 +157,7 @@ class MaxPool2DCeil(layers.Layer):
                 "padding": list(self.padding)}
 
 
+@keras.saving.register_keras_serializable(package="resdsl")
 class GlobalAvgMaxPool(layers.Layer):
     """(mean + max) / 2 over height and width: timm's 'avgmax' global pool."""
 
@@ -170,6 +176,7 @@ class GlobalAvgMaxPool(layers.Layer):
         return {**super().get_config(), "keepdims": self.keepdims}
 
 
+@keras.saving.register_keras_serializable(package="resdsl")
 class ChannelConv(layers.Conv1D):
     """A 1-D conv sliding across the channels of a pooled tensor (ECA): Conv1D
     over a length-C sequence with one feature, kernel (k, 1, 1)."""
@@ -193,6 +200,7 @@ class ChannelConv(layers.Conv1D):
         return {**layers.Layer.get_config(self), "kernel": self.kernel_len, "bias": self.bias_on}
 
 
+@keras.saving.register_keras_serializable(package="resdsl")
 class DropPath(layers.Layer):
     """Stochastic depth: in training, zero a sample's whole residual branch with
     probability `rate` and scale the kept ones by 1 / (1 - rate); identity otherwise."""
@@ -217,6 +225,7 @@ class DropPath(layers.Layer):
         return {**super().get_config(), "rate": self.rate}
 
 
+@keras.saving.register_keras_serializable(package="resdsl")
 class ChannelSplit(layers.Layer):
     """Part `index` of the channels split into `parts` equal parts, or into parts of
     the given `sizes` (which add up to the channels)."""
@@ -242,16 +251,20 @@ class ChannelSplit(layers.Layer):
         return {**super().get_config(), "index": self.index, "parts": self.parts, "sizes": list(self.sizes)}
 
 
+@keras.saving.register_keras_serializable(package="resdsl")
 class AxisSoftmax(layers.Layer):
-    """Softmax over the positions of each channel ("spatial"), or across `paths`
-    parts of the channels ("paths"): the channels seen as (groups, paths, rest),
-    normalised across the paths and laid out path by path (timm's radix softmax)."""
+    """Softmax along the channels at each position ("channels"), over the positions of
+    each channel ("spatial"), or across `paths` parts of the channels ("paths"): the
+    channels seen as (groups, paths, rest), normalised across the paths and laid out
+    path by path (timm's radix softmax)."""
 
     def __init__(self, axis, paths=1, groups=1, **kwargs):
         super().__init__(**kwargs)
         self.axis, self.paths, self.groups = str(axis), int(paths), int(groups)
 
     def call(self, x):
+        if self.axis == "channels":
+            return ops.softmax(x, axis=-1)
         if self.axis == "spatial":
             flat = ops.reshape(x, (-1, x.shape[1] * x.shape[2], x.shape[-1]))
             return ops.reshape(ops.softmax(flat, axis=1), (-1, *x.shape[1:]))
@@ -276,6 +289,7 @@ def binomial_filter(kernel):
     return np.outer(row, row).astype("float32")
 
 
+@keras.saving.register_keras_serializable(package="resdsl")
 class BlurPool2D(layers.Layer):
     """Anti-aliased downsampling (Zhang 2019; timm's BlurPool2d): each channel blurred
     by a fixed binomial filter after (top, bottom, left, right) padding, reflected or
@@ -305,6 +319,7 @@ class BlurPool2D(layers.Layer):
                 "padding": list(self.padding), "pad_mode": self.pad_mode}
 
 
+@keras.saving.register_keras_serializable(package="resdsl")
 class AttentionPool(layers.Layer):
     """Features (N, H, W, C) pooled by weights (N, H, W, h) over the positions: each
     channel's weighted sum, (N, 1, 1, C), each group of C / h channels by its own map
@@ -321,7 +336,33 @@ class AttentionPool(layers.Layer):
         return (shapes[0][0], 1, 1, shapes[0][-1])
 
 
-class StdConv2D(layers.Conv2D):
+@keras.saving.register_keras_serializable(package="resdsl")
+class DilatedConv2D(layers.Conv2D):
+    """A Conv2D whose dilated kernel may also stride, as PyTorch's may (Keras' Conv2D
+    refuses `strides > 1` with `dilation_rate > 1`): the dilated conv at stride 1,
+    then every stride-th row and column, which are the strided conv's outputs."""
+
+    def __init__(self, filters, kernel_size, strides=(1, 1), **kwargs):
+        self.step = (strides, strides) if isinstance(strides, int) else tuple(strides)
+        super().__init__(filters, kernel_size, strides=1, **kwargs)
+
+    def convolution_op(self, inputs, kernel):
+        y = super().convolution_op(inputs, kernel)
+        return y if self.step == (1, 1) else y[:, ::self.step[0], ::self.step[1], :]
+
+    def compute_output_shape(self, input_shape):
+        n, h, w, c = super().compute_output_shape(input_shape)
+
+        def every(size, step):  # a stride-1 output of `size` sampled every `step`
+            return None if size is None else -(-size // step)
+        return (n, every(h, self.step[0]), every(w, self.step[1]), c)
+
+    def get_config(self):
+        return {**super().get_config(), "strides": self.step}
+
+
+@keras.saving.register_keras_serializable(package="resdsl")
+class StdConv2D(DilatedConv2D):
     """A Conv2D with weight standardisation (Qiao et al. 2019; timm's StdConv2d): each
     filter is shifted and scaled to zero mean and unit variance (biased, plus `eps`)
     before every use; the stored kernel stays the raw one, so ported weights are as

@@ -1,39 +1,35 @@
 """The Keras layers of the IR nodes that take a decision (a conv's padding, a
-max-pool's -inf padding), and the small functions an emitted module calls.
-
-`conv_layers` and `max_pool_layers` are what `build` uses (keras.layers), and
-`keras.emit` copies their text, with the rules and layers they use, into a
-module that needs them: the emitted `conv`, `max_pool` and `dense` apply them
-to a tensor, with keras.initializers drawn from the same table that `build`'s
-faster initializers follow. Plain keras only: the names imported from this
-package below are copied along, never imported by an emitted module.
+max-pool's -inf padding), and the small functions an emitted module calls for
+them: `conv`, `max_pool` and `dense` make the layers and apply them to a
+tensor or a block's wire (nesting.apply), with keras.initializers from
+rules.KERNEL_INIT. `keras.emit` copies their text, with the rules and layers
+they use, into a module that needs them. Plain keras only: the names imported
+from this package below are copied along, never imported by an emitted module.
 """
 import keras
 from keras import layers
 
 from .extra import ConstantPad2D
+from .nesting import apply
 from .rules import KERNEL_INIT, bias_bound, conv_fan_in, conv_padding, pair, sides
 
 
-def conv_layers(filters, kernel, stride, padding, name, use_bias, groups, kernel_initializer, bias_initializer):
-    """PyTorch's Conv2d: Conv2D, after ZeroPadding2D `<name>_pad` where 'same' is not its padding."""
-    mode, pad = conv_padding(kernel, stride, padding)
-    layer = layers.Conv2D(filters, pair(kernel), strides=pair(stride), padding=mode, groups=groups, use_bias=use_bias,
-                          kernel_initializer=kernel_initializer, bias_initializer=bias_initializer, name=name)
-    return [layer] if pad is None else [layers.ZeroPadding2D(pad, name=name + "_pad"), layer]
+def conv_layers(filters, kernel, stride, padding, name, use_bias, groups, kernel_initializer, bias_initializer,
+                dilation=1, layer=None, **options):
+    """PyTorch's Conv2d: Conv2D (or `layer`, a subclass taking `options`: DilatedConv2D,
+    StdConv2D), after ZeroPadding2D `<name>_pad` where 'same' is not its padding."""
+    mode, pad = conv_padding(kernel, stride, padding, dilation)
+    made = (layer or layers.Conv2D)(filters, pair(kernel), strides=pair(stride), padding=mode, groups=groups,
+                                    dilation_rate=pair(dilation), use_bias=use_bias,
+                                    kernel_initializer=kernel_initializer, bias_initializer=bias_initializer,
+                                    name=name, **options)
+    return [made] if pad is None else [layers.ZeroPadding2D(pad, name=name + "_pad"), made]
 
 
 def max_pool_layers(kernel, stride, padding, name):
     """PyTorch's MaxPool2d: padding with -inf (`<name>_pad`), which never wins the max, then a 'valid' pool."""
     pool = layers.MaxPooling2D(pair(kernel), pair(stride), padding="valid", name=name)
     return [ConstantPad2D(sides(padding), float("-inf"), name=name + "_pad"), pool] if any(sides(padding)) else [pool]
-
-
-def named(name):
-    """Layer names are resdsl's structural names (`layer2.0.conv1`). Keras on PyTorch
-    registers weights as torch parameters, which refuse dots: there a look-alike
-    dot (U+2024) stands in."""
-    return name.replace(".", "\u2024") if keras.backend.backend() == "torch" else name
 
 
 def initializers_for(init, fan_in):
@@ -43,20 +39,22 @@ def initializers_for(init, fan_in):
     return keras.initializers.VarianceScaling(*KERNEL_INIT[init]), bias
 
 
-def conv(x, filters, kernel, stride, padding, name, use_bias=False, groups=1, init="glorot_uniform"):
+def conv(x, filters, kernel, stride, padding, name, use_bias=False, groups=1, init="glorot_uniform", **options):
+    """`options`: conv_layers' dilation, layer class and the class's own keywords."""
     kernel_init, bias_init = initializers_for(init, conv_fan_in(kernel, x.shape[-1], groups))
-    for layer in conv_layers(filters, kernel, stride, padding, name, use_bias, groups, kernel_init, bias_init):
-        x = layer(x)
+    for layer in conv_layers(filters, kernel, stride, padding, name, use_bias, groups, kernel_init, bias_init,
+                             **options):
+        x = apply(layer, x)
     return x
 
 
 def max_pool(x, kernel, stride, padding, name):
     for layer in max_pool_layers(kernel, stride, padding, name):
-        x = layer(x)
+        x = apply(layer, x)
     return x
 
 
 def dense(x, units, name, activation="linear", use_bias=True, init="glorot_uniform"):
     kernel_init, bias_init = initializers_for(init, x.shape[-1])
-    return layers.Dense(units, activation=activation, use_bias=use_bias, kernel_initializer=kernel_init,
-                        bias_initializer=bias_init, name=name)(x)
+    return apply(layers.Dense(units, activation=activation, use_bias=use_bias, kernel_initializer=kernel_init,
+                              bias_initializer=bias_init, name=name), x)

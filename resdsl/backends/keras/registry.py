@@ -3,11 +3,13 @@
 
 Keras finds a custom layer of a saved model only in its registry of
 serializable objects (it imports modules named in the file only for its own
-packages), and `import resdsl` must not import Keras (it pulls in TensorFlow:
-seconds). So `install()` registers at once where Keras is already loaded, and
-otherwise waits for Keras' import with a one-shot import hook that runs
-`keras.layers` (whose decorators register the layers) right after the `keras`
-package has executed. Nothing else about the import changes.
+packages, and has no plug-in entry points), and `import resdsl` must not import
+Keras (it pulls in TensorFlow: seconds). So `install()` registers at once where
+Keras is already loaded, and otherwise waits for Keras' import with a one-shot
+import hook (Python's public import protocol, no Keras internals): its loader
+runs Keras' own loader, then `keras.layers` (whose decorators register the
+layers). Nothing else about the import changes. Not a speed-up, so not behind
+RESDSL_FASTPATH: loading a saved model needs it either way.
 """
 from __future__ import annotations
 
@@ -28,9 +30,27 @@ def _register() -> None:
                       f"need `import {LAYERS}` before loading", stacklevel=2)
 
 
+class _ThenRegister(importlib.abc.Loader):
+    """Keras' own loader, then the registration (as importlib.util.LazyLoader
+    wraps a loader): everything else is asked of Keras' loader."""
+
+    def __init__(self, loader):
+        self.loader = loader
+
+    def create_module(self, spec):
+        return self.loader.create_module(spec)
+
+    def exec_module(self, module):
+        self.loader.exec_module(module)
+        _register()
+
+    def __getattr__(self, name):
+        return getattr(self.loader, name)
+
+
 class _WhenKerasLoads(importlib.abc.MetaPathFinder):
     """Finds nothing itself: on the import of `keras` it asks the other finders,
-    and wraps the loader they return so that registration follows execution."""
+    and gives back their spec with a loader that registers after executing."""
 
     def find_spec(self, name, path=None, target=None):
         if name != "keras":
@@ -39,12 +59,7 @@ class _WhenKerasLoads(importlib.abc.MetaPathFinder):
         spec = importlib.util.find_spec("keras")
         if spec is None or spec.loader is None or not hasattr(spec.loader, "exec_module"):
             return spec
-        execute = spec.loader.exec_module
-
-        def exec_module(module):
-            execute(module)
-            _register()
-        spec.loader.exec_module = exec_module
+        spec.loader = _ThenRegister(spec.loader)
         return spec
 
 

@@ -35,6 +35,12 @@ LAYERS = {
     "global_avgmaxpool": ("GlobalAvgMaxPool", (), {"keepdims": ("keepdims", False)}),
     "channel_conv": ("ChannelConv", ("kernel",), {"bias": ("bias", False)}),
     "channel_pad": ("ChannelPad", ("before", "after"), {}),
+    "split": ("ChannelSplit", ("index",), {"parts": ("parts", 0), "sizes": ("sizes", ())}),
+    "concat": ("Concatenate", (), {}),  # along the last axis: the channels
+    "softmax": ("AxisSoftmax", ("axis",), {"paths": ("paths", 1), "groups": ("groups", 1)}),
+    "blur_pool": ("BlurPool2D", (), {"kernel": ("kernel", 3), "stride": ("stride", 2),
+                                     "padding": ("padding", (1, 1, 1, 1)), "pad_mode": ("pad_mode", "reflect")}),
+    "attention_pool": ("AttentionPool", (), {}),  # called on [features, weights]
     # A 1x1 max-pool with stride s is exactly x[:, ::s, ::s] (keras.applications' V2 shortcut).
     "subsample": ("MaxPooling2D", (1,), {"strides": ("stride",)}),
     "avgpool": ("AveragePooling2D", ("kernel", "stride"), {}),
@@ -60,11 +66,14 @@ def pad_pairs(padding):
     return (top, bottom), (left, right)
 
 
-def conv_padding(kernel, stride, padding):
+def conv_padding(kernel, stride, padding, dilation=1):
     """(Keras padding mode, zero padding to apply first or None) for a conv with
     PyTorch's explicit padding. 'same' only where it is the same padding: stride 1
-    and k // 2 on every side (at stride 2 TensorFlow pads after, not around)."""
+    and k // 2 on every side (at stride 2 TensorFlow pads after, not around), k the
+    window a dilated kernel spans."""
     (kh, kw), (sh, sw), p = pair(kernel), pair(stride), sides(padding)
+    (dh, dw) = pair(dilation)
+    kh, kw = dh * (kh - 1) + 1, dw * (kw - 1) + 1
     if not any(p):
         return "valid", None
     if (sh, sw) == (1, 1) and kh % 2 == kw % 2 == 1 and p == (kh // 2, kh // 2, kw // 2, kw // 2):

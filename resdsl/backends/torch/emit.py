@@ -8,59 +8,30 @@ the network class and `build_model()`. `resdsl.build` executes this same text.
 """
 from __future__ import annotations
 
-import ast
-import keyword
 import re
-import textwrap
 from dataclasses import replace
-from functools import lru_cache
 from pathlib import Path
 
 from ...errors import SpecError
 from ...io import MARKER
-from ...ir import SHORTCUT, BlockDef, Resolved, TemplateNode, rounding
-from ...ir.expr import is_symbolic, plain, sym
+from ...ir import INPUT, SHORTCUT, BlockDef, Resolved, TemplateNode, rounding
+from ...ir.expr import plain, sym
 from ...ir.templates import channels as def_channels
 from ...version import __version__
-from ..common import WIDTH_OPS, _attrs, _camel, check_block_names, fingerprint, unsupported
-from .ops import FRESH_OPS, INPLACE_ACTS, LIST_INPUTS, Attrs, Unsupported, constructor, literal_value, reserved_why
+from ..codegen import Generator, Library, doc_text, expression, network_arguments, rename, wrap
+from ..common import WIDTH_OPS, _attrs, _camel, fingerprint, unsupported
+from .ops import FRESH_OPS, HANDLERS, INPLACE_ACTS, LIST_INPUTS, Attrs, literal_value, reserved_why
 from .outputs import backbone_attrs, find_taps
 from .scope import Layer, NameClash, Scope, access
 
 BACKEND = "torch"
 RUNTIME = Path(__file__).with_name("runtime.py")
-# The files whose definitions an emitted module copies: the runtime, and the rounding
-# that expressions call (`make_divisible`), which lowering runs from the same file.
-RUNTIME_FILES = (RUNTIME, Path(rounding.__file__))
 # Constructor parameters in this order first, as torchvision writes them.
 ARG_ORDER = ("in_channels", "filters", "width", "out_channels", "stride", "groups")
 SHORTCUT_TEXT = {"identity": "an identity shortcut", "none": "no shortcut (a plain block)",
                  "projection": "a projection shortcut", "zeropad": "a zero-padding shortcut (option A)",
                  "subsample": "a subsampling shortcut", "custom": "its own shortcut",
                  "avg_down": "an average-pool projection shortcut (ResNet-D)"}
-
-
-@lru_cache(maxsize=1)
-def _runtime() -> dict[str, tuple[str, set[str]]]:
-    """name -> (source, names of other runtime definitions it uses)."""
-    nodes, out = {}, {}
-    for path in RUNTIME_FILES:
-        text = path.read_text(encoding="utf-8")
-        # Sliced by line (top-level nodes start in column 0; offsets count UTF-8 bytes):
-        # ast.get_source_segment would split the whole file again for each definition.
-        lines = text.encode("utf-8").splitlines(keepends=True)
-        for node in ast.parse(text).body:
-            if isinstance(node, (ast.FunctionDef, ast.ClassDef)):
-                name = node.name
-            elif isinstance(node, ast.Assign) and isinstance(node.targets[0], ast.Name):
-                name = node.targets[0].id
-            else:
-                continue
-            seg = lines[node.lineno - 1:node.end_lineno]
-            seg[-1] = seg[-1][:node.end_col_offset]
-            nodes[name], out[name] = node, b"".join(seg).decode("utf-8")
-    return {name: (src, ({n.id for n in ast.walk(nodes[name]) if isinstance(n, ast.Name)} & set(nodes)) - {name})
-            for name, src in out.items()}
 
 
 def _foldable(r, node: str) -> bool:
@@ -78,44 +49,13 @@ def _list_call(op: str, path: str, n: int) -> str | None:
     return f"{access(path)}([{', '.join(f'{{{i}}}' for i in range(n))}])" if op in LIST_INPUTS else None
 
 
+# The runtime, and the rounding that expressions call (`make_divisible`), which lowering runs from the same file.
+RUNTIME_LIBRARY = Library(RUNTIME, Path(rounding.__file__))
+
+
 def runtime_source(code: str) -> str:
-    """The runtime definitions `code` calls, with what they need, in file order."""
-    rt = _runtime()
-    # Called (not after a dot: `self.avg_pool(...)` calls a layer named like a helper), or a base class.
-    todo = [n for n in rt if re.search(rf"(?<![.\w]){n}\(|\({n}\):", code)]
-    need: set[str] = set()
-    while todo:
-        n = todo.pop()
-        if n not in need:
-            need.add(n)
-            todo.extend(rt[n][1])
-    return "\n\n\n".join(rt[n][0] for n in rt if n in need)
-
-
-def doc_text(s: str) -> str:
-    """A spec string made safe inside a triple-quoted docstring, with its value
-    kept: backslashes and quotes escaped, control and other invisible characters
-    written as escapes (so nothing can end the string or hide in the file)."""
-    out = []
-    for ch in s:
-        if ch in '\\"':
-            out.append("\\" + ch)
-        elif ch == "\n" or ch.isprintable():
-            out.append(ch)
-        else:
-            out.append(repr(ch)[1:-1])
-    return "".join(out)
-
-
-def _py_name(name: str, taken: set[str]) -> str:
-    """A Python identifier for `name` that shadows nothing the emitted code uses."""
-    if not name.isidentifier():
-        name = "arg_" + re.sub(r"\W", "_", name)
-    if name.startswith("__"):  # `__class__` as a local breaks super(); dunders are Python's
-        name = "arg" + name
-    while keyword.iskeyword(name) or name in taken:
-        name += "_"
-    return name
+    """The runtime definitions `code` uses, with what they need, in file order."""
+    return "\n\n\n".join(RUNTIME_LIBRARY.texts(code))
 
 
 def _error(r: Resolved, node: str, code: str, msg: str, hint: str | None = None, span=None) -> SpecError:
@@ -146,13 +86,8 @@ def _node_attrs(r: Resolved, node: str, scope_nodes: set[str], params: dict, kep
 
 def _code(v, names: dict[str, str]) -> str | None:
     """Code for a symbolic value (its expression, with parameters under their
-    Python names), or None for a plain one."""
-    if is_symbolic(v):
-        return _rename(v.text, names)
-    if isinstance(v, tuple) and any(is_symbolic(x) for x in v):
-        parts = [_code(x, names) or literal_value(x) for x in v]
-        return parts[0] if all(p == parts[0] for p in parts) else f"({', '.join(parts)})"
-    return None
+    Python names; a tuple of equal parts as the one), or None for a plain one."""
+    return expression(v, names, literal_value, collapse=True)
 
 
 def _template_attrs(d: BlockDef, n: TemplateNode, chans: dict, users: dict, rank: int,
@@ -178,25 +113,13 @@ def _template_attrs(d: BlockDef, n: TemplateNode, chans: dict, users: dict, rank
     return Attrs(values, params, inplace, rank)
 
 
-def _rename(text: str, names: dict[str, str]) -> str:
-    """An expression with its parameters under their Python names."""
-    return re.sub(r"[A-Za-z_][A-Za-z0-9_]*", lambda m: names.get(m.group(0), m.group(0)), text)
-
-
-def _ctor(r: Resolved, node: str, attrs: Attrs, op: str | None = None) -> str:
-    try:
-        return constructor(op or r.graph.nodes[node]["op"], attrs)
-    except Unsupported as exc:
-        raise unsupported(BACKEND, r, node, str(exc)) from None
-
-
 def _class(name: str, doc: str, sig: str, attrs: list[str], init: list[str], forward: list[str],
            base: str = "nn.Module", methods: list[tuple[str, str, list[str]]] = ()) -> str:
     """`methods`: (name, arguments after self, body lines), written before forward."""
-    doc = textwrap.fill(doc, 112, subsequent_indent="    ", break_long_words=False, break_on_hyphens=False)
+    doc = "\n".join(wrap(doc, 112, subsequent_indent="    "))
     head = f"    def __init__(self{sig}):"
     if len(head) > 120:
-        head = textwrap.fill(head, 120, subsequent_indent=" " * 17, break_long_words=False)
+        head = "\n".join(wrap(head, 120, subsequent_indent=" " * 17))
     lines = [f"class {name}({base}):", f'    """{doc}"""', ""]
     lines += [f"    {a}" for a in attrs] + ([""] if attrs else [])
     lines += [head, "        super().__init__()"]
@@ -232,37 +155,30 @@ def _fuse_attr(fuse: list[tuple[str, str]], fuse_bn: bool) -> list[str]:
     return lines + [")"]
 
 
-class _Emitter:
+class _Emitter(Generator):
+    BACKEND = BACKEND
+    HANDLERS = HANDLERS
+    LIBRARY = RUNTIME_LIBRARY
+    RESERVED = frozenset({"torch", "nn", "F", "self", "super", "x", "build_model", "STAGES", "RESDSL_SPEC",
+                          "RESDSL_FINGERPRINT"})
+
     def __init__(self, r: Resolved, fuse_bn: bool):
-        check_block_names(BACKEND, r)
-        self.r, self.fuse_bn = r, fuse_bn
-        self.taken = set(_runtime()) | {"torch", "nn", "F", "self", "super", "x", "build_model", "STAGES",
-                                        "RESDSL_SPEC", "RESDSL_FINGERPRINT"}
+        super().__init__(r, fuse_bn)
         self.class_of = {name: self._class_name(name, "Block") for name in r.defs}
         self.net_name = self._class_name(_camel(r.name), "Net")
-        self.names = {name: self._args(d) for name, d in r.defs.items()}
+        self.params = {name: self._args(d) for name, d in r.defs.items()}
         self.taps = find_taps(r)
-        # where each definition node sits in the graph (its first instance), for errors and shapes
-        self.where: dict[tuple[str, str, str], str] = {}  # (definition, variant or "", local) -> node
-        for b in r.blocks:
-            d = r.defs[b.block_def]
-            for n in d.nodes:
-                self.where.setdefault((d.name, "", n.local), f"{b.name}.{n.local}")
-            for n in d.variants.get(b.variant, []):
-                self.where.setdefault((d.name, b.variant, n.local), f"{b.name}.{n.local}")
+        self.args = network_arguments(r)
 
     def _class_name(self, name: str, fallback: str) -> str:
         if not name or not name.isidentifier():
             name = fallback + re.sub(r"\W", "_", name)
-        while name in self.taken or keyword.iskeyword(name):
-            name += fallback
-        self.taken.add(name)
-        return name
+        return self.names.take(name, suffix=fallback)
 
     def _args(self, d: BlockDef) -> dict[str, str]:
         """Parameter -> its Python name: the derived values (`width`) are locals of __init__ too."""
-        taken = set(self.taken)
-        return {n: _py_name(n, taken) for n in d.params + [k for k, _ in d.lets]}
+        names = self.names.fork()
+        return {n: names.take(n) for n in d.params + [k for k, _ in d.lets]}
 
     def _layer(self, d: BlockDef, n: TemplateNode, chans: dict, users: dict, variant: str = "") -> Layer:
         """`chans`: each variant's channel counts (templates.channels), "" for the main path."""
@@ -271,13 +187,13 @@ class _Emitter:
         d_node = self.r.graph.nodes[node]
         rank = len(d_node["in_shapes"][0]) if d_node["in_shapes"] else 3
         grows = bool(d_node["in_shapes"]) and d_node["shape"] != d_node["in_shapes"][0]  # a broadcast
-        attrs = _template_attrs(d, n, chans[variant], users, rank, self.names[d.name], variant, grows)
-        ctor = _ctor(self.r, node, attrs, n.op)
+        attrs = _template_attrs(d, n, chans[variant], users, rank, self.params[d.name], variant, grows)
+        ctor = self.handle(node, n.op, attrs)
         return Layer(n.local, n.op, ctor, list(n.inputs), n.role, foldable=_foldable(self.r, node),
                      code=_list_call(n.op, n.local, len(n.inputs)))
 
     def block_class(self, d: BlockDef) -> str:
-        names = self.names[d.name]
+        names = self.params[d.name]
         first = next(b for b in self.r.blocks if b.block_def == d.name)
         in_channels = sym(first.args["in_channels"], "in_channels")
         chans = {v: def_channels(d, in_channels, v) for v in ["", *d.variants]}
@@ -292,7 +208,7 @@ class _Emitter:
         layers = [self._layer(d, n, chans, users) for n in d.nodes]
         shortcut = None
         if not d.variants:  # the identity, or no addition at all
-            layers = [replace(la, inputs=["x" if u == SHORTCUT else u for u in la.inputs]) for la in layers]
+            layers = [replace(la, inputs=[INPUT if u == SHORTCUT else u for u in la.inputs]) for la in layers]
         elif d.shortcut_param is None:  # every instance has the one shortcut path: plain layers
             (vname, nodes), = d.variants.items()
             pos = next(i for i, la in enumerate(layers) if SHORTCUT in la.inputs)
@@ -316,7 +232,7 @@ class _Emitter:
         doc = doc_text(f"A '{d.kind}' block with {text}: {where}.")
         sig = "".join(f", {names[p]}" + (f"={literal_value(d.defaults[p])}" if p in d.defaults else "")
                       for p in d.params)
-        lets = [f"{names[k]} = {_rename(t, names)}" for k, t in d.lets]
+        lets = [f"{names[k]} = {rename(t, names)}" for k, t in d.lets]
         init = lets + scope.init_lines()
         fuse = scope.fuse_pairs() + (shortcut.fuse if shortcut is not None else [])
         methods = []
@@ -347,7 +263,7 @@ class _Emitter:
         have one (`downsample`), and the addition's second input: the block input
         where it is None. A chain is an nn.Sequential; other paths get a class."""
         inits, top, sources, fuse = [], None, {}, []
-        names = self.names[d.name]
+        names = self.params[d.name]
         for vname, nodes in d.variants.items():
             sub = [self._layer(d, n, chans, users, vname) for n in nodes]
             tops = {la.path.split(".")[0] for la in sub}
@@ -377,7 +293,7 @@ class _Emitter:
         inputs, read = self._shortcut_sources(d, top, sources, lines)
         call = f"{access(top)}({read})"
         code = f"{{0}} if {access(top)} is None else {call}" if d.optional else call
-        return Layer(SHORTCUT, "shortcut", None, ["x", *inputs], "shortcut", False, init_code=lines, code=code,
+        return Layer(SHORTCUT, "shortcut", None, [INPUT, *inputs], "shortcut", False, init_code=lines, code=code,
                      fuse=fuse)
 
     def _shortcut_sources(self, d: BlockDef, top: str, sources: dict[str, str], lines: list[str]):
@@ -393,10 +309,10 @@ class _Emitter:
             raise _error(self.r, first, "unsupported-shortcut",
                          f"the {BACKEND} backend builds a block's optional shortcut variants from at most "
                          f"two tensors (here {', '.join(distinct)})")
-        other = distinct[0] if distinct[0] != "x" else distinct[1]
+        other = distinct[0] if distinct[0] != INPUT else distinct[1]
         attr = f"{top}_reads_{re.sub(r'[^0-9A-Za-z_]', '_', other)}"
         reading = [v for v, src in sources.items() if src == other]
-        flag = self.names[d.name]["downsample"]
+        flag = self.params[d.name]["downsample"]
         lines.append(f"self.{attr} = {flag} in {tuple(reading)!r}" if len(reading) > 1
                      else f"self.{attr} = {flag} == {literal_value(reading[0])}")
         rest = next(src for src in distinct if src != other)
@@ -407,7 +323,7 @@ class _Emitter:
         layers keep their names under `top`, so weights keep theirs); returns the
         line that builds it."""
         inner = [replace(la, path=la.path[len(top) + 1:],
-                         inputs=["x" if u not in {m.path for m in sub} else u[len(top) + 1:] for u in la.inputs])
+                         inputs=[INPUT if u not in {m.path for m in sub} else u[len(top) + 1:] for u in la.inputs])
                  for la in sub]
         scope = _scope(self.r, inner, {})
         used = set(re.findall(r"[A-Za-z_][A-Za-z0-9_]*", " ".join(la.ctor for la in inner)))
@@ -426,7 +342,7 @@ class _Emitter:
             lines.append(f"    ({literal_value(st.name)}, [")
             for run in st.runs:
                 d = self.r.defs[run.block_def]
-                py = self.names[d.name]
+                py = self.params[d.name]
                 items = [f'"{py[k]}": {literal_value(run.args[k])}' for k in d.params
                          if k not in d.defaults or run.args[k] != d.defaults[k]]
                 cls = self.class_of[d.name]
@@ -453,7 +369,7 @@ class _Emitter:
         binfo = {b.name: b for b in r.blocks}
         for n, d in g.nodes(data=True):
             if d["section"] == "input":
-                top[n] = "x"
+                top[n] = INPUT
                 continue
             if d["section"] == "stage":
                 stage = d["stage"]
@@ -476,8 +392,9 @@ class _Emitter:
             if n in owner:
                 raise _error(r, n, "name-clash", f"layer '{n}' has the name of a stage", "rename the layer")
             ins = [top[u] for u, _, _ in sorted(g.in_edges(n, data="port"), key=lambda e: e[2])]
-            layers.append(Layer(n, d["op"], _ctor(r, n, _node_attrs(r, n, outer, {}, self.taps.nodes)), ins,
-                                "main", foldable=_foldable(r, n), code=_list_call(d["op"], n, len(ins))))
+            ctor = self.handle(n, d["op"], _node_attrs(r, n, outer, self.args.of(n), self.taps.nodes))
+            layers.append(Layer(n, d["op"], ctor, ins, "main", foldable=_foldable(r, n),
+                                code=_list_call(d["op"], n, len(ins))))
             top[n], owner[n] = n, n
         return layers, top, owner
 
@@ -509,9 +426,9 @@ class _Emitter:
         if len(r.outputs) > 1:
             doc += " It returns a list: " + ", ".join(r.output_names) + "."
         features = _scope(r, body, owner).forward_lines({"main": "x"})
-        last = body[-1].path if body else "x"
-        head = [replace(la, inputs=["x" if u == last else u for u in la.inputs]) for la in head]
-        if any(u not in {la.path for la in head} | {"x"} for la in head for u in la.inputs):
+        last = body[-1].path if body else INPUT
+        head = [replace(la, inputs=[INPUT if u == last else u for u in la.inputs]) for la in head]
+        if any(u not in {la.path for la in head} | {INPUT} for la in head for u in la.inputs):
             raise unsupported(BACKEND, r, head[0].path, "the head reads a value other than the last stage's")
         methods = [("forward_features", "x", features),
                    ("forward_head", "x, pre_logits: bool = False",
@@ -523,8 +440,28 @@ class _Emitter:
                                                                    outputs=[top[n] for n in r.outputs])
         else:
             forward = ["return self.forward_head(self.forward_features(x))"]
-        return _class(self.net_name, doc, "", attrs, scope.init_lines(), forward, base="Backbone",
+        init = self._argument_checks() + scope.init_lines()
+        return _class(self.net_name, doc, f", {self._build_args()}", attrs, init, forward, base="Backbone",
                       methods=methods)
+
+    def _argument_checks(self) -> list[str]:
+        """`num_classes` and `in_channels` where the network cannot take others, refused as torchvision does."""
+        a, lines = self.args, []
+        if a.classifier is None:
+            lines += ["if num_classes is not None:",
+                      f'    raise ValueError("{self.net_name} has no classifier (no dense layer in its head) '
+                      'to give num_classes")']
+        elif "num_classes" in a.fixed:
+            lines += [f"if num_classes != {a.num_classes}:",
+                      f'    raise ValueError("{self.net_name} is built for num_classes={a.num_classes} only '
+                      '(layers after its classifier fix their widths): change the spec")']
+        else:
+            lines.append("self.num_classes = num_classes")
+        if "in_channels" in a.fixed:
+            lines += [f"if in_channels != {a.in_channels}:",
+                      f'    raise ValueError("{self.net_name} is built for in_channels={a.in_channels} only '
+                      '(its stem has no conv to take other inputs): change the spec")']
+        return lines
 
     def _stage_loop(self) -> list[str]:
         # A dotted stage name (timm's `stages.0.blocks`) sits in containers made on the way.
@@ -537,21 +474,23 @@ class _Emitter:
     def build_model(self) -> str:
         if self.fuse_bn:
             return "\n".join([
-                "def build_model(fused=True):",
+                f"def build_model({self._build_args()}, fused=True):",
                 f'    """A new {self.net_name}, initialised as the spec says. With `fused` (the default), each',
                 "    BatchNorm that follows a conv is folded into it and the model is in eval mode: for",
                 "    inference. To fold trained weights, build with fused=False, load them, then call",
                 '    fold_batchnorm(model)."""',
-                f"    model = {self.net_name}()",
+                f"    model = {self.net_name}(num_classes=num_classes, in_channels=in_channels)",
                 "    return fold_batchnorm(model) if fused else model"])
-        return "\n".join(["def build_model():",
+        return "\n".join([f"def build_model({self._build_args()}):",
                           f'    """A new {self.net_name}, initialised as the spec says."""',
-                          f"    return {self.net_name}()"])
+                          f"    return {self.net_name}(num_classes=num_classes, in_channels=in_channels)"])
+
+    def _build_args(self) -> str:
+        return f"num_classes={self.args.num_classes!r}, in_channels={self.args.in_channels}"
 
     def header(self) -> str:
         r = self.r
-        desc = "\n".join(textwrap.fill(doc_text(p), 100, break_long_words=False, break_on_hyphens=False)
-                         for p in r.description.split("\n"))
+        desc = "\n".join("\n".join(wrap(doc_text(p), 100)) for p in r.description.split("\n"))
         c, h, w = r.input_shape
         shape = lambda s: "x".join(str(v) for v in s)  # noqa: E731
         out = f"output {shape(r.output_shape)}"
@@ -562,8 +501,7 @@ class _Emitter:
                  "# (`resdsl compile SPEC --backend torch`) rather than editing this file.",
                  f'"""The \'{doc_text(r.name)}\' network for PyTorch.', ""]
         lines += ([desc, ""] if desc.strip() else [])
-        lines += textwrap.wrap(f"Input {c}x{h}x{w} (channels, height, width), {out}.", 100,
-                               break_long_words=False, break_on_hyphens=False)
+        lines += wrap(f"Input {c}x{h}x{w} (channels, height, width), {out}.", 100)
         lines += [f"{r.params:,} parameters and {r.buffers:,} buffers (BatchNorm running statistics);",
                   f"{r.macs:,} multiply-accumulates per image."]
         if self.fuse_bn:

@@ -14,11 +14,9 @@ import functools
 from dataclasses import dataclass
 from pathlib import Path
 
-from ...errors import HintedError
-
-# The names a layer may not have, checked when a spec is validated (resdsl.vocab);
-# emit checks them again for an IR that did not come from a spec.
-from ...vocab import NN_MODULE_NAMES, OWN_NAMES, reserved_why  # noqa: F401
+# The names a layer may not have (resdsl.vocab, where validate reads them too).
+from ...vocab import NN_MODULE_NAMES, NN_MODULE_PRIVATE, OWN_NAMES, reserved_why  # noqa: E402,F401
+from ..codegen import Unsupported
 
 INPLACE_ACTS = {"relu", "relu6", "silu"}
 
@@ -36,10 +34,6 @@ def act_classes() -> dict[str, str]:
 # Ops whose output is a new tensor that autograd does not keep (conv and norm save
 # their input, not their output), so the single consumer may overwrite it in place.
 FRESH_OPS = {"conv", "norm", "add", "dense"}
-
-
-class Unsupported(HintedError):
-    """An op or attribute value this backend cannot express; the emitter locates it."""
 
 
 def literal(v) -> str:
@@ -103,7 +97,7 @@ def _norm(a: Attrs) -> str:
         return _call("layer_norm", [a.code("in_channels")] + a.keywords(eps=1e-5, gamma_init="ones")
                      + (["dims=1"] if a.rank == 1 else []))
     if a.values["type"] != "batchnorm":
-        raise Unsupported(f"norm type '{a.values['type']}' (batchnorm or groupnorm)")
+        raise Unsupported(f"norm type '{a.values['type']}' (batchnorm, groupnorm or layernorm)")
     args = [a.code("in_channels")] + a.keywords(eps=1e-5, momentum=0.1, gamma_init="ones")
     return _call("norm", args + (["dims=1"] if a.rank == 1 else []))
 
@@ -226,9 +220,3 @@ HANDLERS = {
 
 # Ops whose module takes its inputs as one list (TorchScript has no *args in forward).
 LIST_INPUTS = {"concat"}
-
-
-def constructor(op: str, a: Attrs) -> str:
-    if op not in HANDLERS:
-        raise Unsupported("")
-    return HANDLERS[op](a)

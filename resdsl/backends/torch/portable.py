@@ -13,34 +13,21 @@ torchvision's models do; this is only for in-memory builds.
 """
 from __future__ import annotations
 
-import hashlib
-import linecache
-import sys
 import types
+
+from ..codegen import load_source as load
 
 
 def load_source(source: str, name: str) -> types.ModuleType:
-    """Execute emitted source as a module, once per distinct source text.
-
-    The module is registered in sys.modules under a name derived from the text, so
-    rebuilding the same spec reuses its classes. They pickle by their source text
-    (`torch.portable`): `torch.save(model)` loads in a fresh process and
-    torch.multiprocessing.spawn works, as with torchvision's models. The text is
-    registered with linecache so tracebacks and `inspect.getsource` show it.
+    """Emitted source executed as a module, once per distinct source text
+    (codegen.load_source). Rebuilding the same spec reuses its classes, which
+    pickle by their source text: `torch.save(model)` loads in a fresh process
+    and torch.multiprocessing.spawn works, as with torchvision's models.
     """
-    digest = hashlib.sha256(source.encode("utf-8")).hexdigest()[:12]
-    modname = f"resdsl_generated_{''.join(c if c.isalnum() else '_' for c in name)}_{digest}"
-    module = sys.modules.get(modname)
-    if module is not None:
-        return module
-    filename = f"<resdsl-torch {modname}>"
-    module = types.ModuleType(modname)
-    module.__file__ = filename
-    linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
-    # Our own generated code: spec strings reach it only as escaped literals (torch.emit.doc_text).
-    exec(compile(source, filename, "exec"), module.__dict__)  # noqa: S102
-    make_portable(module, source, name)
-    sys.modules[modname] = module
+    module = load(source, name, "torch")
+    if not getattr(module, "_resdsl_portable", False):
+        make_portable(module, source, name)
+        module._resdsl_portable = True
     return module
 
 

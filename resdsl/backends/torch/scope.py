@@ -14,14 +14,17 @@ graph breaks.
 """
 from __future__ import annotations
 
-import ast
+import keyword
 from dataclasses import dataclass, field, replace
 from itertools import pairwise
 
 from ...errors import HintedError
+from ...ir import INPUT
+from ..codegen import fit_call as fit
 
 INLINE_DEPTH = 3  # conv -> norm -> act reads well on one line; deeper nesting does not
-INLINE_CHARS = 50  # nor do long nested calls (layers may have 64-character names)
+INLINE_CHARS = 50  # nor do long nested calls, counting each layer as PATH_CHARS (so names do not change statements)
+PATH_CHARS = 10
 
 
 class NameClash(HintedError):
@@ -37,7 +40,7 @@ class Layer:
     path: str                  # attribute path inside the class: "conv1", "downsample.0"
     op: str
     ctor: str | None           # constructor expression (None: built elsewhere, e.g. a stage)
-    inputs: list[str]          # paths of the layers it reads; "x" is the class input
+    inputs: list[str]          # paths of the layers it reads; INPUT is the class input
     role: str = "main"
     inline: bool = True        # may be written inside its consumer's call
     members: list[Layer] = field(default_factory=list)  # a chain called as one Sequential
@@ -48,7 +51,14 @@ class Layer:
 
 
 def access(path: str) -> str:
-    return "self" + "".join(f"[{p}]" if p.isdigit() else f".{p}" for p in path.split("."))
+    """The expression for the submodule at `path`: `self.layer1[0].conv1`; a part
+    that is a keyword or starts with `__` (which Python would mangle) through
+    the module's dict, `self._modules["if"]`."""
+    def part(p: str) -> str:
+        if p.isdigit():
+            return f"[{p}]"
+        return f'._modules["{p}"]' if keyword.iskeyword(p) or p.startswith("__") else f".{p}"
+    return "self" + "".join(part(p) for p in path.split("."))
 
 
 OUT = "<out>"  # the consumer a kept value (an output of the network) has beyond its layers
@@ -90,7 +100,7 @@ class Scope:
 
     def consumers(self, layers: list[Layer]) -> dict[str, list[str]]:
         out: dict[str, list[str]] = {la.path: [] for la in layers}
-        out["x"] = []
+        out[INPUT] = []
         for la in layers:
             for u in la.inputs:
                 out.setdefault(u, []).append(la.path)
@@ -187,6 +197,13 @@ class Scope:
             layers = [replace(la, inputs=[rename.get(u, u) for u in la.inputs]) for la in layers]
         return layers
 
+    @staticmethod
+    def _chars(expr: str, layers: list[Layer]) -> int:
+        """The length of `expr` with every layer's access written PATH_CHARS long."""
+        for la in layers:
+            expr = expr.replace(access(la.path), "s" * PATH_CHARS)
+        return len(expr)
+
     def forward_lines(self, base_names: dict[str, str], outputs: list[str] | None = None,
                       early: str | None = None) -> list[str]:
         """Straight-line forward. `base_names` maps a role to its variable's name
@@ -199,8 +216,8 @@ class Scope:
         pos = {la.path: i for i, la in enumerate(layers)}
         pos[OUT] = len(layers)
         last_use = {p: max((pos[c] for c in cs), default=-1) for p, cs in users.items()}
-        holder: dict[str, str] = {"x": "x"}         # variable -> path of the value it holds
-        var_of: dict[str, str] = {"x": "x"}
+        holder: dict[str, str] = {"x": INPUT}       # variable -> path of the value it holds
+        var_of: dict[str, str] = {INPUT: "x"}
         pending: dict[str, tuple[str, int]] = {}    # path -> (inline expression, depth)
         lines = []
         for i, la in enumerate(layers):
@@ -221,7 +238,7 @@ class Scope:
             nxt = layers[i + 1] if i + 1 < len(layers) else la
             last_but_one = early is not None and i == len(layers) - 2
             if (la.inline and nxt.inline and users[la.path] == [nxt.path] and len(nxt.inputs) == 1
-                    and depth + 1 < INLINE_DEPTH and len(expr) <= INLINE_CHARS and not last_but_one):
+                    and depth + 1 < INLINE_DEPTH and self._chars(expr, layers) <= INLINE_CHARS and not last_but_one):
                 pending[la.path] = (expr, depth + 1)
                 continue
             base = base_names.get(la.role, "y")
@@ -236,33 +253,3 @@ class Scope:
         elif not layers:
             lines = ["return x"]
         return lines
-
-
-def fit(prefix: str, expr: str, indent: int = 8, width: int = 120) -> list[str]:
-    """`prefix + expr` on one line, or, if that is too long and expr is a call,
-    one argument per line (so long layer names still give lint-clean source);
-    an argument still too long is split the same way, one level deeper."""
-    one = prefix + expr
-    call = ast.parse(expr, mode="eval").body
-    seg = lambda node: ast.get_source_segment(expr, node)  # noqa: E731
-    if len(one) + indent > width and isinstance(call, ast.BinOp) and isinstance(call.op, (ast.Add, ast.Sub)):
-        # A long sum (a concat's input widths): in parentheses, one term per line.
-        terms, node = [], call
-        while isinstance(node, ast.BinOp) and isinstance(node.op, (ast.Add, ast.Sub)):
-            terms.append(("+ " if isinstance(node.op, ast.Add) else "- ") + seg(node.right))
-            node = node.left
-        return [f"{prefix}("] + [f"    {t}" for t in [seg(node), *reversed(terms)]] + [")"]
-    if len(one) + indent <= width or not isinstance(call, ast.Call):
-        return [one]
-
-    def items(parts: list[tuple[str, str]], suffix: str = ",") -> list[str]:
-        """(keyword prefix, code) per argument, each on its own line(s), 4 deeper."""
-        out = []
-        for key, code in parts:
-            lines = fit(key, code, indent + 4, width)
-            out += [f"    {x}" for x in lines[:-1]] + [f"    {lines[-1]}{suffix}"]
-        return out
-    if len(call.args) == 1 and not call.keywords and isinstance(call.args[0], ast.List):  # nn.ModuleList([...])
-        return [f"{prefix}{seg(call.func)}(["] + items([("", seg(e)) for e in call.args[0].elts]) + ["])"]
-    args = [("", seg(a)) for a in call.args] + [(f"{k.arg}=", seg(k.value)) for k in call.keywords]
-    return [f"{prefix}{seg(call.func)}("] + items(args) + [")"]

@@ -1,0 +1,195 @@
+"""Every use of Keras' or TensorFlow's private internals in the Keras backend,
+in one place, behind `resdsl.fastpath.enabled()` (RESDSL_FASTPATH=0 turns it
+off). `building()` is what `build` runs an emitted module's build_model() in;
+with the switch off it does nothing, and the model is what Keras makes on its
+own: tests/backends/test_keras_fastpath.py builds shipped specs both ways and
+compares every layer's config, every weight, the saved file and the outputs;
+bench/keras_fastpath.py measures what each piece saves (docs/benchmarks.md).
+
+Each piece changes how fast, never what: the variables, their values and
+their Keras paths, the layers and their configs are the same.
+"""
+from __future__ import annotations
+
+import contextlib
+import gc
+import inspect
+import threading
+
+import keras
+
+from ...fastpath import enabled as switched_on
+
+# The pieces, by name, in the order they are entered; bench/keras_fastpath.py
+# turns them off one at a time.
+PIECES: dict = {}
+
+
+def piece(fn):
+    PIECES[fn.__name__] = contextlib.contextmanager(fn)
+    return PIECES[fn.__name__]
+
+
+@piece
+def variables():
+    """TensorFlow variables created outside TensorFlow's name scopes.
+
+    Keras opens a TensorFlow name scope per layer, so each variable's handle op
+    carries a unique name (`layer2.0.conv1/kernel/`) as an attribute, and
+    TensorFlow's eager kernel cache, keyed by attributes, misses for every
+    variable: about half of a variable's creation time. Without the scope the
+    names repeat (`kernel/`) and the cache hits. Keras names variables by their
+    Keras path (`layer2.0.conv1/kernel`), from its own name-scope stack, which
+    this leaves alone: saved files and weights are the same; only the
+    TensorFlow-level name of the handle is shorter. (`tf.variable_creator_scope`
+    is public TensorFlow, but relies on Keras creating its variables through
+    tf.Variable, an internal of Keras' TensorFlow backend.)"""
+    if keras.backend.backend() != "tensorflow":
+        yield
+        return
+    import tensorflow as tf
+
+    def creator(next_creator, **kwargs):
+        with tf.name_scope(""):
+            return next_creator(**kwargs)
+
+    with tf.variable_creator_scope(creator):
+        yield
+
+
+# -- construction ----------------------------------------------------------------
+
+class _Installed:
+    """What the construction pieces changed in Keras, while at least one build
+    uses them (counted under a lock, so that concurrent builds install and
+    restore once). Each change does what Keras does, faster, for every object
+    in the process: the semantics are the same whichever thread makes a layer."""
+
+    lock = threading.Lock()
+    users: dict = {}  # piece -> builds using it
+
+
+@contextlib.contextmanager
+def _installed(piece: str, install, restore):
+    with _Installed.lock:
+        if not _Installed.users.get(piece):
+            install()
+        _Installed.users[piece] = _Installed.users.get(piece, 0) + 1
+    try:
+        yield
+    finally:
+        with _Installed.lock:
+            _Installed.users[piece] -= 1
+            if not _Installed.users[piece]:
+                restore()
+
+
+# Values that Keras' tracker and TensorFlow's AutoTrackable store as they are.
+_PLAIN = frozenset({str, int, float, bool, type(None)})
+_TRACKED_SETATTR = []  # Layer.__setattr__ while replaced
+
+
+def _setattr(self, name, value, _set=object.__setattr__, _plain=_PLAIN):
+    if type(value) in _plain and "_tracker" in self.__dict__:
+        _set(self, name, value)
+    else:
+        _TRACKED_SETATTR[0](self, name, value)
+
+
+def _swap_setattr():
+    _TRACKED_SETATTR[:] = [keras.layers.Layer.__dict__["__setattr__"]]
+    keras.layers.Layer.__setattr__ = _setattr
+
+
+def _restore_setattr():
+    keras.layers.Layer.__setattr__ = _TRACKED_SETATTR.pop()
+
+
+@piece
+def attributes():
+    """Plain values (str, int, float, bool, None) assigned to a Keras layer go
+    straight into its __dict__: what Keras' tracker and, on TensorFlow,
+    TensorFlow's AutoTrackable come down to for them, without the calls through
+    both for each (a layer's constructor makes about 60 assignments). Lists,
+    dicts, variables and sub-layers still go through Keras. TensorFlow only: on
+    PyTorch a layer is also a torch Module, whose __setattr__ has rules of its own."""
+    if keras.backend.backend() != "tensorflow":
+        yield
+        return
+    with _installed("attributes", _swap_setattr, _restore_setattr):
+        yield
+
+
+_SIGNATURES: dict = {}  # function -> its inspect.signature
+
+
+def _layer_classes():
+    todo, seen = [keras.layers.Layer], set()
+    while todo:
+        cls = todo.pop()
+        if cls not in seen:
+            seen.add(cls)
+            todo.extend(cls.__subclasses__())
+    return seen
+
+
+def _set_signatures():
+    for cls in _layer_classes():
+        for attr in ("__init__", "call"):
+            fn = cls.__dict__.get(attr)
+            if inspect.isfunction(fn) and fn not in _SIGNATURES and not hasattr(fn, "__wrapped__") \
+                    and "__signature__" not in fn.__dict__:
+                _SIGNATURES[fn] = inspect.signature(fn)
+    for fn, signature in _SIGNATURES.items():
+        fn.__signature__ = signature
+
+
+def _unset_signatures():
+    for fn in _SIGNATURES:
+        fn.__dict__.pop("__signature__", None)
+
+
+@piece
+def signatures():
+    """The signatures of every Keras layer class's constructor and `call` worked
+    out once per process. `Operation.__new__` and `Layer.__init__` call
+    `inspect.signature` on them for every layer, and inspect computes it afresh
+    each time unless the function has `__signature__`: set (to what inspect
+    computes) for the build, taken off again after, since functools.wraps
+    copies a function's attributes (a wrapper of a bound method would report
+    the unbound signature: in another thread during a build, that one
+    difference shows; Keras wraps each layer's `build` that way, which is why
+    `build` is left alone)."""
+    with _installed("signatures", _set_signatures, _unset_signatures):
+        yield
+
+
+@piece
+def collector():
+    """Python's cyclic garbage collector paused (if it was running): a deep model
+    is millions of long-lived objects made in one go, and the collector's
+    full passes traverse all of them only to free nothing."""
+    if not gc.isenabled():
+        yield
+        return
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
+
+
+def enabled(only=None) -> list[str]:
+    """The pieces `building()` enters: all where the switch is on, or `only`."""
+    if not switched_on():
+        return []
+    return list(PIECES) if only is None else [p for p in PIECES if p in only]
+
+
+@contextlib.contextmanager
+def building(only=None):
+    """The fast paths for one build (all of them, or those named in `only`)."""
+    with contextlib.ExitStack() as stack:
+        for name in enabled(only):
+            stack.enter_context(PIECES[name]())
+        yield
