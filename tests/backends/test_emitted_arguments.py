@@ -43,7 +43,7 @@ name: branchy
 input: {height: 16, width: 16, channels: 3}
 stem:
   - {norm: {name: in_norm}}
-  - {act: {fn: relu, from: input, name: raw}}
+  - {act: {fn: relu, from: $in, name: raw}}
   - {add: {with: in_norm}}
   - {conv: {filters: 4, kernel: 3, padding: 1}}
 stages: [{block: basic, filters: 4, repeat: 2}]
