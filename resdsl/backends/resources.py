@@ -117,7 +117,9 @@ def available_memory() -> tuple[int, str] | None:
 
 def _allocated(d: dict) -> int:
     """Values building a node allocates: its parameters, buffers and constants (a blur filter)."""
-    return d.get("params", 0) + d.get("buffers", 0) + OPS[d["op"]].constants(d["attrs"], d["in_shapes"])
+    op = OPS.get(d["op"])  # an op outside the table is the backend's to refuse, where it is located
+    constants = op.constants(d["attrs"], d["in_shapes"]) if op else 0
+    return d.get("params", 0) + d.get("buffers", 0) + constants
 
 
 def check_allocatable(resolved: Resolved, backend: str, memory: tuple[int, str] | None = None) -> None:

@@ -105,18 +105,7 @@ def _conv(a, x, name):
 
 
 def _maxpool(a, x, name):
-    plain = f"max_pool({', '.join([x, *_sizes(a), name])})"
-    if not a.is_param("ceil_mode") and not a.raw("ceil_mode", False):
-        return None, plain
-    # One layer that pads as far as PyTorch's last, partial window reaches.
-    ceil = f"MaxPool2DCeil({', '.join([*_pairs(a), f'name={name}'])})({x})"
-    return None, f"{ceil} if {a('ceil_mode')} else {plain}" if a.is_param("ceil_mode") else ceil
-
-
-def _pairs(a) -> list[str]:
-    """Kernel and stride as (height, width), padding as four sides: what the layers of extra.py take."""
-    return [f"pair({a(k)})" if a.is_param(k) else repr(rules.pair(a.raw(k))) for k in ("kernel", "stride")] + \
-        [f"sides({a('padding')})" if a.is_param("padding") else repr(rules.sides(a.raw("padding")))]
+    return None, f"max_pool({', '.join([x, *_sizes(a), name, *_keywords(a, ceil_mode=('ceil_mode', False))])})"
 
 
 def _dense(a, x, name):

@@ -9,7 +9,7 @@ from this package below are copied along, never imported by an emitted module.
 import keras
 from keras import layers
 
-from .extra import ConstantPad2D
+from .extra import ConstantPad2D, MaxPool2DCeil
 from .nesting import apply
 from .rules import KERNEL_INIT, bias_bound, conv_fan_in, conv_padding, pair, sides
 
@@ -26,8 +26,11 @@ def conv_layers(filters, kernel, stride, padding, name, use_bias, groups, kernel
     return [made] if pad is None else [layers.ZeroPadding2D(pad, name=name + "_pad"), made]
 
 
-def max_pool_layers(kernel, stride, padding, name):
-    """PyTorch's MaxPool2d: padding with -inf (`<name>_pad`), which never wins the max, then a 'valid' pool."""
+def max_pool_layers(kernel, stride, padding, name, ceil_mode=False):
+    """PyTorch's MaxPool2d: padding with -inf (`<name>_pad`), which never wins the max, then a 'valid' pool;
+    with ceil_mode one layer that pads as far as PyTorch's last, partial window reaches."""
+    if ceil_mode:
+        return [MaxPool2DCeil(pair(kernel), pair(stride), sides(padding), name=name)]
     pool = layers.MaxPooling2D(pair(kernel), pair(stride), padding="valid", name=name)
     return [ConstantPad2D(sides(padding), float("-inf"), name=name + "_pad"), pool] if any(sides(padding)) else [pool]
 
@@ -48,8 +51,8 @@ def conv(x, filters, kernel, stride, padding, name, use_bias=False, groups=1, in
     return x
 
 
-def max_pool(x, kernel, stride, padding, name):
-    for layer in max_pool_layers(kernel, stride, padding, name):
+def max_pool(x, kernel, stride, padding, name, ceil_mode=False):
+    for layer in max_pool_layers(kernel, stride, padding, name, ceil_mode):
         x = apply(layer, x)
     return x
 
