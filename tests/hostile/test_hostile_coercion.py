@@ -48,6 +48,12 @@ def _numeric(tp) -> type | None:
     return None
 
 
+# A derived block's edits (`insert`, `replace`) are layers merged into its base's
+# main path before validation (spec/blockderive.py) and checked there, as the base's
+# own layers are: the walk reaches each layer model through a plain block's `main`.
+DERIVED_EDITS = {"insert", "replace"}
+
+
 def _walk(tp, path: tuple, owner: str, nullable: bool, seen: set):
     """Yield a Leaf for each place a number goes under annotation `tp`."""
     origin = get_origin(tp)
@@ -78,7 +84,7 @@ def _walk(tp, path: tuple, owner: str, nullable: bool, seen: set):
     if isinstance(tp, type) and issubclass(tp, BaseModel):
         for name, field in tp.model_fields.items():
             key = (tp, name)
-            if key in seen:
+            if key in seen or (field.alias or name) in DERIVED_EDITS:
                 continue
             seen.add(key)
             ann = field.annotation
