@@ -34,6 +34,7 @@ import linecache
 import re
 import sys
 import textwrap
+import threading
 import tokenize
 import types
 from dataclasses import dataclass, field
@@ -335,6 +336,12 @@ def network_arguments(r: Resolved) -> NetworkArguments:
 
 # -- running emitted source ------------------------------------------------------
 
+# Held while code is generated and compiled: CPython 3.11 before 3.11.8 tracks the
+# AST recursion depth per interpreter, not per thread, so two threads parsing at
+# once fail with "SystemError: AST constructor recursion depth mismatch".
+CODE_LOCK = threading.RLock()
+
+
 def load_source(source: str, name: str, backend: str) -> types.ModuleType:
     """Emitted source executed as a module, once per distinct text: registered in
     sys.modules under a name derived from the text (rebuilding a spec reuses its
@@ -344,6 +351,11 @@ def load_source(source: str, name: str, backend: str) -> types.ModuleType:
     module = sys.modules.get(modname)
     if module is not None:
         return module
+    with CODE_LOCK:
+        return _load(source, modname, backend)
+
+
+def _load(source: str, modname: str, backend: str) -> types.ModuleType:
     filename = f"<resdsl-{backend} {modname}>"
     module = types.ModuleType(modname)
     module.__file__ = filename

@@ -77,7 +77,9 @@ def test_reserved_names_cover_the_installed_torch():
     torch = pytest.importorskip("torch")
     public = {n for n in dir(torch.nn.Module()) if not n.startswith("_")}
     assert public <= NN_MODULE_NAMES, sorted(public - NN_MODULE_NAMES)
-    private = {n for n in set(dir(torch.nn.Module)) | set(vars(torch.nn.Module())) if n.startswith("_")}
+    # (torch's compilers mark the class with `___` names at run time: not attributes a module relies on)
+    private = {n for n in set(dir(torch.nn.Module)) | set(vars(torch.nn.Module()))
+               if n.startswith("_") and not n.startswith("___")}
     assert private <= NN_MODULE_PRIVATE, sorted(private - NN_MODULE_PRIVATE)
 
 

@@ -18,7 +18,7 @@ import tempfile
 import zipfile
 
 from ...ir import Resolved, resolve
-from ..codegen import load_source
+from ..codegen import CODE_LOCK, load_source
 from ..common import node_inputs
 from ..resources import check_allocatable
 from .emit import BACKEND
@@ -43,7 +43,8 @@ def build(resolved: Resolved, fuse_bn: bool = False):
 
     check_allocatable(resolved, "keras")  # a located error, not an allocator's, for weights that cannot fit
 
-    module = load_source(emit(resolved, fuse_bn=fuse_bn), resolved.name, BACKEND)
+    with CODE_LOCK:  # generating and compiling, not building, is serial
+        module = load_source(emit(resolved, fuse_bn=fuse_bn), resolved.name, BACKEND)
     with fastpath.building():
         return module.build_model()
 
