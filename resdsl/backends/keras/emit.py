@@ -105,7 +105,10 @@ def _conv(a, x, name):
 
 
 def _maxpool(a, x, name):
-    return None, f"max_pool({', '.join([x, *_sizes(a), name, *_keywords(a, ceil_mode=('ceil_mode', False))])})"
+    args = ", ".join([x, *_sizes(a), name])
+    if a.is_param("ceil_mode"):
+        return None, f"max_pool_ceil({args}) if {a('ceil_mode')} else max_pool({args})"
+    return None, f"max_pool_ceil({args})" if a.raw("ceil_mode", False) else f"max_pool({args})"
 
 
 def _dense(a, x, name):

@@ -26,11 +26,8 @@ def conv_layers(filters, kernel, stride, padding, name, use_bias, groups, kernel
     return [made] if pad is None else [layers.ZeroPadding2D(pad, name=name + "_pad"), made]
 
 
-def max_pool_layers(kernel, stride, padding, name, ceil_mode=False):
-    """PyTorch's MaxPool2d: padding with -inf (`<name>_pad`), which never wins the max, then a 'valid' pool;
-    with ceil_mode one layer that pads as far as PyTorch's last, partial window reaches."""
-    if ceil_mode:
-        return [MaxPool2DCeil(pair(kernel), pair(stride), sides(padding), name=name)]
+def max_pool_layers(kernel, stride, padding, name):
+    """PyTorch's MaxPool2d: padding with -inf (`<name>_pad`), which never wins the max, then a 'valid' pool."""
     pool = layers.MaxPooling2D(pair(kernel), pair(stride), padding="valid", name=name)
     return [ConstantPad2D(sides(padding), float("-inf"), name=name + "_pad"), pool] if any(sides(padding)) else [pool]
 
@@ -51,10 +48,15 @@ def conv(x, filters, kernel, stride, padding, name, use_bias=False, groups=1, in
     return x
 
 
-def max_pool(x, kernel, stride, padding, name, ceil_mode=False):
-    for layer in max_pool_layers(kernel, stride, padding, name, ceil_mode):
+def max_pool(x, kernel, stride, padding, name):
+    for layer in max_pool_layers(kernel, stride, padding, name):
         x = apply(layer, x)
     return x
+
+
+def max_pool_ceil(x, kernel, stride, padding, name):
+    """MaxPool2d with ceil_mode: one layer that pads as far as PyTorch's last, partial window reaches."""
+    return apply(MaxPool2DCeil(pair(kernel), pair(stride), sides(padding), name=name), x)
 
 
 def dense(x, units, name, activation="linear", use_bias=True, init="glorot_uniform"):
