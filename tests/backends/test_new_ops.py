@@ -55,8 +55,7 @@ head: [global_avgmaxpool, {dropout: {rate: 0.5}}, {dense: {units: 10}}]
 
 
 @pytest.fixture(scope="module")
-def built():
-    torch.set_num_threads(1)
+def built(one_torch_thread):
     r = resdsl.resolve(SPEC)
     tm = resdsl.build(r, backend="torch").eval()
     randomise_norms(tm)

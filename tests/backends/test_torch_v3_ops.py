@@ -107,8 +107,7 @@ head: [global_avgpool, {dense: {units: 3}}]
 
 
 @pytest.fixture(scope="module")
-def built(randomise_norms):
-    torch.set_num_threads(1)
+def built(one_torch_thread, randomise_norms):
     r = resdsl.resolve(ALL)
     model = resdsl.build(r).eval()
     randomise_norms(model)
