@@ -6,6 +6,7 @@ the checks that need the whole spec: unknown blocks, duplicate names, cycles.
 """
 from __future__ import annotations
 
+import functools
 import re
 from typing import Any
 
@@ -28,15 +29,15 @@ def _walk(loc: tuple, data: Any) -> tuple[tuple, Any]:
             path.append(part)
             cur = cur[part]
         elif isinstance(cur, dict) and isinstance(part, str) and part not in cur:
-            # (a model's name, such as CustomShortcut: the language's keys are lower case)
-            if part in LAYER_MODELS or "[" in part or part[:1].isupper() or part in _model_names() \
+            if part in LAYER_MODELS or "[" in part or part in _model_names() \
                     or part.startswith(("function-", "str", "int", "list", "literal")):
                 continue  # a union tag (a member's type, e.g. SEAttention) or validator wrapper, not a key
             return tuple(path), (cur, part)
     return tuple(path), None
 
 
-def _model_names() -> set[str]:
+@functools.cache
+def _model_names() -> frozenset[str]:
     """The spec's model classes: pydantic names a union member by its class in `loc`."""
     from .layers import Strict
     names, todo = set(), [Strict]
@@ -45,7 +46,7 @@ def _model_names() -> set[str]:
             if sub.__name__ not in names:
                 names.add(sub.__name__)
                 todo.append(sub)
-    return names
+    return frozenset(names)
 
 
 def _keys(model) -> list[str]:
