@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 # The names a layer may not have (resdsl.vocab, where validate reads them too).
-from ...vocab import NN_MODULE_NAMES, NN_MODULE_PRIVATE, OWN_NAMES, reserved_why  # noqa: E402,F401
+from ...vocab import NN_MODULE_NAMES, NN_MODULE_PRIVATE, OWN_NAMES, reserved_why  # noqa: F401  (re-exported: the emitter and tests read them here)
 from ..codegen import Unsupported
 
 INPLACE_ACTS = {"relu", "relu6", "silu"}
