@@ -2,9 +2,9 @@
 resdsl builds (torch/runtime.py) on the same random input, NHWC against NCHW:
 channel split, softmax over the positions and across paths, blur pooling,
 attention pooling and the weight-standardised conv. Each layer also survives
-get_config -> from_config with the same output. The Keras emitter does not
-use them yet (tests/keras_pending.py); these tests hold them to PyTorch's
-semantics until it does."""
+get_config -> from_config with the same output. These hold each layer to
+PyTorch's semantics on its own; test_keras_v3_saved.py checks them together in
+one emitted network, ported, saved and reloaded."""
 from __future__ import annotations
 
 import numpy as np

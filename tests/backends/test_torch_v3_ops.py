@@ -10,6 +10,7 @@ timm = pytest.importorskip("timm")
 
 import resdsl
 from resdsl.backends.torch import runtime
+from tests.helpers.specs import ALL_V3_OPS as ALL
 
 F = torch.nn.functional
 
@@ -67,43 +68,6 @@ def test_dilated_conv_and_split_and_attention_pool_against_functional():
     torch.testing.assert_close(runtime.AttentionPool()(x, w), (x * w).sum((2, 3), keepdim=True))
 
 
-ALL = """\
-resdsl: 1
-name: all_v3_ops
-input: {height: 20, width: 20, channels: 3}
-defaults: {conv: {standardize: false}}
-blocks:
-  mixed:
-    main:
-      - split: {parts: 2, name: halves}
-      - conv: {from: halves.0, filters: $filters, kernel: 3, stride: $stride, padding: 1, name: a}
-      - norm: {name: a_bn}
-      - conv: {from: halves.1, filters: $filters, kernel: 3, stride: $stride, padding: 2, dilation: 2, name: b}
-      - norm: {type: layernorm, eps: 1.0e-6, name: b_ln}
-      - add: {with: a_bn, name: sum}
-      - global_avgpool: {keepdims: true}
-      - conv: {filters: $filters * 2, kernel: 1, bias: true}
-      - softmax: {axis: paths, paths: 2}
-      - split: {parts: 2, name: w}
-      - multiply: {with: a_bn, name: wa}
-      - multiply: {from: w.1, with: b_ln, name: wb}
-      - add: {with: wa, name: mix}
-      - conv: {filters: 1, kernel: 1, bias: true, name: attn}
-      - softmax: {axis: spatial}
-      - attention_pool: {with: mix, name: ctx}
-      - add: {with: mix, name: plus_ctx}
-      - concat: {inputs: [plus_ctx, a], name: cat}
-      - conv: {filters: $filters, kernel: 1, standardize: true, standardize_eps: 1.0e-8, name: std}
-      - norm: {name: std_bn}
-    after: [act]
-  blur:
-    main: [{blur_pool: {stride: $stride, name: aa}}, {conv: {filters: $filters, kernel: 1}}, norm]
-stem: [{conv: {filters: 8, kernel: 3, padding: 1}}, norm, act]
-stages:
-  - {filters: 8, blocks: [{block: mixed}, {block: blur, repeat: 2}]}
-  - {block: mixed, filters: 16, stride: 2}
-head: [global_avgpool, {dense: {units: 3}}]
-"""
 
 
 @pytest.fixture(scope="module")

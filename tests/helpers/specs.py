@@ -91,6 +91,49 @@ head: [global_avgpool]
 """
 
 
+# One small network using every op and field of language v3 (issue 22): channel split and
+# concat, softmax across paths and over positions, attention pooling, blur pooling, dilated,
+# weight-standardised and biased convs, layer norm, broadcasting multiply, and a ceil-mode
+# max pool (issue 24). The torch and Keras v3 tests build it.
+ALL_V3_OPS = """\
+resdsl: 1
+name: all_v3_ops
+input: {height: 20, width: 20, channels: 3}
+defaults: {conv: {standardize: false}}
+blocks:
+  mixed:
+    main:
+      - split: {parts: 2, name: halves}
+      - conv: {from: halves.0, filters: $filters, kernel: 3, stride: $stride, padding: 1, name: a}
+      - norm: {name: a_bn}
+      - conv: {from: halves.1, filters: $filters, kernel: 3, stride: $stride, padding: 2, dilation: 2, name: b}
+      - norm: {type: layernorm, eps: 1.0e-6, name: b_ln}
+      - add: {with: a_bn, name: sum}
+      - global_avgpool: {keepdims: true}
+      - conv: {filters: $filters * 2, kernel: 1, bias: true}
+      - softmax: {axis: paths, paths: 2}
+      - split: {parts: 2, name: w}
+      - multiply: {with: a_bn, name: wa}
+      - multiply: {from: w.1, with: b_ln, name: wb}
+      - add: {with: wa, name: mix}
+      - conv: {filters: 1, kernel: 1, bias: true, name: attn}
+      - softmax: {axis: spatial}
+      - attention_pool: {with: mix, name: ctx}
+      - add: {with: mix, name: plus_ctx}
+      - concat: {inputs: [plus_ctx, a], name: cat}
+      - conv: {filters: $filters, kernel: 1, standardize: true, standardize_eps: 1.0e-8, name: std}
+      - norm: {name: std_bn}
+    after: [act]
+  blur:
+    main: [{blur_pool: {stride: $stride, name: aa}}, {conv: {filters: $filters, kernel: 1}}, norm]
+stem: [{conv: {filters: 8, kernel: 3, padding: 1}}, norm, act, {maxpool: {size: 3, stride: 2, ceil_mode: true}}]
+stages:
+  - {filters: 8, blocks: [{block: mixed}, {block: blur, repeat: 2}]}
+  - {block: mixed, filters: 16, stride: 2}
+head: [global_avgpool, {dense: {units: 3}}]
+"""
+
+
 def resolve_small(name: str, size: int = 64):
     """A shipped spec with its ImageNet-sized input (over 128 pixels: 224, and timm's
     native 176 and 160 for resnet10t and resnetrs50) shrunk to size x size: those
