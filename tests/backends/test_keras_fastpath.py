@@ -6,7 +6,6 @@ value), the saved file and the outputs agree; Keras is left as it was after a
 build, also after a failed one and after builds in two threads at once."""
 from __future__ import annotations
 
-import inspect
 import json
 import threading
 import zipfile
@@ -83,7 +82,6 @@ def test_tensorflow_tracks_the_same_children(monkeypatch):
 
 def _keras_as_it_was(setattr_) -> None:
     assert keras.layers.Layer.__dict__["__setattr__"] is setattr_
-    assert fastpath._SIGNATURES and not any("__signature__" in fn.__dict__ for fn in fastpath._SIGNATURES)
 
 
 def test_keras_is_left_as_it_was(monkeypatch):
@@ -91,8 +89,6 @@ def test_keras_is_left_as_it_was(monkeypatch):
     monkeypatch.setenv("RESDSL_FASTPATH", "1")
     resdsl.build("cifar_resnet20", backend="keras")
     _keras_as_it_was(setattr_)
-    for fn, signature in fastpath._SIGNATURES.items():
-        assert signature == inspect.signature(fn), fn.__qualname__  # what was set meanwhile is inspect's own
     with pytest.raises(RuntimeError, match="boom"), fastpath.building():  # a build that fails
         assert keras.layers.Layer.__dict__["__setattr__"] is not setattr_
         raise RuntimeError("boom")

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import contextlib
 import gc
-import inspect
 import threading
 
 import keras
@@ -117,50 +116,6 @@ def attributes():
         yield
         return
     with _installed("attributes", _swap_setattr, _restore_setattr):
-        yield
-
-
-_SIGNATURES: dict = {}  # function -> its inspect.signature
-
-
-def _layer_classes():
-    todo, seen = [keras.layers.Layer], set()
-    while todo:
-        cls = todo.pop()
-        if cls not in seen:
-            seen.add(cls)
-            todo.extend(cls.__subclasses__())
-    return seen
-
-
-def _set_signatures():
-    for cls in _layer_classes():
-        for attr in ("__init__", "call"):
-            fn = cls.__dict__.get(attr)
-            if inspect.isfunction(fn) and fn not in _SIGNATURES and not hasattr(fn, "__wrapped__") \
-                    and "__signature__" not in fn.__dict__:
-                _SIGNATURES[fn] = inspect.signature(fn)
-    for fn, signature in _SIGNATURES.items():
-        fn.__signature__ = signature
-
-
-def _unset_signatures():
-    for fn in _SIGNATURES:
-        fn.__dict__.pop("__signature__", None)
-
-
-@piece
-def signatures():
-    """The signatures of every Keras layer class's constructor and `call` worked
-    out once per process. `Operation.__new__` and `Layer.__init__` call
-    `inspect.signature` on them for every layer, and inspect computes it afresh
-    each time unless the function has `__signature__`: set (to what inspect
-    computes) for the build, taken off again after, since functools.wraps
-    copies a function's attributes (a wrapper of a bound method would report
-    the unbound signature: in another thread during a build, that one
-    difference shows; Keras wraps each layer's `build` that way, which is why
-    `build` is left alone)."""
-    with _installed("signatures", _set_signatures, _unset_signatures):
         yield
 
 
