@@ -40,7 +40,9 @@ def _saved(model, path) -> tuple[dict, list]:
     return config, keras.saving.load_model(path).get_weights()
 
 
-@pytest.mark.parametrize("name", SPECS)
+# seresnet50 and ecaresnet50d add gates to what resnet50v2 checks: slow (the full run has them).
+@pytest.mark.parametrize("name", [pytest.param(n, marks=pytest.mark.slow) if n in ("seresnet50", "ecaresnet50d")
+                                  else n for n in SPECS])
 def test_the_plain_path_builds_the_same_model(name, monkeypatch, tmp_path, resolve_small):
     spec = SPECS[name]
     if name in ("resnet50v2", "seresnet50", "ecaresnet50d"):  # the same layers at 64 x 64: a quicker build

@@ -66,6 +66,7 @@ def test_keras_computes_torchs_outputs(ported):
     assert rel < 1e-5, rel
 
 
+@pytest.mark.slow  # a fresh process each, as test_keras_portable's saved-file checks
 def test_saved_file_loads_in_a_fresh_process(ported):
     r, km, x, _, tmp = ported
     km.save(tmp / "v3.keras")
@@ -107,6 +108,7 @@ print(float(np.abs(got - want).max() / np.abs(want).max()), float(np.abs(again -
 """
 
 
+@pytest.mark.slow  # a fresh process each, as test_keras_portable's saved-file checks
 def test_on_keras_torch_backend(tmp_path):
     done = subprocess.run([sys.executable, "-c", ON_TORCH, str(tmp_path / "v3.keras")], capture_output=True,
                           text=True, timeout=300, cwd=ROOT,
