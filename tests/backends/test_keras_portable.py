@@ -2,19 +2,14 @@
 `import resdsl` (which itself imports no Keras), and not without it."""
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-from pathlib import Path
-
 import numpy as np
 import pytest
 
 keras = pytest.importorskip("keras")
 
 import resdsl
+from tests.helpers.saved import predict_in_fresh_process
 
-ROOT = Path(__file__).resolve().parents[2]
 TINY = """\
 resdsl: 1
 name: tiny_saved
@@ -29,13 +24,6 @@ stages:
   - {block: basic, filters: 8, repeat: 1, stride: 2, shortcut: zeropad}
 head: [global_avgpool, {dense: {units: 3, activation: softmax}}]
 """
-LOAD = """
-import sys
-{prelude}
-import keras, numpy as np
-model = keras.saving.load_model(sys.argv[1])
-np.save(sys.argv[2], np.asarray(model(np.load(sys.argv[3]), training=False)))
-"""
 
 
 @pytest.fixture(scope="module")
@@ -44,37 +32,30 @@ def saved(tmp_path_factory):
     model = resdsl.build(TINY, backend="keras")
     x = np.random.default_rng(0).standard_normal((2, 8, 8, 3)).astype("float32")
     model.save(tmp / "m.keras")
-    np.save(tmp / "x.npy", x)
     kinds = {type(layer).__name__ for layer in resdsl.backends.keras.layer_map(model).values()}
     assert {"ConstantPad2D", "ChannelPad"} <= kinds  # the custom layers are in the file
-    return tmp, np.asarray(model(x, training=False))
-
-
-def _load(tmp, prelude):
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    code = LOAD.format(prelude=prelude)
-    return subprocess.run([sys.executable, "-c", code, str(tmp / "m.keras"), str(tmp / "y.npy"), str(tmp / "x.npy")],
-                          capture_output=True, text=True, env=env, timeout=300)
+    return tmp / "m.keras", x, np.asarray(model(x, training=False))
 
 
 def test_loads_after_import_resdsl(saved):
-    tmp, y = saved
-    done = _load(tmp, "import resdsl\nassert 'keras' not in sys.modules and 'tensorflow' not in sys.modules")
+    path, x, y = saved
+    done, got = predict_in_fresh_process(
+        path, x, "import resdsl\nassert 'keras' not in sys.modules and 'tensorflow' not in sys.modules")
     assert done.returncode == 0, done.stderr[-3000:]
-    np.testing.assert_allclose(np.load(tmp / "y.npy"), y, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(got, y, rtol=1e-5, atol=1e-6)
 
 
 @pytest.mark.slow
 def test_without_resdsl_keras_cannot_load_it(saved):
     """The control: the registration is what makes the difference."""
-    tmp, _ = saved
-    done = _load(tmp, "")
+    path, x, _ = saved
+    done, _ = predict_in_fresh_process(path, x)
     assert done.returncode != 0 and "resdsl>" in done.stderr
 
 
 @pytest.mark.slow
 def test_registers_when_keras_came_first(saved):
-    tmp, y = saved
-    done = _load(tmp, "import keras\nimport resdsl")
+    path, x, y = saved
+    done, got = predict_in_fresh_process(path, x, "import keras\nimport resdsl")
     assert done.returncode == 0, done.stderr[-3000:]
-    np.testing.assert_allclose(np.load(tmp / "y.npy"), y, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(got, y, rtol=1e-5, atol=1e-6)

@@ -68,8 +68,6 @@ def test_dilated_conv_and_split_and_attention_pool_against_functional():
     torch.testing.assert_close(runtime.AttentionPool()(x, w), (x * w).sum((2, 3), keepdim=True))
 
 
-
-
 @pytest.fixture(scope="module")
 def built(one_torch_thread, randomise_norms):
     r = resdsl.resolve(ALL)

@@ -29,3 +29,21 @@ def randomise_keras_norms(model, seed: int = 0) -> None:
             g, b, mean, var = layer.get_weights()
             layer.set_weights([rng.uniform(0.5, 1.5, g.shape), rng.normal(0, 0.1, b.shape),
                                rng.normal(0, 0.1, mean.shape), rng.uniform(0.5, 1.5, var.shape)])
+
+
+def randomise_weights(model, seed: int = 0) -> None:
+    """Every parameter and norm statistic of a torch model away from its initial
+    value, so layer norms, biases and zero-initialised convs matter as much as the
+    kernels: 1-d tensors (norm weights, biases, variances) positive around 1,
+    the others normal with std 0.3. Other buffers (a blur pool's fixed filter)
+    are constants of their op, not weights: neither framework ports them, so
+    they keep their values."""
+    import torch
+    g = torch.Generator().manual_seed(seed)
+    statistics = [(n, b) for n, b in model.named_buffers() if n.endswith(("running_mean", "running_var"))]
+    with torch.no_grad():
+        for _, t in [*model.named_parameters(), *statistics]:
+            if t.dim() == 1:
+                t.copy_(torch.rand(t.shape, generator=g) + 0.5)
+            else:
+                t.copy_(torch.randn(t.shape, generator=g) * 0.3)

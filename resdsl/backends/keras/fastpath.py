@@ -58,50 +58,27 @@ def variables():
 
 # -- construction ----------------------------------------------------------------
 
-class _Installed:
-    """What the construction pieces changed in Keras, while at least one build
-    uses them (counted under a lock, so that concurrent builds install and
-    restore once). Each change does what Keras does, faster, for every object
-    in the process: the semantics are the same whichever thread makes a layer."""
-
-    lock = threading.Lock()
-    users: dict = {}  # piece -> builds using it
-
-
-@contextlib.contextmanager
-def _installed(piece: str, install, restore):
-    with _Installed.lock:
-        if not _Installed.users.get(piece):
-            install()
-        _Installed.users[piece] = _Installed.users.get(piece, 0) + 1
-    try:
-        yield
-    finally:
-        with _Installed.lock:
-            _Installed.users[piece] -= 1
-            if not _Installed.users[piece]:
-                restore()
-
-
 # Values that Keras' tracker and TensorFlow's AutoTrackable store as they are.
 _PLAIN = frozenset({str, int, float, bool, type(None)})
-_TRACKED_SETATTR = []  # Layer.__setattr__ while replaced
+
+
+class _Swap:
+    """Keras' own Layer.__setattr__ while `attributes` has replaced it, and how
+    many builds use the replacement: concurrent builds (counted under the lock)
+    install it once and restore it once. The replacement does what Keras does,
+    faster, for every layer in the process, so a layer another thread makes
+    meanwhile is the same."""
+
+    lock = threading.Lock()
+    users = 0
+    tracked = None
 
 
 def _setattr(self, name, value, _set=object.__setattr__, _plain=_PLAIN):
     if type(value) in _plain and "_tracker" in self.__dict__:
         _set(self, name, value)
     else:
-        _TRACKED_SETATTR[0](self, name, value)
-
-
-def _swap_setattr():
-    _TRACKED_SETATTR[:] = [keras.layers.Layer.__dict__["__setattr__"]]
-    keras.layers.Layer.__setattr__ = _setattr
-
-
-def _restore_setattr():
-    keras.layers.Layer.__setattr__ = _TRACKED_SETATTR.pop()
+        _Swap.tracked(self, name, value)
 
 
 @piece
@@ -115,8 +92,18 @@ def attributes():
     if keras.backend.backend() != "tensorflow":
         yield
         return
-    with _installed("attributes", _swap_setattr, _restore_setattr):
+    with _Swap.lock:
+        if not _Swap.users:
+            _Swap.tracked = keras.layers.Layer.__dict__["__setattr__"]
+            keras.layers.Layer.__setattr__ = _setattr
+        _Swap.users += 1
+    try:
         yield
+    finally:
+        with _Swap.lock:
+            _Swap.users -= 1
+            if not _Swap.users:
+                keras.layers.Layer.__setattr__ = _Swap.tracked
 
 
 @piece
